@@ -1,0 +1,40 @@
+# dialsum: `make train` and `make test` set everything up on a fresh machine (into .venv).
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_VERSION ?= 2.13.0          # pinned: plain `torch` pulls a multi-GB CUDA build
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install train test test-slow test-all bench dashboard clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==$(strip $(TORCH_VERSION))"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+train: install          ## the default job, offline (synthetic data, tiny KoBART from scratch)
+	$(PY) train.py $(ARGS)
+
+test: install           ## fast tests (< 10 min on 2 cores)
+	$(PY) -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+test-slow: install      ## long end-to-end runs (sweeps, kill/resume)
+	$(PY) -m pytest -m slow -q $(PYTEST_ARGS)
+
+test-all: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install          ## speed targets; results go to BENCHMARKS.md by hand
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+dashboard: install      ## make dashboard SWEEP=multirun/<study>
+	$(PY) -m dialsum dashboard $(SWEEP)
+
+clean:
+	rm -rf outputs multirun .cache .pytest_cache

@@ -1,0 +1,1 @@
+"""dialsum: experiment automation for Korean dialogue summarization."""

@@ -1,0 +1,4 @@
+"""`python -m dialsum ...` = the `dialsum` command."""
+from dialsum.cli import main
+
+main()

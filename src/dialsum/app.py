@@ -1,0 +1,47 @@
+"""What `train.py` / `predict.py` run: user errors become one readable line, not a traceback."""
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from dialsum.errors import DialsumError
+
+log = logging.getLogger("dialsum")
+
+# Exit status for a user error (bad config, data, model or hardware) in a single run.
+USER_ERROR_EXIT = 2
+
+
+def run_task(cfg: DictConfig, job: str) -> float | None:
+    """Run a job; in a single run a DialsumError exits non-zero with its message only."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    try:
+        if job == "train":
+            from dialsum.engine.run import train
+
+            return train(cfg, out_dir)
+        from dialsum.engine.predict import predict
+
+        return predict(cfg, out_dir)
+    except DialsumError as err:
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            raise  # the sweeper records the failure and goes on
+        log.error("%s", err)
+        _remove_partial_output(out_dir)
+        print(f"dialsum: error: {err}", file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT)
+
+
+def _remove_partial_output(out_dir: Path) -> None:
+    """A run that never started training leaves no half-written folder behind."""
+    logging.shutdown()
+    if out_dir.is_dir() and not (out_dir / "metrics.json").exists():
+        shutil.rmtree(out_dir, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Data loading, validation, normalisation and the synthetic offline dataset."""

@@ -1,0 +1,63 @@
+"""Read competition-format CSVs (fname, dialogue, summary[, topic]) and refuse bad ones clearly."""
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from dialsum.errors import DialsumError
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("fname", "dialogue")
+SUMMARY_COLUMN = "summary"
+
+
+def read_dialogue_csv(path: str | Path, require_summary: bool) -> pd.DataFrame:
+    """Load one split, checking existence, encoding, columns and empty rows."""
+    path = Path(path)
+    if not path.is_file():
+        raise DialsumError(
+            f"data file not found: {path}. Point data.train_path/val_path/test_path at your CSVs "
+            "(columns fname, dialogue, summary) or use data=synthetic."
+        )
+    frame = _read_utf8(path)
+    required = REQUIRED_COLUMNS + ((SUMMARY_COLUMN,) if require_summary else ())
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DialsumError(
+            f"{path}: missing column(s) {missing}; found {list(frame.columns)}, "
+            f"required {list(required)}. Rename the columns or fix the file."
+        )
+    if frame.empty:
+        raise DialsumError(f"{path}: the file has a header but no rows.")
+    return _drop_empty_rows(frame, path, required)
+
+
+def _read_utf8(path: Path) -> pd.DataFrame:
+    """pandas with explicit UTF-8, so a CP949/EUC-KR file fails loudly instead of turning to mojibake."""
+    try:
+        return pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as err:
+        raise DialsumError(
+            f"{path}: not valid UTF-8 (byte {err.start}). Re-save it as UTF-8, e.g. "
+            f"`iconv -f cp949 -t utf-8 {path.name} > fixed.csv`."
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DialsumError(f"{path}: the file is empty (no header, no rows).") from None
+    except (pd.errors.ParserError, csv.Error) as err:
+        raise DialsumError(f"{path}: not a readable CSV ({err}).") from None
+
+
+def _drop_empty_rows(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """Rows with an empty dialogue or summary are dropped, and always counted in the log."""
+    text_cols = [c for c in required if c != "fname"]
+    empty = frame[text_cols].apply(lambda col: col.str.strip() == "").any(axis=1)
+    if empty.any():
+        log.warning("%s: dropped %d row(s) with an empty %s", path, int(empty.sum()), "/".join(text_cols))
+        frame = frame[~empty]
+    if frame.empty:
+        raise DialsumError(f"{path}: every row has an empty {'/'.join(text_cols)}.")
+    return frame.reset_index(drop=True)

@@ -1,0 +1,116 @@
+"""Tokenized features, cached on disk by content so later runs and every sweep trial skip tokenizing."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+log = logging.getLogger(__name__)
+
+FEATURES_VERSION = "1"   # bump when the feature layout changes: old cache entries are ignored
+IGNORE_INDEX = -100      # label id the loss skips (prompt and padding)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything besides the data and tokenizer that changes the token ids."""
+
+    decoder_only: bool
+    input_prefix: str
+    separator: str
+    max_source_length: int
+    max_target_length: int
+
+    def key(self) -> str:
+        """Stable text form for the cache key."""
+        return json.dumps(self.__dict__, sort_keys=True, ensure_ascii=False)
+
+
+class ListDataset(torch.utils.data.Dataset):
+    """Features as a plain list of dicts (HF Trainer takes any map-style dataset)."""
+
+    def __init__(self, rows: list[dict[str, list[int]]]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx: int) -> dict[str, list[int]]:
+        return self.rows[idx]
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """Hash of the full tokenizer definition (vocab, merges, added tokens)."""
+    backend = tokenizer.backend_tokenizer.to_str() if getattr(tokenizer, "is_fast", False) else repr(
+        sorted(tokenizer.get_vocab().items()))
+    return hashlib.sha256(backend.encode("utf-8")).hexdigest()
+
+
+def cached_features(frame: pd.DataFrame, tokenizer: Any, spec: FeatureSpec, cache_dir: Path,
+                    with_labels: bool) -> list[dict[str, list[int]]]:
+    """Load features from the cache, or tokenize and store them."""
+    path = cache_dir / "features" / f"{_cache_key(frame, tokenizer, spec, with_labels)}.pt"
+    if path.is_file():
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception as err:  # a corrupt entry is rebuilt, never fatal
+            log.warning("ignoring unreadable feature cache %s (%s)", path, err)
+    rows = tokenize_frame(frame, tokenizer, spec, with_labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    torch.save(rows, tmp)
+    os.replace(tmp, path)
+    return rows
+
+
+def _cache_key(frame: pd.DataFrame, tokenizer: Any, spec: FeatureSpec, with_labels: bool) -> str:
+    """(data content, tokenizer, lengths, prefix, layout) -> hex key."""
+    digest = hashlib.sha256()
+    cols = [c for c in ("dialogue", "summary") if c in frame.columns and (with_labels or c == "dialogue")]
+    for part in (FEATURES_VERSION, spec.key(), tokenizer_fingerprint(tokenizer), str(with_labels)):
+        digest.update(part.encode("utf-8") + b"\0")
+    for col in cols:
+        for text in frame[col]:
+            digest.update(text.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def tokenize_frame(frame: pd.DataFrame, tokenizer: Any, spec: FeatureSpec,
+                   with_labels: bool) -> list[dict[str, list[int]]]:
+    """Encoder-decoder: source/labels. Decoder-only: prompt (+ summary with prompt-masked labels)."""
+    sources = [spec.input_prefix + d for d in frame["dialogue"]]
+    if spec.decoder_only:
+        return _decoder_only(sources, list(frame["summary"]) if with_labels else None, tokenizer, spec)
+    enc = tokenizer(sources, max_length=spec.max_source_length, truncation=True)["input_ids"]
+    if not with_labels:
+        return [{"input_ids": ids} for ids in enc]
+    labels = tokenizer(text_target=list(frame["summary"]), max_length=spec.max_target_length,
+                       truncation=True)["input_ids"]
+    return [{"input_ids": s, "labels": t} for s, t in zip(enc, labels)]
+
+
+def _decoder_only(sources: list[str], summaries: list[str] | None, tokenizer: Any,
+                  spec: FeatureSpec) -> list[dict[str, list[int]]]:
+    """Prompt = <s> dialogue separator; target = summary </s>; loss only on the target."""
+    sep = tokenizer(spec.separator, add_special_tokens=False)["input_ids"]
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    budget = spec.max_source_length - len(sep) - len(bos)
+    dialogues = tokenizer(sources, add_special_tokens=False)["input_ids"]
+    prompts = [bos + d[:budget] + sep for d in dialogues]
+    if summaries is None:
+        return [{"input_ids": p} for p in prompts]
+    targets = tokenizer(summaries, add_special_tokens=False)["input_ids"]
+    rows = []
+    for prompt, target in zip(prompts, targets):
+        target = target[: spec.max_target_length - 1] + [tokenizer.eos_token_id]
+        rows.append({"input_ids": prompt + target, "labels": [IGNORE_INDEX] * len(prompt) + target})
+    return rows

@@ -1,0 +1,1 @@
+"""Training and evaluation: HF Trainer assembly, generation-based evaluation, callbacks."""

@@ -1,0 +1,63 @@
+"""Trainer callbacks: NaN guard, an evaluation at the last step, metric history and the CSV log."""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from dialsum.engine.metric_names import to_public
+from dialsum.errors import TrainingDiverged
+
+log = logging.getLogger(__name__)
+
+
+class NanGuard(TrainerCallback):
+    """Stop a diverged run at once: a NaN loss would otherwise burn the rest of the budget."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise TrainingDiverged(f"training loss became {loss} at step {state.global_step}; "
+                                   "lower training.learning_rate or enable gradient clipping (max_grad_norm).")
+
+
+class EvaluateAtEnd(TrainerCallback):
+    """The last step is always evaluated and saved, so every run has a scored best checkpoint."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_evaluate = True
+            control.should_save = True
+        return control
+
+
+class MetricHistory(TrainerCallback):
+    """Every evaluation's metrics under public names, with step and evaluation index."""
+
+    def __init__(self) -> None:
+        self.evaluations: list[dict[str, Any]] = []
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        row = {"step": state.global_step, "eval_index": len(self.evaluations)}
+        row.update({k: v for k, v in to_public(metrics or {}).items() if k.startswith("eval/")})
+        self.evaluations.append(row)
+
+
+class CsvLogger(TrainerCallback):
+    """Long-format CSV (step, metric, value): any column set, appendable, opens in any tool."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerow(["step", "metric", "value"])
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        with self.path.open("a", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            for key, value in to_public(logs or {}).items():
+                if isinstance(value, (int, float)):
+                    writer.writerow([state.global_step, key, value])

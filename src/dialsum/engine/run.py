@@ -1,0 +1,150 @@
+"""One training run, start to finish: data -> model -> features -> Trainer -> run folder -> objective."""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from dialsum.engine.metric_names import check_objective, to_public, trainer_key
+from dialsum.errors import DialsumError
+
+log = logging.getLogger("dialsum")
+
+
+def train(cfg: DictConfig, out_dir: Path) -> float:
+    """Train and evaluate; returns the best value of objective.metric (what sweepers optimise)."""
+    check_objective(cfg.objective.metric, cfg.objective.direction)
+    from dialsum.sweep import devices
+
+    devices.check_hardware(cfg.hardware)
+    cache_dir = Path(cfg.paths.cache_dir)
+    log.info("device: %s", devices.configure(cfg.hardware, int(cfg.trial.n_workers), cache_dir / "device_locks"))
+
+    from dialsum.data.features import FeatureSpec, ListDataset, cached_features
+    from dialsum.data.splits import load_splits
+    from dialsum.models.builder import build
+
+    started = time.perf_counter()
+    splits = load_splits(cfg.data)
+    texts = list(splits.train["dialogue"]) + list(splits.train["summary"])
+    tokenizer, model, family = build(cfg.model, texts, cache_dir, int(cfg.training.seed))
+    spec = FeatureSpec(decoder_only=family.decoder_only, input_prefix=cfg.model.input_prefix,
+                       separator=cfg.model.get("separator", ""), max_source_length=int(cfg.model.max_source_length),
+                       max_target_length=int(cfg.model.max_target_length))
+    train_rows = cached_features(splits.train, tokenizer, spec, cache_dir, with_labels=True)
+    val_rows = cached_features(splits.val, tokenizer, spec, cache_dir, with_labels=True)
+    prompts = (cached_features(splits.val, tokenizer, spec, cache_dir, with_labels=False)
+               if family.decoder_only else val_rows)
+    data_prep_s = time.perf_counter() - started
+    log.info("data + model + features ready in %.2f s", data_prep_s)
+    return _fit(cfg, out_dir, tokenizer, model, family, ListDataset(train_rows), ListDataset(val_rows),
+                [r["input_ids"] for r in prompts], splits.val, data_prep_s)
+
+
+def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any, train_ds: Any, val_ds: Any,
+         prompts: list[list[int]], val_frame: Any, data_prep_s: float) -> float:
+    """Run the Trainer with dialsum's callbacks and write the run folder."""
+    from dialsum.engine.callbacks import CsvLogger, EvaluateAtEnd, MetricHistory, NanGuard
+    from dialsum.engine.scoring import SummaryScorer
+    from dialsum.engine.trainer import GenerationEval, build_trainer, training_arguments
+
+    generation_eval = GenerationEval(prompts=prompts, references=list(val_frame["summary"]),
+                                     fnames=list(val_frame["fname"]), dialogues=list(val_frame["dialogue"]),
+                                     gen_cfg=cfg.generation, scorer=SummaryScorer(cfg.metric),
+                                     decoder_only=family.decoder_only, n_log_examples=int(cfg.artifacts.n_log_examples))
+    history = MetricHistory()
+    callbacks: list = [NanGuard(), EvaluateAtEnd(), history]
+    if cfg.logger.name == "csv":
+        callbacks.append(CsvLogger(out_dir / cfg.logger.filename))
+    bridge = _trial_bridge(cfg)
+    if bridge is not None:
+        callbacks.append(bridge)
+    args = training_arguments(cfg, out_dir, family.decoder_only)
+    trainer = build_trainer(cfg, args, model, tokenizer, train_ds, val_ds, generation_eval, callbacks)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=_resume_path(cfg, out_dir))
+    train_time = time.perf_counter() - started
+    best_metrics = generation_eval.run(trainer.model, tokenizer, args.device)  # the kept (best) model
+    metrics = _summarise(cfg, history.evaluations, best_metrics, trainer, result, train_time, data_prep_s)
+    metrics["state"] = "pruned" if bridge is not None and bridge.pruned else "completed"
+    _write_folder(cfg, out_dir, trainer, tokenizer, generation_eval.last_rows, metrics)
+    if metrics["state"] == "pruned":
+        import optuna
+
+        raise optuna.TrialPruned(f"pruned after {bridge.n_reports} evaluation(s)")
+    return float(metrics["objective"]["value"])
+
+
+def _trial_bridge(cfg: DictConfig):
+    """Connect to the Optuna trial when the dialsum sweeper launched this job with pruning on."""
+    trial = cfg.trial
+    if trial.number is None or not trial.storage:
+        return None
+    from hydra.core.hydra_config import HydraConfig
+
+    sweeper = HydraConfig.get().sweeper
+    pruner = OmegaConf.to_container(sweeper.pruner, resolve=True) if sweeper.get("pruner") else None
+    if not pruner or pruner.get("name", "none") == "none" or not isinstance(sweeper.get("direction"), str):
+        return None  # no pruning (or multi-objective, where Optuna cannot prune)
+    from dialsum.sweep.bridge import TrialBridge
+
+    return TrialBridge.connect(trial.study_name, trial.storage, int(trial.number), pruner,
+                               "eval_" + trainer_key(cfg.objective.metric))
+
+
+def _resume_path(cfg: DictConfig, out_dir: Path) -> str | bool | None:
+    """training.resume_from_checkpoint: a folder, or true for the latest checkpoint of this run folder."""
+    value = cfg.training.resume_from_checkpoint
+    if value in (None, False):
+        return None
+    if value is True:
+        return True
+    if not Path(value).is_dir():
+        raise DialsumError(f"training.resume_from_checkpoint={value!r}: no such checkpoint folder.")
+    return str(value)
+
+
+def _summarise(cfg: DictConfig, evaluations: list[dict[str, Any]], best_metrics: dict[str, float], trainer: Any,
+               result: Any, train_time: float, data_prep_s: float) -> dict[str, Any]:
+    """metrics.json content: objective, best and final evaluation, timings and memory."""
+    from dialsum.tracking.run_folder import peak_memory_mb
+
+    metric, direction = cfg.objective.metric, cfg.objective.direction
+    pick = max if direction == "maximize" else min
+    best = pick(evaluations, key=lambda e: e[metric]) if evaluations else {}
+    steps = max(1, trainer.state.global_step)
+    return {
+        "model": cfg.model.name, "init": cfg.model.init, "data": cfg.data.name,
+        "objective": {"metric": metric, "direction": direction, "value": best.get(metric)},
+        "best": {k: v for k, v in best.items() if k.startswith("eval/")},
+        "best_step": best.get("step"),
+        "best_model_eval": {f"eval/{k}": v for k, v in best_metrics.items()},
+        "final": {k: v for k, v in (evaluations[-1] if evaluations else {}).items() if k.startswith("eval/")},
+        "n_evaluations": len(evaluations),
+        "history": evaluations,
+        "train": to_public(result.metrics),
+        "global_step": trainer.state.global_step,
+        "train_time_s": round(train_time, 3),
+        "step_time_s": round(train_time / steps, 4),
+        "data_prep_s": round(data_prep_s, 3),
+        **peak_memory_mb(cfg.hardware.accelerator),
+    }
+
+
+def _write_folder(cfg: DictConfig, out_dir: Path, trainer: Any, tokenizer: Any, rows: list[dict[str, Any]],
+                  metrics: dict[str, Any]) -> None:
+    """Model, predictions, environment, then metrics.json (the 'finished' marker)."""
+    from dialsum.tracking.run_folder import save_model, write_results
+
+    if cfg.artifacts.save_model:
+        save_model(out_dir, trainer.model, tokenizer)
+    if not cfg.artifacts.keep_checkpoints:
+        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    write_results(out_dir, metrics, rows, int(cfg.training.seed))
+    value = metrics["objective"]["value"]
+    log.info("best %s = %s at step %s; run folder: %s", cfg.objective.metric,
+             f"{value:.4f}" if value is not None else "n/a", metrics["best_step"], out_dir)

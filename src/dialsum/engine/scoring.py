@@ -1,0 +1,38 @@
+"""Score generated summaries: Korean ROUGE, length, repetition, and the configurable composite."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from dialsum.metrics.rouge import KoreanRouge
+
+REPEAT_NGRAM = 3  # repetition rate = share of word trigrams that repeat an earlier one in the summary
+
+
+def repetition_rate(text: str) -> float:
+    """Repetitive, empty-of-meaning summaries score well on loss alone; this makes them visible."""
+    words = text.split()
+    grams = [tuple(words[i:i + REPEAT_NGRAM]) for i in range(len(words) - REPEAT_NGRAM + 1)]
+    return 0.0 if not grams else 1.0 - len(set(grams)) / len(grams)
+
+
+class SummaryScorer:
+    """Holds the ROUGE scorer (its analyzer is built once per process) and the composite weights."""
+
+    def __init__(self, metric_cfg: DictConfig):
+        self.rouge = KoreanRouge(tokenizer=metric_cfg.tokenizer)
+        self.weights = metric_cfg.composite
+
+    def score(self, predictions: list[str], references: list[str], gen_lengths: list[int]
+              ) -> tuple[dict[str, float], list[dict[str, float]]]:
+        """Corpus metrics (unprefixed names, e.g. rouge1_f1) and per-example ROUGE."""
+        corpus, per_example = self.rouge.score_corpus(predictions, references)
+        metrics: dict[str, Any] = {k: float(v) for k, v in corpus.items()}
+        metrics["gen_len"] = float(np.mean(gen_lengths)) if gen_lengths else 0.0
+        metrics["repetition_rate"] = float(np.mean([repetition_rate(p) for p in predictions])) if predictions else 0.0
+        w = self.weights
+        metrics["composite"] = (w.rouge1 * metrics["rouge1_f1"] + w.rouge2 * metrics["rouge2_f1"]
+                                + w.rougeL * metrics["rougeL_f1"] - w.repetition_penalty * metrics["repetition_rate"])
+        return metrics, per_example

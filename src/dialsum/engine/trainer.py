@@ -1,0 +1,117 @@
+"""Assemble HF (Seq2Seq)Trainer for a run, with generation-based evaluation on Korean ROUGE."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from transformers import (DataCollatorForSeq2Seq, EarlyStoppingCallback, Seq2SeqTrainer,
+                          Seq2SeqTrainingArguments, Trainer, TrainingArguments)
+
+from dialsum.engine.generation import generate_summaries
+from dialsum.engine.metric_names import trainer_key
+from dialsum.engine.scoring import SummaryScorer
+from dialsum.errors import DialsumError
+
+log = logging.getLogger(__name__)
+
+# Keys of conf/training that dialsum consumes itself; every other key goes to TrainingArguments.
+DIALSUM_TRAINING_KEYS = ("early_stopping_patience", "early_stopping_threshold", "resume_from_checkpoint")
+LOG_EXCERPT_CHARS = 80  # characters of each example shown in the log at every evaluation
+
+
+@dataclass
+class GenerationEval:
+    """What the generation pass needs: prompts, references and how to decode and score."""
+
+    prompts: list[list[int]]
+    references: list[str]
+    fnames: list[str]
+    dialogues: list[str]
+    gen_cfg: DictConfig
+    scorer: SummaryScorer
+    decoder_only: bool
+    n_log_examples: int
+    last_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def run(self, model: Any, tokenizer: Any, device: Any) -> dict[str, float]:
+        """Generate, score, and keep per-example rows for predictions.jsonl and loggers."""
+        texts, lengths = generate_summaries(model, tokenizer, self.prompts, self.gen_cfg,
+                                            self.decoder_only, device)
+        metrics, per_example = self.scorer.score(texts, self.references, lengths)
+        self.last_rows = [{"fname": f, "prediction": p, "reference": r, **s}
+                          for f, p, r, s in zip(self.fnames, texts, self.references, per_example)]
+        for row in self.last_rows[: self.n_log_examples]:
+            log.info("  [%s] pred: %s | ref: %s", row["fname"], row["prediction"][:LOG_EXCERPT_CHARS],
+                     row["reference"][:LOG_EXCERPT_CHARS])
+        return metrics
+
+
+class GenerativeEvalMixin:
+    """Adds generated-summary metrics to Trainer's evaluation, before callbacks and best-model logic see it."""
+
+    generation_eval: GenerationEval
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only=True,
+                                         ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+        metrics = self.generation_eval.run(self.model, self.processing_class, self.args.device)
+        output.metrics.update({f"{metric_key_prefix}_{k}": v for k, v in metrics.items()})
+        return output
+
+
+class DialsumSeq2SeqTrainer(GenerativeEvalMixin, Seq2SeqTrainer):
+    """Encoder-decoder families (kobart, t5, mt5)."""
+
+
+class DialsumCausalTrainer(GenerativeEvalMixin, Trainer):
+    """Decoder-only families (kogpt2)."""
+
+
+def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
+    """conf/training passes through to TrainingArguments; unknown keys fail with a suggestion."""
+    args_cls = TrainingArguments if decoder_only else Seq2SeqTrainingArguments
+    user = {k: v for k, v in OmegaConf.to_container(cfg.training, resolve=True).items()
+            if k not in DIALSUM_TRAINING_KEYS}
+    valid = {f.name for f in dataclasses.fields(args_cls)}
+    for key in user:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" Did you mean training.{close[0]}?" if close else ""
+            raise DialsumError(f"training.{key} is not a TrainingArguments field (transformers 5).{hint}")
+    hw = cfg.hardware
+    objective = cfg.objective
+    return args_cls(
+        **user,
+        output_dir=str(out_dir / "checkpoints"),
+        report_to=["wandb"] if cfg.logger.name == "wandb" else "none",
+        load_best_model_at_end=True,
+        metric_for_best_model=trainer_key(objective.metric),
+        greater_is_better=objective.direction == "maximize",
+        prediction_loss_only=True,
+        use_cpu=hw.accelerator == "cpu",
+        fp16=bool(hw.fp16),
+        bf16=bool(hw.bf16),
+        gradient_checkpointing=bool(hw.gradient_checkpointing),
+    )
+
+
+def build_trainer(cfg: DictConfig, args, model: Any, tokenizer: Any, train_rows, val_rows,
+                  generation_eval: GenerationEval, callbacks: list) -> Trainer:
+    """The Trainer for this family, with early stopping when configured."""
+    decoder_only = generation_eval.decoder_only
+    trainer_cls = DialsumCausalTrainer if decoder_only else DialsumSeq2SeqTrainer
+    collator = DataCollatorForSeq2Seq(tokenizer, model=None if decoder_only else model, label_pad_token_id=-100,
+                                      pad_to_multiple_of=8 if (args.fp16 or args.bf16) else None)
+    patience = cfg.training.early_stopping_patience
+    if patience:
+        callbacks = [*callbacks, EarlyStoppingCallback(int(patience), float(cfg.training.early_stopping_threshold))]
+    trainer = trainer_cls(model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows,
+                          data_collator=collator, processing_class=tokenizer, callbacks=callbacks)
+    trainer.generation_eval = generation_eval
+    return trainer

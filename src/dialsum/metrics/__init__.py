@@ -1,0 +1,1 @@
+"""Evaluation metrics for Korean dialogue summarization (Korean-aware ROUGE)."""

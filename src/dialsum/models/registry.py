@@ -1,0 +1,57 @@
+"""The four architecture families dialsum knows, and what differs between them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dialsum.errors import DialsumError
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """How to build one architecture family at a tiny size and how to feed it."""
+
+    name: str
+    decoder_only: bool
+    config_class: str            # transformers class names, imported lazily (fast --cfg job)
+    model_class: str
+    scratch_config: Callable[[Any, Any, dict[str, int]], dict[str, Any]]
+    dropout_keys: tuple[str, ...]  # config attributes that model.dropout sets
+
+
+def _bart(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
+    """BART: decoder starts from </s>, like the real KoBART."""
+    return dict(d_model=s.d_model, encoder_layers=s.layers, decoder_layers=s.layers,
+                encoder_attention_heads=s.heads, decoder_attention_heads=s.heads,
+                encoder_ffn_dim=s.ffn_dim, decoder_ffn_dim=s.ffn_dim, dropout=dropout,
+                max_position_embeddings=1024, decoder_start_token_id=ids["eos_token_id"],
+                forced_eos_token_id=ids["eos_token_id"], **ids)
+
+
+def _gpt2(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
+    """GPT-2: decoder-only, positions up to prompt + summary."""
+    return dict(n_embd=s.d_model, n_layer=s.layers, n_head=s.heads, n_inner=s.ffn_dim,
+                n_positions=1024, resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout, **ids)
+
+
+def _t5(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
+    """T5/mT5: decoder starts from <pad>, as in the real checkpoints."""
+    return dict(d_model=s.d_model, d_kv=s.d_model // s.heads, d_ff=s.ffn_dim, num_layers=s.layers,
+                num_decoder_layers=s.layers, num_heads=s.heads, dropout_rate=dropout,
+                decoder_start_token_id=ids["pad_token_id"], **ids)
+
+
+FAMILIES: dict[str, FamilySpec] = {
+    "bart": FamilySpec("bart", False, "BartConfig", "BartForConditionalGeneration", _bart, ("dropout",)),
+    "gpt2": FamilySpec("gpt2", True, "GPT2Config", "GPT2LMHeadModel", _gpt2,
+                       ("resid_pdrop", "embd_pdrop", "attn_pdrop")),
+    "t5": FamilySpec("t5", False, "T5Config", "T5ForConditionalGeneration", _t5, ("dropout_rate",)),
+    "mt5": FamilySpec("mt5", False, "MT5Config", "MT5ForConditionalGeneration", _t5, ("dropout_rate",)),
+}
+
+
+def get_family(name: str) -> FamilySpec:
+    """Look a family up, naming the valid ones when the name is wrong."""
+    if name not in FAMILIES:
+        raise DialsumError(f"model.family={name!r} is unknown; choose one of {sorted(FAMILIES)}.")
+    return FAMILIES[name]

@@ -1,0 +1,48 @@
+"""Inside a sweep job: report the objective at every evaluation to Optuna and stop when pruned."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import optuna
+from transformers import TrainerCallback
+
+from dialsum.sweep.pruners import build_pruner
+from dialsum.sweep.storage import open_storage
+
+log = logging.getLogger(__name__)
+
+
+class TrialBridge(TrainerCallback):
+    """Reports with step = evaluation index, the resource Hyperband counts."""
+
+    def __init__(self, trial: optuna.trial.Trial, eval_key: str) -> None:
+        self.trial = trial
+        self.eval_key = eval_key  # Trainer's key, e.g. eval_rouge_combined_f1
+        self.n_reports = 0
+        self.pruned = False
+        self.last_value: float | None = None
+
+    @classmethod
+    def connect(cls, study_name: str, storage_url: str, number: int, pruner_cfg: Mapping[str, Any] | None,
+                eval_key: str) -> "TrialBridge":
+        """Attach to the trial the sweeper asked for (public Optuna calls, works across processes)."""
+        storage = open_storage(storage_url)
+        study = optuna.load_study(study_name=study_name, storage=storage, pruner=build_pruner(pruner_cfg))
+        study_id = storage.get_study_id_from_name(study_name)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        return cls(optuna.trial.Trial(study, trial_id), eval_key)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        value = (metrics or {}).get(self.eval_key)
+        if value is None:
+            return control
+        self.last_value = float(value)
+        self.trial.report(self.last_value, step=self.n_reports)
+        self.n_reports += 1
+        if self.trial.should_prune():
+            log.info("trial %d pruned after %d evaluation(s) (value %.4f)", self.trial.number,
+                     self.n_reports, self.last_value)
+            self.pruned = True
+            control.should_training_stop = True
+        return control

@@ -1,0 +1,30 @@
+"""Pruners by name, configured the way W&B users know hyperband (resource = evaluations)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import optuna
+
+from dialsum.errors import DialsumError
+
+PRUNERS = ("hyperband", "median", "successive_halving", "none")
+
+
+def build_pruner(cfg: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
+    """Pruner from config; Optuna does not store it in the study, so jobs build the same one."""
+    cfg = dict(cfg or {})
+    name = cfg.pop("name", "none")
+    if name == "hyperband":
+        # max_resource must be explicit: with "auto" nothing is pruned until a trial completes.
+        return optuna.pruners.HyperbandPruner(min_resource=int(cfg.get("min_resource", 1)),
+                                              max_resource=int(cfg.get("max_resource", 9)),
+                                              reduction_factor=int(cfg.get("reduction_factor", 3)))
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=int(cfg.get("n_startup_trials", 5)),
+                                           n_warmup_steps=int(cfg.get("n_warmup_steps", 0)))
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=int(cfg.get("min_resource", 1)),
+                                                      reduction_factor=int(cfg.get("reduction_factor", 3)))
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise DialsumError(f"pruner.name={name!r} is unknown; choose one of {PRUNERS}.")

@@ -1,0 +1,158 @@
+"""What a sweep leaves behind: all_results.jsonl, best_params.yaml, best_config.yaml and a summary."""
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import OmegaConf
+
+from dialsum.sweep.search_space import SearchSpace
+from dialsum.sweep.storage import dashboard_command
+from dialsum.tracking import atomic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrialRecord:
+    """One trial as this sweep process saw it (timing per worker feeds utilisation)."""
+
+    number: int
+    params: dict[str, Any]
+    worker: int
+    start: float
+    duration_s: float
+    job_dir: str | None
+    state: str = "FAIL"
+    values: list[float] | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def read_job_metrics(job_dir: str | Path | None) -> dict[str, Any]:
+    """A job folder's metrics.json, {} when missing or unreadable."""
+    if not job_dir:
+        return {}
+    try:
+        return json.loads((Path(job_dir) / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """One row per trial of the whole study (earlier, resumed runs included)."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state in (optuna.trial.TrialState.WAITING,):
+            continue
+        metrics = read_job_metrics(t.user_attrs.get("job_dir"))
+        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        rows.append({
+            "number": t.number, "state": t.state.name, "params": t.params,
+            "objective": t.values[0] if t.values and len(t.values) == 1 else t.values,
+            "best_metrics": metrics.get("best", {}), "n_evaluations": len(t.intermediate_values),
+            "duration_s": duration, "job_dir": t.user_attrs.get("job_dir"),
+            "error": t.user_attrs.get("error"), "worker": t.user_attrs.get("worker"),
+        })
+    return rows
+
+
+def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The best trial (single objective) or the Pareto front (several); [] when none completed."""
+    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not completed:
+        return []
+    return [study.best_trial] if len(study.directions) == 1 else list(study.best_trials)
+
+
+def write_best_config(trial: optuna.trial.FrozenTrial, out_path: Path) -> bool:
+    """The best job's resolved config with the trial fields cleared: reruns it outside the sweep."""
+    job_dir = trial.user_attrs.get("job_dir")
+    src = Path(job_dir) / ".hydra" / "config.yaml" if job_dir else None
+    if src is None or not src.is_file():
+        return False
+    cfg = OmegaConf.load(src)
+    cfg.trial = {"number": None, "study_name": None, "storage": None, "n_workers": 1}
+    atomic.write_text(out_path, "# Best trial %d of the sweep; rerun with the command in best_params.yaml\n"
+                      % trial.number + OmegaConf.to_yaml(cfg))
+    return True
+
+
+def rerun_command(space: SearchSpace, params: dict[str, Any]) -> str:
+    """One line that retrains the best trial: the sweep's fixed overrides + the best params."""
+    parts = list(space.fixed) + [f"{k}={v}" for k, v in params.items()]
+    return "python train.py " + " ".join(shlex.quote(p) for p in parts)
+
+
+def finish_sweep(study: optuna.Study, records: list[TrialRecord], sweep_dir: Path, storage_url: str,
+                 space: SearchSpace, wall_s: float, n_jobs: int, settings: dict[str, Any]) -> list[TrialRecord]:
+    """Write the result files, print the summary, and build the report."""
+    rows = trial_rows(study)
+    atomic.write_jsonl(sweep_dir / "all_results.jsonl", rows)
+    best = best_trials(study)
+    summary = _summary(study, records, rows, wall_s, n_jobs)
+    if best:
+        best_info = [{"number": t.number, "values": t.values, "params": t.params,
+                      "command": rerun_command(space, t.params)} for t in best]
+        atomic.write_text(sweep_dir / "best_params.yaml", OmegaConf.to_yaml(
+            {"study_name": study.study_name, "directions": [d.name.lower() for d in study.directions],
+             "best": best_info[0] if len(best_info) == 1 else best_info}))
+        if write_best_config(best[0], sweep_dir / "best_config.yaml"):
+            summary["best_config"] = str(sweep_dir / "best_config.yaml")
+        summary["best"] = best_info
+    summary.update({"storage": storage_url, "dashboard": dashboard_command(storage_url)})
+    atomic.write_json(sweep_dir / "sweep_summary.json", summary)
+    _print_summary(summary, sweep_dir)
+    _build_report(sweep_dir)
+    return records
+
+
+def _summary(study: optuna.Study, records: list[TrialRecord], rows: list[dict[str, Any]], wall_s: float,
+             n_jobs: int) -> dict[str, Any]:
+    """Counts over the whole study; utilisation over this invocation's trials."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    busy = sum(r.duration_s for r in records)
+    return {"study_name": study.study_name, "counts": counts, "this_run_trials": len(records),
+            "wall_s": round(wall_s, 2), "busy_s": round(busy, 2), "n_jobs": n_jobs,
+            "worker_utilisation": round(busy / (n_jobs * wall_s), 3) if wall_s > 0 and records else None}
+
+
+def _print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
+    """The console summary a user reads at the end of a night of trials."""
+    c = summary["counts"]
+    lines = [f"sweep {summary['study_name']}: {c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, "
+             f"{c.get('FAIL', 0)} failed (whole study); this run: {summary['this_run_trials']} trial(s) in "
+             f"{summary['wall_s']:.1f} s, worker utilisation {summary['worker_utilisation']}"]
+    for b in summary.get("best", []):
+        lines.append(f"best trial {b['number']}: {b['values']} {b['params']}")
+        lines.append(f"  retrain: {b['command']}")
+    if "best_config" in summary:
+        lines.append(f"  or: python train.py --config-path {Path(summary['best_config']).parent.resolve()} "
+                     "--config-name best_config")
+    if not summary.get("best"):
+        lines.append("no trial completed: see the errors in all_results.jsonl")
+    lines.append(f"results: {sweep_dir}/all_results.jsonl")
+    lines.append(f"dashboard: {summary['dashboard']}")
+    for line in lines:
+        log.info("%s", line)
+    print("\n".join(lines), flush=True)
+
+
+def _build_report(sweep_dir: Path) -> None:
+    """The HTML/markdown report; a report problem never fails a finished sweep."""
+    try:
+        from dialsum.analysis.report import build_report
+    except ImportError:
+        return
+    try:
+        paths = build_report(sweep_dir)
+        log.info("report: %s", ", ".join(str(p) for p in paths))
+    except Exception as err:  # noqa: BLE001 - the trials' results are already safe on disk
+        log.warning("could not build the sweep report: %s", err)

@@ -1,0 +1,37 @@
+"""Optuna samplers by name, checked against the search space."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import optuna
+
+from dialsum.errors import DialsumError
+from dialsum.sweep.search_space import SearchSpace
+
+SAMPLERS = ("tpe", "random", "grid", "nsga2")
+
+
+def build_sampler(cfg: Mapping[str, Any], space: SearchSpace, n_objectives: int) -> optuna.samplers.BaseSampler:
+    """Sampler from config; grid needs a finite space, TPE/random work for one or several objectives."""
+    name, seed = cfg.get("name", "tpe"), cfg.get("seed")
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(cfg.get("n_startup_trials", 10)))
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "grid":
+        continuous = [k for k, values in space.grid.items() if not values]
+        if continuous:
+            raise DialsumError(f"sampler grid needs finite parameters; {continuous} are continuous "
+                               "(use choice(...) or range(...)).")
+        return optuna.samplers.GridSampler(space.grid, seed=seed)
+    raise DialsumError(f"sampler.name={name!r} is unknown; choose one of {SAMPLERS}.")
+
+
+def grid_size(space: SearchSpace) -> int:
+    """Number of grid points."""
+    size = 1
+    for values in space.grid.values():
+        size *= max(1, len(values))
+    return size

@@ -1,0 +1,1 @@
+"""Run folder artifacts, environment snapshots and experiment loggers."""

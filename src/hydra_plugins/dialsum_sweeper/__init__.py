@@ -1,0 +1,1 @@
+"""dialsum's Optuna sweeper for Hydra (selected with hydra/sweeper=optuna)."""

@@ -1,0 +1,37 @@
+"""The Hydra-facing sweeper class. Hydra imports every plugin module at start-up of every command, so
+this module stays tiny; the implementation (Optuna, threads) lives in dialsum.sweep.optuna_sweep."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, List, Optional
+
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+USER_ERROR_EXIT = 2
+
+
+class DialsumOptunaSweeper(Sweeper):
+    """Optuna study driven through Hydra's launcher: pruning, no batch barrier, durable resume."""
+
+    def __init__(self, **settings: Any) -> None:
+        self._impl: Any = None  # settings are re-read resolved from the full config in setup()
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        from dialsum.sweep.optuna_sweep import OptunaSweep
+
+        self._impl = OptunaSweep(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def sweep(self, arguments: List[str]) -> Optional[Any]:
+        from dialsum.errors import DialsumError
+
+        try:
+            return self._impl.sweep(arguments)
+        except DialsumError as err:
+            log.error("%s", err)
+            print(f"dialsum: error: {err}", file=sys.stderr)
+            sys.exit(USER_ERROR_EXIT)
