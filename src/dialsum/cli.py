@@ -1,26 +1,78 @@
-"""`dialsum <command>`: helper commands around runs and sweeps."""
+"""`dialsum <command>`: helper commands around runs and sweeps (report, dashboard, export-best, compare, data)."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from dialsum.errors import DialsumError
+
+USER_ERROR_EXIT = 2
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Dispatch a sub-command."""
-    parser = argparse.ArgumentParser(prog="dialsum", description=__doc__)
+def _parser() -> argparse.ArgumentParser:
+    """All sub-commands; each one's implementation is imported only when it runs."""
+    parser = argparse.ArgumentParser(prog="dialsum", description="Helpers around dialsum runs and sweeps.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    report = sub.add_parser("report", help="write report.html + report.md for a sweep folder")
+    report.add_argument("sweep_dir", type=Path)
+    report.add_argument("--top-k", type=int, default=10, help="trials in the top table")
+
+    dash = sub.add_parser("dashboard", help="serve optuna-dashboard on a sweep's storage")
+    dash.add_argument("sweep_dir", type=Path)
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8080)
+
+    export = sub.add_parser("export-best", help="write conf/experiment/NAME.yaml from a sweep's best trial")
+    export.add_argument("sweep_dir", type=Path)
+    export.add_argument("--name", required=True)
+    export.add_argument("--conf-dir", type=Path, default=Path("conf"))
+    export.add_argument("--full-data", action=argparse.BooleanOptionalAction, default=True,
+                        help="drop sample caps / debug limits so the rerun uses the full data")
+
+    compare = sub.add_parser("compare", help="multi-seed model comparison of a multirun folder")
+    compare.add_argument("multirun_dir", type=Path)
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    compare.add_argument("--n-resamples", type=int, default=10000, help="bootstrap/permutation resamples")
+
     data = sub.add_parser("data", help="write the synthetic dataset to a folder")
-    data.add_argument("out_dir")
+    data.add_argument("out_dir", type=Path)
     data.add_argument("--train", type=int, default=2000)
     data.add_argument("--val", type=int, default=240)
     data.add_argument("--test", type=int, default=200)
     data.add_argument("--seed", type=int, default=1234)
-    args = parser.parse_args(argv)
-    if args.command == "data":
-        from pathlib import Path
+    return parser
 
-        from dialsum.data.synthetic import write_splits
 
-        paths = write_splits(Path(args.out_dir), {"train": args.train, "val": args.val, "test": args.test}, args.seed)
-        print("\n".join(str(p) for p in paths.values()))
-    sys.exit(0)
+def main(argv: list[str] | None = None) -> None:
+    """Dispatch; user errors print one line and exit 2."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "report":
+            from dialsum.analysis.report import build_report
+
+            for path in build_report(args.sweep_dir, top_k=args.top_k):
+                print(path)
+        elif args.command == "dashboard":
+            from dialsum.analysis.dashboard import serve
+
+            serve(args.sweep_dir, host=args.host, port=args.port)
+        elif args.command == "export-best":
+            from dialsum.analysis.export import export_best
+
+            print(export_best(args.sweep_dir, args.name, conf_dir=args.conf_dir, full_data=args.full_data))
+        elif args.command == "compare":
+            from dialsum.analysis.compare import compare
+
+            for path in compare(args.multirun_dir, alpha=args.alpha, n_resamples=args.n_resamples):
+                print(path)
+        elif args.command == "data":
+            from dialsum.data.synthetic import write_splits
+
+            sizes = {"train": args.train, "val": args.val, "test": args.test}
+            for path in write_splits(args.out_dir, sizes, args.seed).values():
+                print(path)
+    except DialsumError as err:
+        print(f"dialsum: error: {err}", file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT)

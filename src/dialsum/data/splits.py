@@ -41,10 +41,10 @@ def resolve_paths(data_cfg: DictConfig) -> dict[str, Path | None]:
 
 def _synthetic_paths(syn: DictConfig) -> dict[str, Path | None]:
     """Generate once per (sizes, seed); concurrent workers write identical files atomically."""
-    from dialsum.data.synthetic import write_splits
+    from dialsum.data.synthetic import GENERATOR_VERSION, write_splits
 
     sizes = {"train": int(syn.n_train), "val": int(syn.n_val), "test": int(syn.n_test)}
-    folder = Path(syn.dir) / f"n{sizes['train']}-{sizes['val']}-{sizes['test']}_seed{syn.seed}"
+    folder = Path(syn.dir) / f"v{GENERATOR_VERSION}_n{sizes['train']}-{sizes['val']}-{sizes['test']}_seed{syn.seed}"
     paths = {split: folder / f"{split}.csv" for split in sizes}
     if not all(p.is_file() for p in paths.values()):
         write_splits(folder, sizes, int(syn.seed))

@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 
 # --------------------------------------------------------------------------- sizes and limits
 
+GENERATOR_VERSION = 2  # bump when generated content changes: cached sets are regenerated
 MIN_SPEAKERS = 2
 MAX_SPEAKERS = 4
 MAX_TURNS = 10
@@ -32,18 +33,32 @@ MIN_TURNS = 4
 MAX_DIALOGUE_CHARS = 450
 MAX_REDRAWS = 100  # bounded retries when drawing a value that must differ from others
 HALF_HOUR_PROB = 0.3
+SPOKEN_WON_PROB = 0.5  # else printed digits (35,000원)
 SMALL_TALK_PROB = 0.5
 ASIDE_PROB = 0.5
 ECHO_PROB = 0.6  # an extra speaker repeats an agreed fact instead of a bare acknowledgement
-WEEKDAY_DATE_PROB = 0.6
-CALENDAR_DATE_PROB = 0.25  # the remainder are relative days (내일, 모레)
+WEEKDAY_DATE_PROB = 0.45
+CALENDAR_DATE_PROB = 0.4  # the remainder are weekends (이번 주말)
 MONTHS = 12
 MAX_DAY_OF_MONTH = 28
 WON_PER_MAN = 10_000
 WON_PER_CHEON = 1_000
+# Amount grids in won, as (low, high, step); a rejected price adds (min, max) steps on top.
+GIFT_PRICE = (20_000, 150_000, 5_000)
+GIFT_MARKUP = (10_000, 70_000, 10_000)
+LODGING_PRICE = (50_000, 300_000, 10_000)
+PACKAGE_PRICE = (200_000, 900_000, 50_000)
+MOVING_PRICE = (400_000, 1_500_000, 50_000)
+MOVING_MARKUP = (100_000, 400_000, 50_000)
+MONTHLY_RENT = (400_000, 1_200_000, 50_000)
+RENT_MARKUP = (50_000, 200_000, 50_000)
+DEPOSIT = (5_000_000, 30_000_000, 1_000_000)
+REPAIR_PRICE = (10_000, 50_000, 5_000)
+REPAIR_LIST_MARKUP = (50_000, 240_000, 10_000)
 SPLITS = ("train", "val", "test")
 CSV_COLUMNS = ("fname", "dialogue", "summary", "topic")
 SEED_BYTES = 8
+CSV_FILE_MODE = 0o644  # mkstemp creates 0600; the data is not secret
 
 # --------------------------------------------------------------------------- particles
 
@@ -161,7 +176,7 @@ SURNAMES = ("김", "이", "박", "최", "정", "강", "조", "윤", "장", "임"
 TITLES = ("과장", "부장", "팀장", "대리", "실장", "이사")
 WEEKS = ("이번 주", "다음 주")
 WEEKDAYS = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
-RELATIVE_DAYS = ("내일", "모레")
+WEEKENDS = ("이번 주말", "다음 주말")
 DAY_SLOTS = (("오전", 9), ("오전", 10), ("오전", 11), ("오후", 1), ("오후", 2), ("오후", 3),
              ("오후", 4), ("오후", 5), ("오후", 6))
 EVENING_SLOTS = (("오후", 5), ("오후", 6), ("오후", 7), ("오후", 8))
@@ -208,6 +223,7 @@ RESTAURANTS = (
 )
 DINNER_OCCASIONS = ("부모님 생신", "회사 회식", "친구 생일", "결혼기념일", "동창 모임", "가족 모임")
 NEIGHBORHOODS = ("망원동", "판교", "일산", "수원", "마포", "송도", "분당", "성수동", "목동", "광교")
+HOUSES = ("원룸", "투룸", "오피스텔", "빌라", "아파트")
 MOVERS = ("행복 이삿짐센터", "번개 이사", "든든 익스프레스", "한마음 이사", "별빛 이삿짐센터")
 APPLIANCES = (
     ("세탁기", (("물이 새요", "누수"), ("이상한 소리가 나요", "소음"), ("탈수가 안 돼요", "탈수 불량"))),
@@ -268,27 +284,36 @@ CASUAL_ACKS = ("나도 찬성!", "오, 좋다.", "그거 괜찮네.", "나도 �
 
 # --------------------------------------------------------------------------- fact drawing
 
-def format_won(amount: int) -> str:
-    """Write a won amount the way people say it (35000 -> "3만 5천 원")."""
+def format_won(amount: int, spoken: bool = True) -> str:
+    """Write a won amount as said ("3만 5천 원") or as printed ("35,000원")."""
+    if not spoken:
+        return f"{amount:,}원"
     man, rest = divmod(amount, WON_PER_MAN)
     cheon = rest // WON_PER_CHEON
     parts = ([f"{man}만"] if man else []) + ([f"{cheon}천"] if cheon else [])
     return " ".join(parts) + " 원"
 
 
-def _won(rng: random.Random, low: int, high: int, step: int) -> str:
-    """A won amount on a grid, so prices look like real quotes."""
-    return format_won(rng.randrange(low, high + 1, step))
+def _won_writer(rng: random.Random) -> Callable[[int], str]:
+    """Pick one amount style per example (both occur in Korean text; digits can't be guessed)."""
+    spoken = rng.random() < SPOKEN_WON_PROB
+    return lambda amount: format_won(amount, spoken)
+
+
+def _grid(rng: random.Random, grid: tuple[int, int, int]) -> int:
+    """A won amount on a (low, high, step) grid, so prices look like real quotes."""
+    low, high, step = grid
+    return rng.randrange(low, high + 1, step)
 
 
 def _date(rng: random.Random) -> str:
-    """A day in one of the formats DialogSum-ko uses (다음 주 화요일, 5월 14일, 내일)."""
+    """A day in one of the formats DialogSum-ko uses (다음 주 화요일, 5월 14일, 이번 주말)."""
     roll = rng.random()
     if roll < WEEKDAY_DATE_PROB:
         return f"{rng.choice(WEEKS)} {rng.choice(WEEKDAYS)}"
     if roll < WEEKDAY_DATE_PROB + CALENDAR_DATE_PROB:
         return f"{rng.randint(1, MONTHS)}월 {rng.randint(1, MAX_DAY_OF_MONTH)}일"
-    return rng.choice(RELATIVE_DAYS)
+    return rng.choice(WEEKENDS)
 
 
 def _clock(rng: random.Random, slots: tuple[tuple[str, int], ...] = DAY_SLOTS) -> str:
@@ -332,15 +357,16 @@ def _facts_appointment(rng: random.Random) -> dict[str, str]:
 
 def _facts_shopping(rng: random.Random) -> dict[str, str]:
     """Gift shopping: recipient, occasion, item, colour, discounted and list price."""
+    write = _won_writer(rng)
     item = rng.choice(GIFT_ITEMS)
-    price_won = rng.randrange(2 * WON_PER_MAN, 15 * WON_PER_MAN + 1, 5 * WON_PER_CHEON)
-    price = format_won(price_won)
+    price_won = _grid(rng, GIFT_PRICE)
+    price = write(price_won)
     name = rng.choice(NAMES)
     return {
         "name": name, "occasion": rng.choice(GIFT_OCCASIONS), "item": item,
         "color": rng.choice(COLORS), "price": price,
         "rej_price": _distinct(
-            rng, lambda r: format_won(price_won + r.randrange(1, 8) * WON_PER_MAN), (price,)),
+            rng, lambda r: write(price_won + _grid(r, GIFT_MARKUP)), (price,)),
         "other_item": _distinct(rng, _pick(GIFT_ITEMS), (item,)),
         "other_name": _distinct(rng, _pick(NAMES), (name,)),
     }
@@ -348,6 +374,7 @@ def _facts_shopping(rng: random.Random) -> dict[str, str]:
 
 def _facts_travel(rng: random.Random) -> dict[str, str]:
     """Trip planning: destination, dates, transport, length, price and party size."""
+    write = _won_writer(rng)
     dest = rng.choice(DESTINATIONS)
     island = dest in ISLANDS
     transport = rng.choice(ISLAND_TRANSPORTS if island else LAND_TRANSPORTS)
@@ -357,8 +384,8 @@ def _facts_travel(rng: random.Random) -> dict[str, str]:
         "rej_transport": _distinct(
             rng, _pick(ISLAND_TRANSPORTS if island else TICKETED_LAND_TRANSPORTS), (transport,)),
         "rej_date": _distinct(rng, _date, (date,)),
-        "amount": _won(rng, 5 * WON_PER_MAN, 30 * WON_PER_MAN, WON_PER_MAN),
-        "package": _won(rng, 20 * WON_PER_MAN, 90 * WON_PER_MAN, 5 * WON_PER_MAN),
+        "amount": write(_grid(rng, LODGING_PRICE)),
+        "package": write(_grid(rng, PACKAGE_PRICE)),
         "people": rng.choice(TRAVEL_PARTIES),
         "other_dest": _distinct(rng, _pick(DESTINATIONS), (dest,)),
     }
@@ -401,33 +428,36 @@ def _facts_restaurant(rng: random.Random) -> dict[str, str]:
 
 def _facts_moving(rng: random.Random) -> dict[str, str]:
     """Moving house: date, neighbourhood, mover and quotes, or a rent negotiation."""
-    price_won = rng.randrange(40 * WON_PER_MAN, 150 * WON_PER_MAN + 1, 5 * WON_PER_MAN)
-    rent_won = rng.randrange(40 * WON_PER_MAN, 120 * WON_PER_MAN + 1, 5 * WON_PER_MAN)
-    price, rent = format_won(price_won), format_won(rent_won)
+    write = _won_writer(rng)
+    price_won = _grid(rng, MOVING_PRICE)
+    rent_won = _grid(rng, MONTHLY_RENT)
+    price, rent = write(price_won), write(rent_won)
+    rej_rent = _distinct(rng, lambda r: write(rent_won + _grid(r, RENT_MARKUP)), (rent,))
     hood = rng.choice(NEIGHBORHOODS)
     return {
         "date": _date(rng), "hood": hood, "mover": rng.choice(MOVERS), "price": price,
         "rej_price": _distinct(
-            rng, lambda r: format_won(price_won + r.randrange(2, 9) * 5 * WON_PER_MAN), (price,)),
-        "rent": rent,
-        "rej_rent": _distinct(
-            rng, lambda r: format_won(rent_won + r.randrange(1, 5) * 5 * WON_PER_MAN), (rent,)),
+            rng, lambda r: write(price_won + _grid(r, MOVING_MARKUP)), (price,)),
+        "rent": rent, "house": rng.choice(HOUSES),
+        "rej_rent": rej_rent,
+        "deposit": _distinct(rng, lambda r: write(_grid(r, DEPOSIT)), (rent, rej_rent)),
         "other_hood": _distinct(rng, _pick(NEIGHBORHOODS), (hood,)),
     }
 
 
 def _facts_repair(rng: random.Random) -> dict[str, str]:
     """Appliance repair: appliance, fault, visit slot, cost (list vs warranty)."""
+    write = _won_writer(rng)
     appliance, faults = rng.choice(APPLIANCES)
     fault_said, fault_noun = rng.choice(faults)
     time = _clock(rng)
-    amount_won = rng.randrange(1 * WON_PER_MAN, 5 * WON_PER_MAN + 1, 5 * WON_PER_CHEON)
-    amount = format_won(amount_won)
+    amount_won = _grid(rng, REPAIR_PRICE)
+    amount = write(amount_won)
     return {
         "appliance": appliance, "fault_said": fault_said, "fault": fault_noun, "date": _date(rng),
         "time": time, "rej_time": _distinct(rng, _clock, (time,)), "amount": amount,
         "rej_amount": _distinct(
-            rng, lambda r: format_won(amount_won + r.randrange(5, 25) * WON_PER_MAN), (amount,)),
+            rng, lambda r: write(amount_won + _grid(r, REPAIR_LIST_MARKUP)), (amount,)),
         "age": rng.choice(APPLIANCE_AGES), "repair_time": rng.choice(REPAIR_DURATIONS),
     }
 
@@ -447,7 +477,7 @@ class Variant:
     turns: tuple[Turn, ...]
     summary: str
     echoes: tuple[str, ...] = ()  # fact-bearing one-liners an extra speaker may add near the end
-    asides: tuple[Turn, ...] = ()  # chit-chat that mentions a distractor fact
+    asides: tuple[tuple[str, str], ...] = ()  # (#Person1# line, #Person2# reply) naming a distractor
 
 
 @dataclass(frozen=True)
@@ -475,10 +505,9 @@ TOPICS: tuple[Topic, ...] = (
                 (2, ("감사합니다. {place:으로/로} 오시면 되고, 확인 문자 보내 드릴게요.",
                      "네, {place:으로/로} 10분 일찍 와 주세요. 확인 문자 드릴게요.")),
             ),
-            "{P1:은/는} {P2}에게 {date} {time}에 {place} {service} 예약을 부탁하고, "
-            "{P2:은/는} #PhoneNumber#로 확인 문자를 보내기로 합니다.",
+            "{P1:은/는} {date} {time}에 {place}에서 {service:을/를} 받기로 예약합니다.",
             echoes=("{time:이면/면} 저도 같이 갈 수 있어요.",),
-            asides=((1, ("지난번에 {other_place}에 갔을 때는 한참 기다렸거든요.",)),),
+            asides=(("지난번에 {other_place}에 갔을 때는 한참 기다렸거든요.", "요즘은 예약하시면 거의 안 기다리세요."),),
         ),
         Variant(
             "appointment_move", False,
@@ -495,8 +524,7 @@ TOPICS: tuple[Topic, ...] = (
                 (1, ("네, 맞습니다. 바뀐 시간은 문자로 다시 보내 드릴게요.",
                      "네, 그대로입니다. 협조해 주셔서 감사합니다.")),
             ),
-            "{P1:은/는} {P2}에게 {place} {service} 예약을 {date} {time:으로/로} 바꾸자고 하고, "
-            "{P2:은/는} 이에 동의합니다.",
+            "{P1:은/는} {place} {service} 예약을 {date} {time:으로/로} 옮깁니다.",
             echoes=("{time:이면/면} 제가 모셔다 드릴게요.",),
         ),
     )),
@@ -515,10 +543,9 @@ TOPICS: tuple[Topic, ...] = (
                      "그럼 살게요. 배송은 #Address#로 부탁드려요.")),
                 (2, ("물론이죠. 선물 포장도 해 드릴게요.", "네, 내일까지 도착하도록 보내 드릴게요.")),
             ),
-            "{P1:은/는} {name}의 {occasion} 선물로 {color} {item:을/를} 할인된 가격인 {price}에 사고, "
-            "#Address#로 배송을 부탁합니다.",
+            "{P1:은/는} {name}의 {occasion} 선물로 {color} {item:을/를} {price}에 삽니다.",
             echoes=("{color}도 잘 어울리겠네요.",),
-            asides=((2, ("아까 오신 손님은 {other_item:을/를} 사 가셨어요.",)),),
+            asides=(("처음엔 {other_item:을/를} 볼까 했어요.", "그것도 요즘 많이 찾으세요."),),
         ),
         Variant(
             "shopping_friends", True, CASUAL_OPENINGS,
@@ -532,10 +559,9 @@ TOPICS: tuple[Topic, ...] = (
                      "저기 {color} {item} 예쁘다. {price}밖에 안 해.")),
                 (1, ("오, 괜찮다. 그걸로 사야겠다.", "좋네. 그걸로 할래.")),
             ),
-            "{P1:은/는} {name}의 {occasion} 선물로 {P2:이/가} 추천한 {price}짜리 {color} {item:을/를} "
-            "사기로 합니다.",
+            "{P1:은/는} {P2:과/와} {name}의 {occasion} 선물로 {price}짜리 {color} {item:을/를} 고릅니다.",
             echoes=("{color} {item} 진짜 예쁘다.",),
-            asides=((2, ("{other_name:이/가} 지난번에 받은 선물도 엄청 좋아했잖아.",)),),
+            asides=(("지난번에 {other_name} 선물 고를 때도 진짜 오래 걸렸는데.", "맞아, 그때 한참 돌아다녔지."),),
         ),
     )),
     Topic("여행 계획", _facts_travel, (
@@ -551,10 +577,9 @@ TOPICS: tuple[Topic, ...] = (
                      "그래. 숙소는 내가 찾아볼게. 1인당 {amount} 정도 생각하면 될까?")),
                 (1, ("응, 그 정도면 딱 좋아.", "응, 그 정도면 괜찮아. 신난다!")),
             ),
-            "{P1:과/와} {P2:은/는} {date}에 {transport:으로/로} {dest}에 {nights} 여행을 가기로 하고, "
-            "{P2:이/가} 1인당 {amount} 정도의 숙소를 알아봅니다.",
+            "{P1:과/와} {P2:은/는} {date}에 {transport:으로/로} {dest} {nights} 여행을 떠납니다.",
             echoes=("{dest}? 나도 끼워 줘!",),
-            asides=((1, ("작년에 {other_dest}에 갔을 때는 비가 와서 고생했잖아.",)),),
+            asides=(("작년에 {other_dest}에 갔을 때는 비가 와서 고생했잖아.", "맞아, 그때 우산도 없었지."),),
         ),
         Variant(
             "travel_agency", False,
@@ -571,10 +596,9 @@ TOPICS: tuple[Topic, ...] = (
                      "1인당 {package:이에요/예요}. {transport} 왕복이랑 숙소가 포함돼 있어요.")),
                 (1, ("좋아요. {people:으로/로} 예약해 주세요.", "괜찮네요. 저희 {people} 예약할게요.")),
             ),
-            "{P1:은/는} {P2}에게 {date}에 출발하는 {dest} {nights} 여행 상품을 1인당 {package}에 "
-            "{people:으로/로} 예약합니다.",
+            "{P1:은/는} {date} 출발 {dest} {nights} 상품을 1인당 {package}에 {people:으로/로} 예약합니다.",
             echoes=("{date:이면/면} 저도 휴가 낼 수 있어요.",),
-            asides=((2, ("요즘은 {other_dest} 쪽 문의도 많아요.",)),),
+            asides=(("요즘 {other_dest} 쪽은 어때요?", "{other_dest} 쪽도 문의가 많아요."),),
         ),
     )),
     Topic("업무 요청", _facts_work, (
@@ -589,8 +613,7 @@ TOPICS: tuple[Topic, ...] = (
                 (2, ("다 되면 #Email#로 보내 드릴게요.", "완성되면 #Email#로 바로 보낼게요.")),
                 (1, ("고마워요. 부탁해요.", "네, 고마워요.")),
             ),
-            "{P1:은/는} {P2}에게 {boss}께 드릴 {task:을/를} 부탁하고, {P2:은/는} {date} {time}까지 "
-            "완성해 #Email#로 보내기로 합니다.",
+            "{P2:은/는} {boss}께 드릴 {task:을/를} {date} {time}까지 완성하기로 합니다.",
             echoes=("{task}에 필요한 자료는 제가 드릴게요.",),
         ),
         Variant(
@@ -604,8 +627,7 @@ TOPICS: tuple[Topic, ...] = (
                      "그래요, {time:으로/로} 하죠. {room:은/는} 제가 잡아 둘게요.")),
                 (2, ("네, 자료는 제가 미리 준비해 갈게요.", "알겠어요. 필요한 자료는 제가 챙길게요.")),
             ),
-            "{P1:과/와} {P2:은/는} {date} {time}에 {room}에서 {task} 검토 회의를 하기로 하고, "
-            "{P2:이/가} 자료를 준비합니다.",
+            "{P1:과/와} {P2:은/는} {date} {time}에 {room}에서 {task} 회의를 합니다.",
             echoes=("{time:이면/면} 저도 참석할게요.",),
         ),
     )),
@@ -622,8 +644,7 @@ TOPICS: tuple[Topic, ...] = (
                      "{rej_med:은/는} 그만 드시고 {med:을/를} {dosage} 드세요. {date}에 경과를 보죠.")),
                 (2, ("네, 알겠습니다.", "네, 감사합니다, 선생님.")),
             ),
-            "{P2:은/는} {duration}째 {symptom:으로/로} 병원을 찾고, {P1:은/는} {med:을/를} {dosage} "
-            "먹으라며 {date}에 다시 오라고 합니다.",
+            "{P2:은/는} {duration}째 {symptom:으로/로} {med:을/를} {dosage} 처방받고 {date}에 다시 옵니다.",
             echoes=("{dosage} 잊지 않게 제가 챙길게요.",),
         ),
         Variant(
@@ -638,8 +659,7 @@ TOPICS: tuple[Topic, ...] = (
                      "{clinic:이/가} 잘 본대. {date}에 꼭 가 봐.")),
                 (2, ("알았어. {date}에 가 볼게.", "고마워. 그렇게 할게.")),
             ),
-            "{P2:이/가} {duration}째 {symptom:으로/로} 고생하자, {P1:은/는} {date}에 {clinic}에 가 보라고 "
-            "권합니다.",
+            "{P2:은/는} {duration}째 {symptom:으로/로} {date}에 {clinic}에 가기로 합니다.",
             echoes=("맞아, {clinic} 진짜 친절해.",),
         ),
     )),
@@ -657,8 +677,7 @@ TOPICS: tuple[Topic, ...] = (
                 (1, ("#PhoneNumber#입니다.", "제 번호는 #PhoneNumber#예요.")),
                 (2, ("감사합니다. {restaurant}에서 뵙겠습니다.", "예약됐습니다. {date}에 {restaurant}에서 뵐게요.")),
             ),
-            "{P1:은/는} {occasion:으로/로} {date} {time}에 {restaurant}에 {party} 자리를 예약하고, "
-            "{menu:을/를} 미리 주문합니다.",
+            "{P1:은/는} {occasion:으로/로} {date} {time}에 {restaurant} {party} 자리와 {menu:을/를} 예약합니다.",
             echoes=("{menu} 꼭 먹어 보고 싶었어요.",),
         ),
         Variant(
@@ -673,8 +692,7 @@ TOPICS: tuple[Topic, ...] = (
                 (1, ("그래, {time}에 가게 앞에서 만나. 예약은 내가 할게.",
                      "알았어. 내가 {time:으로/로} 예약해 둘게.")),
             ),
-            "{P1:과/와} {P2:은/는} {time}에 {restaurant}에서 {menu:을/를} 먹기로 하고, "
-            "{P1:이/가} 예약을 맡습니다.",
+            "{P1:과/와} {P2:은/는} {time}에 {restaurant}에서 {menu:을/를} 먹습니다.",
             echoes=("{menu} 좋지! 나도 갈래.",),
         ),
     )),
@@ -691,18 +709,17 @@ TOPICS: tuple[Topic, ...] = (
                      "거기는 {price} 정도야. 전화번호는 #PhoneNumber#고.")),
                 (1, ("오, 훨씬 싸네. 바로 연락해 볼게.", "그럼 거기로 해야겠다. 고마워!")),
             ),
-            "{P1:은/는} {date}에 {hood:으로/로} 이사하며, {P2:이/가} 추천한 {mover}에 {price:으로/로} "
-            "짐을 맡기기로 합니다.",
+            "{P1:은/는} {date} {hood} 이사를 {mover}에 {price:으로/로} 맡깁니다.",
             echoes=("{hood}? 우리 집이랑 가깝네!",),
-            asides=((2, ("나도 예전에 {other_hood}에 살 때 이사 때문에 고생했어.",)),),
+            asides=(("너 예전에 {other_hood}에 살 때 이사했었지?", "응, 그때 업체를 잘못 골라서 고생했어."),),
         ),
         Variant(
             "moving_rent", False,
             (("안녕하세요, 오시느라 고생 많으셨어요.", "아니에요. 오늘 집 좀 보려고요."),
              ("어서 오세요, 찾아오시기 어렵지 않으셨어요?", "네, 금방 찾았어요.")),
             (
-                (1, ("이 집은 {hood}에서도 역이랑 가까워요. 월세는 {rej_rent:이에요/예요}.",
-                     "여기가 {hood}에서 제일 조용한 곳이에요. 월세는 {rej_rent:이에요/예요}.")),
+                (1, ("이 {house:은/는} {hood}에서도 역이랑 가까워요. 보증금 {deposit}에 월세는 {rej_rent:이에요/예요}.",
+                     "여기 {house:은/는} {hood}에서 제일 조용해요. 보증금은 {deposit}, 월세는 {rej_rent:이에요/예요}.")),
                 (2, ("집은 마음에 드는데 {rej_rent:은/는} 좀 부담돼요. 조금 깎아 주실 수 있나요?",
                      "좋네요. 그런데 월세를 조금만 낮춰 주실 수 있을까요?")),
                 (1, ("집주인께 여쭤보니 {rent}까지 해 주신대요.", "집주인과 통화했는데 {rent:으로/로} 해 주시겠대요.")),
@@ -710,9 +727,9 @@ TOPICS: tuple[Topic, ...] = (
                 (1, ("네, 그렇게 전해 드릴게요. 계약은 #Address#에 있는 저희 사무실에서 하시면 돼요.",
                      "알겠습니다. 계약서에 주소는 #Address#로 적어 드릴게요.")),
             ),
-            "{P2:은/는} {P1}의 안내로 {hood}의 집을 월세 {rent}에 계약하고, {date}에 입주하기로 합니다.",
+            "{P2:은/는} {hood} {house:을/를} 보증금 {deposit}, 월세 {rent}에 계약하고 {date}에 입주합니다.",
             echoes=("{hood:이면/면} 출퇴근도 편하겠어요.",),
-            asides=((1, ("요즘 {other_hood:은/는} 매물이 거의 없어요.",)),),
+            asides=(("요즘 {other_hood:은/는} 매물이 거의 없어요.", "아, 그래서 이쪽으로 알아보고 있어요."),),
         ),
     )),
     Topic("가전 수리", _facts_repair, (
@@ -730,8 +747,7 @@ TOPICS: tuple[Topic, ...] = (
                 (1, ("네, 맞아요. 수리비는 얼마나 나올까요?", "네. 혹시 비용은 어느 정도예요?")),
                 (2, ("출장비 포함해서 {amount} 정도 예상됩니다.", "부품에 따라 다르지만 {amount} 정도예요.")),
             ),
-            "{P1:은/는} {appliance} {fault:으로/로} 수리를 신청하고, 기사가 {date} {time}에 방문하며 "
-            "비용은 {amount} 정도입니다.",
+            "{P1:은/는} {date} {time}에 {appliance} {fault} 수리를 예약하고, 비용은 {amount} 정도입니다.",
             echoes=("{time:이면/면} 제가 집에 있을게요.",),
         ),
         Variant(
@@ -746,8 +762,7 @@ TOPICS: tuple[Topic, ...] = (
                 (2, ("다행이네요. 오래 걸리나요?", "그나마 다행이네요. 시간은 얼마나 걸려요?")),
                 (1, ("{repair_time} 정도면 끝나요.", "{repair_time:이면/면} 충분해요.")),
             ),
-            "{P1:은/는} {P2}의 {appliance} {fault:을/를} 점검하고 부품을 교체하기로 하며, 보증 기간이라 "
-            "{P2:은/는} {amount}만 냅니다.",
+            "{P1:은/는} {age} 된 {appliance} {fault:을/를} {repair_time} 만에 {amount}에 수리합니다.",
             echoes=("{repair_time}이라니 생각보다 빠르네요.",),
         ),
     )),
@@ -781,56 +796,89 @@ def _render(lines: list[tuple[int, str]]) -> str:
 
 
 def _build_example(rng: random.Random, fname: str, min_speakers: int, max_speakers: int) -> SyntheticExample:
+    """Draw examples until no distractor is spelled inside the summary (e.g. 100만 원 in 2100만 원)."""
+    for _ in range(MAX_REDRAWS):
+        example = _draw_example(rng, fname, min_speakers, max_speakers)
+        if not any(v in example.row["summary"] for v in example.distractors.values()):
+            return example
+    raise RuntimeError(f"could not draw a clean example for {fname}")
+
+
+def _draw_example(rng: random.Random, fname: str, min_speakers: int, max_speakers: int) -> SyntheticExample:
     """Draw one example: topic, variant, facts, then the dialogue and its summary."""
     topic = rng.choice(TOPICS)
     variant = rng.choice(topic.variants)
     facts = topic.draw_facts(rng)
     facts.update({"P1": PERSON_TAGS[0], "P2": PERSON_TAGS[1]})
     n_speakers = rng.randint(min_speakers, max_speakers)
+    used: list[str] = []  # templates actually spoken, to know which distractors the dialogue has
+
+    def say(speaker: int, alternatives: tuple[str, ...]) -> tuple[int, str]:
+        """Pick one phrasing, remember it, and fill it."""
+        template = rng.choice(alternatives)
+        used.append(template)
+        return speaker, fill(template, facts)
 
     opener, answer = rng.choice(variant.openings)
-    core = [(speaker, fill(rng.choice(alts), facts)) for speaker, alts in variant.turns]
-    extra = _extra_speaker_lines(rng, variant, facts, n_speakers)
-
-    optional: list[tuple[int, str]] = []  # inserted after the opening, dropped first if too long
-    if variant.asides and rng.random() < ASIDE_PROB:
-        speaker, alts = rng.choice(variant.asides)
-        optional.append((speaker, fill(rng.choice(alts), facts)))
+    core = [say(speaker, alts) for speaker, alts in variant.turns]
+    extra = _extra_speaker_lines(rng, variant, facts, n_speakers, used)
+    optional: list[list[tuple[int, str]]] = []  # groups after the opening, dropped first if too long
     if rng.random() < SMALL_TALK_PROB:
         talk = rng.choice(CASUAL_SMALL_TALK if variant.casual else POLITE_SMALL_TALK)
-        optional = [(1, talk[0]), (2, talk[1])] + optional
+        optional.append([(1, talk[0]), (2, talk[1])])
+    if variant.asides and rng.random() < ASIDE_PROB:
+        line, reply = rng.choice(variant.asides)
+        optional.append([say(1, (line,)), say(2, (reply,))])
 
-    lines = _assemble(opener, answer, core, extra, optional)
+    lines = _assemble([(1, opener), (2, answer)], core, extra, optional)
     dialogue = _render(lines)
     summary = fill(variant.summary, facts)
-    said = {k: v for k, v in facts.items() if v in dialogue}
+    spoken = {k for template in used for k in template_fields(template)}
     row = {"fname": fname, "dialogue": dialogue, "summary": summary, "topic": topic.label}
     summary_keys = [k for k in template_fields(variant.summary) if k not in ("P1", "P2")]
     return SyntheticExample(
         row=row, variant=variant.key, n_speakers=n_speakers,
         summary_facts={k: facts[k] for k in summary_keys},
-        distractors={k: v for k, v in said.items() if k.startswith(_DISTRACTOR_PREFIXES)},
+        distractors={k: facts[k] for k in sorted(spoken)
+                     if k.startswith(_DISTRACTOR_PREFIXES) and facts[k] in dialogue},
     )
 
 
-def _extra_speaker_lines(rng: random.Random, variant: Variant, facts: dict[str, str],
-                         n_speakers: int) -> list[tuple[int, str]]:
-    """One line per speaker beyond #Person2#: an echo of an agreed fact or an acknowledgement."""
+def _extra_speaker_lines(rng: random.Random, variant: Variant, facts: dict[str, str], n_speakers: int,
+                         used: list[str]) -> list[tuple[int, str, tuple[str, ...]]]:
+    """One line per speaker beyond #Person2#: an echo of agreed facts (with them) or an acknowledgement."""
     lines = []
     for speaker in range(MIN_SPEAKERS + 1, n_speakers + 1):
         if variant.echoes and rng.random() < ECHO_PROB:
-            text = fill(rng.choice(variant.echoes), facts)
+            template = rng.choice(variant.echoes)
+            used.append(template)
+            echoed = tuple(facts[k] for k in template_fields(template))
+            lines.append((speaker, fill(template, facts), echoed))
         else:
-            text = rng.choice(CASUAL_ACKS if variant.casual else POLITE_ACKS)
-        lines.append((speaker, text))
+            lines.append((speaker, rng.choice(CASUAL_ACKS if variant.casual else POLITE_ACKS), ()))
     return lines
 
 
-def _assemble(opener: str, answer: str, core: list[tuple[int, str]], extra: list[tuple[int, str]],
-              optional: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Order the turns and drop optional chit-chat until the turn and length limits hold."""
+def _assemble(opening: list[tuple[int, str]], core: list[tuple[int, str]],
+              extra: list[tuple[int, str, tuple[str, ...]]],
+              optional: list[list[tuple[int, str]]]) -> list[tuple[int, str]]:
+    """Order the turns and drop optional chit-chat groups until the turn and length limits hold.
+
+    Extra speakers chime in just before the closing turn, or after it when they echo a fact that
+    only the closing turn states (an echo must never precede the fact it repeats).
+    """
+    body, closing = core[:-1], core[-1:]
+    said_before_closing = "\n".join(text for _, text in opening + body)
+    grounded = [all(v in said_before_closing for v in echoed) for _, _, echoed in extra]
+    ordered = [text for (_, text, _), ok in zip(extra, grounded) if ok]
+    ordered += [text for (_, text, _), ok in zip(extra, grounded) if not ok]
+    # Number extra speakers by first appearance, so #Person3# always speaks before #Person4#.
+    numbered = [(MIN_SPEAKERS + 1 + i, text) for i, text in enumerate(ordered)]
+    n_early = sum(grounded)
+    early, late = numbered[:n_early], numbered[n_early:]
     while True:
-        lines = [(1, opener), (2, answer)] + optional + core[:-1] + extra + core[-1:]
+        chit_chat = [line for group in optional for line in group]
+        lines = opening + chit_chat + body + early + closing + late
         too_long = len(_render(lines)) > MAX_DIALOGUE_CHARS or len(lines) > MAX_TURNS
         if not too_long or not optional:
             return lines
@@ -887,6 +935,7 @@ def _write_csv_atomic(path: Path, rows: list[dict[str, str]]) -> None:
             writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
+        os.chmod(tmp_name, CSV_FILE_MODE)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -898,7 +947,9 @@ def write_splits(out_dir: Path, sizes: dict[str, int], seed: int) -> dict[str, P
     missing = [s for s in SPLITS if s not in sizes]
     unknown = sorted(s for s in sizes if s not in SPLITS)
     if missing or unknown:
-        raise ValueError(f"sizes must have exactly the keys {list(SPLITS)}; missing {missing}, unknown {unknown}")
+        raise ValueError(
+            f"sizes must have exactly the keys {list(SPLITS)}; missing {missing}, unknown {unknown}"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

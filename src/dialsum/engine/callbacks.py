@@ -61,3 +61,17 @@ class CsvLogger(TrainerCallback):
             for key, value in to_public(logs or {}).items():
                 if isinstance(value, (int, float)):
                     writer.writerow([state.global_step, key, value])
+
+
+class ProgressLog(TrainerCallback):
+    """One readable log line per logging step and per evaluation (instead of tqdm bars and dict dumps)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        public = to_public(logs or {})
+        if "train/loss" in public and "train/learning_rate" in public:
+            log.info("step %d/%d  loss %.4f  lr %.2e", state.global_step, state.max_steps,
+                     public["train/loss"], public.get("train/learning_rate", float("nan")))
+        elif "eval/rouge_combined_f1" in public:
+            log.info("eval @ step %d: rouge1 %.4f rouge2 %.4f rougeL %.4f combined %.4f loss %.4f gen_len %.1f",
+                     state.global_step, public["eval/rouge1_f1"], public["eval/rouge2_f1"], public["eval/rougeL_f1"],
+                     public["eval/rouge_combined_f1"], public.get("eval/loss", float("nan")), public["eval/gen_len"])

@@ -28,6 +28,9 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     from dialsum.data.splits import load_splits
     from dialsum.models.builder import build
 
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # shard-writing bars would clutter every save
     started = time.perf_counter()
     splits = load_splits(cfg.data)
     texts = list(splits.train["dialogue"]) + list(splits.train["summary"])
@@ -48,7 +51,7 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
 def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any, train_ds: Any, val_ds: Any,
          prompts: list[list[int]], val_frame: Any, data_prep_s: float) -> float:
     """Run the Trainer with dialsum's callbacks and write the run folder."""
-    from dialsum.engine.callbacks import CsvLogger, EvaluateAtEnd, MetricHistory, NanGuard
+    from dialsum.engine.callbacks import CsvLogger, EvaluateAtEnd, MetricHistory, NanGuard, ProgressLog
     from dialsum.engine.scoring import SummaryScorer
     from dialsum.engine.trainer import GenerationEval, build_trainer, training_arguments
 
@@ -57,7 +60,7 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
                                      gen_cfg=cfg.generation, scorer=SummaryScorer(cfg.metric),
                                      decoder_only=family.decoder_only, n_log_examples=int(cfg.artifacts.n_log_examples))
     history = MetricHistory()
-    callbacks: list = [NanGuard(), EvaluateAtEnd(), history]
+    callbacks: list = [NanGuard(), EvaluateAtEnd(), history, ProgressLog()]
     if cfg.logger.name == "csv":
         callbacks.append(CsvLogger(out_dir / cfg.logger.filename))
     bridge = _trial_bridge(cfg)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from transformers import (DataCollatorForSeq2Seq, EarlyStoppingCallback, Seq2SeqTrainer,
+from transformers import (DataCollatorForSeq2Seq, EarlyStoppingCallback, PrinterCallback, Seq2SeqTrainer,
                           Seq2SeqTrainingArguments, Trainer, TrainingArguments)
 
 from dialsum.engine.generation import generate_summaries
@@ -20,7 +20,7 @@ from dialsum.errors import DialsumError
 log = logging.getLogger(__name__)
 
 # Keys of conf/training that dialsum consumes itself; every other key goes to TrainingArguments.
-DIALSUM_TRAINING_KEYS = ("early_stopping_patience", "early_stopping_threshold", "resume_from_checkpoint")
+DIALSUM_TRAINING_KEYS = ("warmup_ratio", "early_stopping_patience", "early_stopping_threshold", "resume_from_checkpoint")
 LOG_EXCERPT_CHARS = 80  # characters of each example shown in the log at every evaluation
 
 
@@ -84,12 +84,17 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean training.{close[0]}?" if close else ""
             raise DialsumError(f"training.{key} is not a TrainingArguments field (transformers 5).{hint}")
+    ratio = cfg.training.get("warmup_ratio")
+    if ratio is not None:
+        if not 0 <= float(ratio) < 1:
+            raise DialsumError(f"training.warmup_ratio={ratio} must be in [0, 1).")
+        user["warmup_steps"] = float(ratio)
     hw = cfg.hardware
     objective = cfg.objective
     return args_cls(
         **user,
         output_dir=str(out_dir / "checkpoints"),
-        report_to=["wandb"] if cfg.logger.name == "wandb" else "none",
+        report_to="none",  # dialsum logs itself (csv, wandb): one naming scheme
         load_best_model_at_end=True,
         metric_for_best_model=trainer_key(objective.metric),
         greater_is_better=objective.direction == "maximize",
@@ -113,5 +118,6 @@ def build_trainer(cfg: DictConfig, args, model: Any, tokenizer: Any, train_rows,
         callbacks = [*callbacks, EarlyStoppingCallback(int(patience), float(cfg.training.early_stopping_threshold))]
     trainer = trainer_cls(model=model, args=args, train_dataset=train_rows, eval_dataset=val_rows,
                           data_collator=collator, processing_class=tokenizer, callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)  # raw dict dumps; ProgressLog writes readable lines
     trainer.generation_eval = generation_eval
     return trainer

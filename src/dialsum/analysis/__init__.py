@@ -1,0 +1,1 @@
+"""After a sweep: the report (report.html + report.md), the live Optuna dashboard, and export of the best trial."""

@@ -1,0 +1,176 @@
+"""Find and load the Optuna study behind a sweep folder (finished, running or resumed), and read its job folders.
+
+Shared by the report, the dashboard and export-best so the three always agree on which study a folder means.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from dialsum.errors import DialsumError
+from dialsum.sweep.results import read_job_metrics
+from dialsum.sweep.storage import JOURNAL_FILENAME, open_storage
+
+SUMMARY_FILENAME = "sweep_summary.json"
+HYDRA_SUBDIR = ".hydra"
+# Override prefixes that belong to one trial or to Hydra itself, never to the experiment being rerun.
+SWEEPER_ONLY_PREFIXES = ("trial.", "hydra.", "hydra/")
+TrialState = optuna.trial.TrialState
+
+
+@dataclass
+class SweepStudy:
+    """A sweep folder, the storage URL its study lives in, the loaded study, and the summary if finished."""
+
+    sweep_dir: Path
+    storage_url: str
+    study: optuna.Study
+    summary: dict[str, Any] | None
+
+    @property
+    def is_multi_objective(self) -> bool:
+        """Several directions: no single best, a Pareto front instead."""
+        return len(self.study.directions) > 1
+
+    def trials(self, *states: TrialState) -> list[optuna.trial.FrozenTrial]:
+        """Trials of the whole study (all runs that shared it), optionally only some states."""
+        return self.study.get_trials(deepcopy=False, states=states or None)
+
+
+def read_summary(sweep_dir: Path) -> dict[str, Any] | None:
+    """sweep_summary.json, or None while the sweep is still running (it is written at the end)."""
+    path = Path(sweep_dir) / SUMMARY_FILENAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise DialsumError(f"{path} is not valid JSON ({err}); delete it and the report uses the storage "
+                           "directly.") from None
+
+
+def find_storage_url(sweep_dir: Path, summary: dict[str, Any] | None = None) -> str:
+    """The summary's storage URL; else (running sweep, or a folder moved since) the journal file in the folder."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise DialsumError(f"sweep folder {sweep_dir} does not exist; give the folder a sweep wrote, "
+                           "e.g. multirun/<study_name>.")
+    journal = sweep_dir / JOURNAL_FILENAME
+    url = (summary or {}).get("storage")
+    if url and ("://" in url or Path(url).is_file()):
+        return str(url)
+    if journal.is_file():
+        return str(journal.resolve())
+    raise DialsumError(f"{sweep_dir} has no {JOURNAL_FILENAME} and no {SUMMARY_FILENAME} naming a storage: "
+                       "it is not a sweep folder (or the sweep used hydra.sweeper.storage=<URL> and has not "
+                       "finished: open that URL with optuna-dashboard directly).")
+
+
+def pick_study_name(sweep_dir: Path, storage: optuna.storages.BaseStorage, url: str,
+                    summary: dict[str, Any] | None) -> str:
+    """The summary's study; else the only study in the storage; else the one named like the folder."""
+    names = optuna.get_all_study_names(storage)
+    wanted = (summary or {}).get("study_name")
+    if wanted:
+        if wanted not in names:
+            raise DialsumError(f"study {wanted!r} from {SUMMARY_FILENAME} is not in storage {url} "
+                               f"(it holds: {', '.join(names) or 'nothing'}).")
+        return str(wanted)
+    if len(names) == 1:
+        return names[0]
+    if Path(sweep_dir).name in names:
+        return Path(sweep_dir).name
+    if not names:
+        raise DialsumError(f"storage {url} holds no study yet: the sweep has not asked for its first trial.")
+    raise DialsumError(f"storage {url} holds several studies ({', '.join(sorted(names))}) and none is named "
+                       f"like the folder {Path(sweep_dir).name!r}; rename the folder to the study you mean.")
+
+
+def load_sweep(sweep_dir: Path | str) -> SweepStudy:
+    """Open a sweep folder's study read-only in spirit (nothing is written to the storage)."""
+    sweep_dir = Path(sweep_dir)
+    summary = read_summary(sweep_dir)
+    url = find_storage_url(sweep_dir, summary)
+    try:
+        storage = open_storage(url)
+    except Exception as err:  # noqa: BLE001 - any driver/connection error is the user's storage URL
+        raise DialsumError(f"cannot open storage {url}: {type(err).__name__}: {err}") from None
+    name = pick_study_name(sweep_dir, storage, url, summary)
+    study = optuna.load_study(study_name=name, storage=storage)
+    return SweepStudy(sweep_dir=sweep_dir, storage_url=url, study=study, summary=summary)
+
+
+def job_dir(trial: optuna.trial.FrozenTrial, sweep_dir: Path) -> Path | None:
+    """The trial's job folder: the recorded path, else <sweep_dir>/<number> (a copied or moved sweep)."""
+    recorded = trial.user_attrs.get("job_dir")
+    candidates = ([Path(recorded)] if recorded else []) + [Path(sweep_dir) / str(trial.number)]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    return None
+
+
+def job_metrics(trial: optuna.trial.FrozenTrial, sweep_dir: Path) -> dict[str, Any]:
+    """The job's metrics.json ({} for failed or still-running jobs)."""
+    return read_job_metrics(job_dir(trial, sweep_dir))
+
+
+def job_hydra_file(folder: Path | None, name: str) -> DictConfig | Any | None:
+    """One of a job's .hydra/{config,hydra,overrides}.yaml, None when absent."""
+    if folder is None:
+        return None
+    path = folder / HYDRA_SUBDIR / name
+    return OmegaConf.load(path) if path.is_file() else None
+
+
+def job_overrides(folder: Path | None) -> list[str]:
+    """The job's command-line overrides minus the sweeper's per-trial and Hydra-internal ones."""
+    overrides = job_hydra_file(folder, "overrides.yaml")
+    if overrides is None:
+        return []
+    return [str(o) for o in overrides if not is_sweeper_only(_override_key(str(o)))]
+
+
+def is_sweeper_only(key: str) -> bool:
+    """trial.* and hydra.* keys are set by the sweeper for one trial; a rerun must not repeat them."""
+    return key.startswith(SWEEPER_ONLY_PREFIXES) or key in ("trial", "hydra")
+
+
+def _override_key(line: str) -> str:
+    """`+a.b=1` -> `a.b` (good enough to classify; full parsing happens in export)."""
+    return line.split("=", 1)[0].lstrip("+~")
+
+
+def objective_names(sweep: SweepStudy) -> list[str]:
+    """Metric name per objective: study metric names, else the sweep's job config, else generic."""
+    n = len(sweep.study.directions)
+    if sweep.study.metric_names and len(sweep.study.metric_names) == n:
+        return list(sweep.study.metric_names)
+    for trial in sweep.trials():
+        folder = job_dir(trial, sweep.sweep_dir)
+        hydra_cfg = job_hydra_file(folder, "hydra.yaml")
+        config = job_hydra_file(folder, "config.yaml")
+        if n > 1 and hydra_cfg is not None:
+            names = OmegaConf.select(hydra_cfg, "hydra.sweeper.objectives")
+            if names is not None and len(names) == n:
+                return [str(x) for x in names]
+        if n == 1 and config is not None and OmegaConf.select(config, "objective.metric"):
+            return [str(OmegaConf.select(config, "objective.metric"))]
+    return ["objective"] if n == 1 else [f"objective {i}" for i in range(n)]
+
+
+def rerun_command(sweep: SweepStudy, trial: optuna.trial.FrozenTrial) -> str:
+    """The exact command that retrains a trial: the summary's if it has one, else from the job's overrides."""
+    for best in (sweep.summary or {}).get("best") or []:
+        if best.get("number") == trial.number and best.get("command"):
+            return str(best["command"])
+    overrides = job_overrides(job_dir(trial, sweep.sweep_dir))
+    keys = {_override_key(o) for o in overrides}
+    overrides += [f"{k}={v}" for k, v in trial.params.items() if k not in keys]
+    return "python train.py " + " ".join(shlex.quote(o) for o in overrides)
