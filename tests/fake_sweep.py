@@ -107,7 +107,8 @@ def write_job(folder: Path, trial: FakeTrial, overrides: list[str], hydra_overri
 
 
 def build_fake_sweep(root: Path, name: str = "fake_study", trials: list[FakeTrial] | None = None,
-                     multi_objective: bool = False, n_running: int = 0, with_summary: bool = True) -> Path:
+                     multi_objective: bool = False, n_running: int = 0, with_summary: bool = True,
+                     fixed_overrides: list[str] | None = None) -> Path:
     """Write multirun-like <root>/<name>/ with a journal study and job folders; returns the sweep folder."""
     sweep_dir = root / name
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,8 @@ def build_fake_sweep(root: Path, name: str = "fake_study", trials: list[FakeTria
             trial.values = [trial.values[0], 500.0 + 10 * number]
             trial.intermediate = {}
         folder = sweep_dir / str(number)
-        overrides = FIXED_OVERRIDES + [f"{k}={v}" for k, v in trial.params.items()] + [
+        fixed = FIXED_OVERRIDES if fixed_overrides is None else fixed_overrides
+        overrides = fixed + [f"{k}={v}" for k, v in trial.params.items()] + [
             f"trial.number={number}", f"trial.study_name={name}", f"trial.storage='{url}'", "trial.n_workers=2"]
         write_job(folder, trial, overrides, hydra_overrides, number)
         study.add_trial(_frozen(trial, number, folder))

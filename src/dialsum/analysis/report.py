@@ -99,7 +99,7 @@ def build_report(sweep_dir: Path | str, top_k: int = 10) -> list[Path]:
     sweep_dir = Path(sweep_dir)
     facts = gather(load_sweep(sweep_dir))
     html_path, md_path = sweep_dir / HTML_NAME, sweep_dir / MD_NAME
-    atomic.write_text(html_path, render_html(facts, build_sections(facts, top_k), top_k))
+    atomic.write_text(html_path, render_html(facts, build_sections(facts, top_k)))
     atomic.write_text(md_path, render_markdown(facts))
     for path in (html_path, md_path):
         path.chmod(REPORT_MODE)  # atomic writes create 0600 temp files; teammates sharing the sweep must read it
@@ -153,6 +153,8 @@ def compute_importances(study: optuna.Study, complete: list[FrozenTrial]) -> tup
                       f"(this study has {len(complete)}).")
     if not varying_params(complete):
         return None, "parameter importances need at least one parameter that varies across completed trials."
+    if len({t.values[0] for t in complete}) < MIN_TRIALS_FOR_IMPORTANCE:
+        return None, "parameter importances are undefined: every completed trial has the same objective value."
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -209,7 +211,10 @@ def suggest(facts: Facts) -> list[str]:
             out.append(f"{', '.join(low)} barely matter(s) (importance < {LOW_IMPORTANCE}): fix them and spend "
                        "the trials on the others.")
     g = gain(facts)
-    if g and len(facts.ranked) > 1 and math.isfinite(g["over_median_rel"]) and g["over_median_rel"] < FLAT_GAIN_RELATIVE:
+    if g and len(facts.ranked) > 1 and g["best"] == g["worst"]:
+        out.append(f"Every completed trial scored {_fmt(g['best'])}: the runs learn nothing the metric can see "
+                   "(too few steps? debug=fast only tests the plumbing); train longer before tuning.")
+    elif g and len(facts.ranked) > 1 and math.isfinite(g["over_median_rel"]) and g["over_median_rel"] < FLAT_GAIN_RELATIVE:
         out.append("The top is flat (best within 1% of the median): differences may be noise.")
     out += validation_suggestions(facts)
     out.append("Confirm the best setting with several seeds before claiming a gain (`dialsum compare` over a "
@@ -373,10 +378,10 @@ def worker_label(trial: FrozenTrial, several_sweepers: bool) -> str:
 
 # ---- tables --------------------------------------------------------------------------------------------------
 def eval_columns(facts: Facts, trials: list[FrozenTrial]) -> list[str]:
-    """eval/* metrics present in these trials' metrics.json, in dialsum's usual order."""
-    present = {k for t in trials for k in (facts.metrics.get(t.number, {}).get("best") or {})
-               if k.startswith("eval/") and k not in facts.names}
-    return [m for m in EVAL_METRICS if m in present] + sorted(present - set(EVAL_METRICS))
+    """dialsum's eval/* metrics (ROUGE, loss, length, repetition) present in these trials' metrics.json; Trainer's
+    eval/runtime-like keys are left out."""
+    present = {k for t in trials for k in (facts.metrics.get(t.number, {}).get("best") or {})}
+    return [m for m in EVAL_METRICS if m in present and m not in facts.names]
 
 
 def param_columns(trials: list[FrozenTrial]) -> list[str]:
@@ -448,7 +453,7 @@ th{background:#f0f0f0}.note{color:#a15c00}.plot{margin-top:2em}code,pre{backgrou
 .summary td{text-align:left}"""
 
 
-def render_html(facts: Facts, sections: list[Section], top_k: int) -> str:
+def render_html(facts: Facts, sections: list[Section]) -> str:
     """One file, no network: plotly.js inlined once in <head>, each figure a div without its own copy."""
     from plotly.offline import get_plotlyjs
 

@@ -87,7 +87,8 @@ def pick_study_name(sweep_dir: Path, storage: optuna.storages.BaseStorage, url: 
     if Path(sweep_dir).name in names:
         return Path(sweep_dir).name
     if not names:
-        raise DialsumError(f"storage {url} holds no study yet: the sweep has not asked for its first trial.")
+        raise DialsumError(f"storage {url} holds no study yet: the sweep has not asked for its first trial (a "
+                           "relative sqlite:/// path is relative to the folder the sweep was started from).")
     raise DialsumError(f"storage {url} holds several studies ({', '.join(sorted(names))}) and none is named "
                        f"like the folder {Path(sweep_dir).name!r}; rename the folder to the study you mean.")
 

@@ -66,15 +66,28 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
     bridge = _trial_bridge(cfg)
     if bridge is not None:
         callbacks.append(bridge)
-    args = training_arguments(cfg, out_dir, family.decoder_only)
-    trainer = build_trainer(cfg, args, model, tokenizer, train_ds, val_ds, generation_eval, callbacks)
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=_resume_path(cfg, out_dir))
-    train_time = time.perf_counter() - started
-    best_metrics = generation_eval.run(trainer.model, tokenizer, args.device)  # the kept (best) model
-    metrics = _summarise(cfg, history.evaluations, best_metrics, trainer, result, train_time, data_prep_s)
-    metrics["state"] = "pruned" if bridge is not None and bridge.pruned else "completed"
-    _write_folder(cfg, out_dir, trainer, tokenizer, generation_eval.last_rows, metrics)
+    tracker = None
+    if cfg.logger.name == "wandb":
+        from dialsum.tracking.wandb_logger import WandbLogger
+
+        tracker = WandbLogger.from_config(cfg, out_dir, generation_eval)
+        callbacks.append(tracker)
+    try:
+        args = training_arguments(cfg, out_dir, family.decoder_only)
+        trainer = build_trainer(cfg, args, model, tokenizer, train_ds, val_ds, generation_eval, callbacks)
+        started = time.perf_counter()
+        result = trainer.train(resume_from_checkpoint=_resume_path(cfg, out_dir))
+        train_time = time.perf_counter() - started
+        best_metrics = generation_eval.run(trainer.model, tokenizer, args.device)  # the kept (best) model
+        metrics = _summarise(cfg, history.evaluations, best_metrics, trainer, result, train_time, data_prep_s)
+        metrics["state"] = "pruned" if bridge is not None and bridge.pruned else "completed"
+        _write_folder(cfg, out_dir, trainer, tokenizer, generation_eval.last_rows, metrics)
+    except BaseException:
+        if tracker is not None:
+            tracker.finish({}, "failed")
+        raise
+    if tracker is not None:
+        tracker.finish(metrics, metrics["state"])
     if metrics["state"] == "pruned":
         import optuna
 

@@ -40,7 +40,9 @@ def _from_scratch(spec: FamilySpec, model_cfg: DictConfig, texts: list[str], cac
                                         encoder_decoder=not spec.decoder_only)
     ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
            "eos_token_id": tokenizer.eos_token_id, "vocab_size": len(tokenizer)}
-    config = getattr(transformers, spec.config_class)(**spec.scratch_config(s, float(model_cfg.dropout), ids))
+    kwargs = spec.scratch_config(s, float(model_cfg.dropout), ids)
+    kwargs.update(s.get("config_overrides") or {})
+    config = getattr(transformers, spec.config_class)(**kwargs)
     transformers.set_seed(seed)  # the initial weights depend on the run's seed only
     return tokenizer, getattr(transformers, spec.model_class)(config)
 

@@ -20,8 +20,10 @@ class FamilySpec:
 
 
 def _bart(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
-    """BART: decoder starts from </s>, like the real KoBART."""
-    return dict(d_model=s.d_model, encoder_layers=s.layers, decoder_layers=s.layers,
+    """BART: decoder starts from </s>, like the real KoBART. Embeddings scaled by sqrt(d_model): without
+    it the tiny post-LN encoder collapsed to one vector for every input (measured: the decoder then
+    ignored the dialogue and wrote the same summary for all of them)."""
+    return dict(scale_embedding=True, d_model=s.d_model, encoder_layers=s.layers, decoder_layers=s.layers,
                 encoder_attention_heads=s.heads, decoder_attention_heads=s.heads,
                 encoder_ffn_dim=s.ffn_dim, decoder_ffn_dim=s.ffn_dim, dropout=dropout,
                 max_position_embeddings=1024, decoder_start_token_id=ids["eos_token_id"],

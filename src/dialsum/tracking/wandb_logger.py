@@ -36,7 +36,8 @@ SECRET_ENV_VARS = ("WANDB_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPTUN
 MIN_SECRET_LEN = 8                    # shorter env values are too likely to match ordinary text
 URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")   # postgresql://user:PASSWORD@host/db
 EXIT_OK_STATES = ("completed", "pruned")                # a pruned trial is a normal sweep outcome
-PERF_PREFIX = "perf/"
+PERF_PREFIX = "perf/"                                   # live step time / peak memory in the history
+RUN_PREFIX = "run/"                                     # whole-run numbers from metrics.json in the summary
 
 
 class WandbLogger(TrainerCallback):
@@ -129,7 +130,7 @@ class WandbLogger(TrainerCallback):
         return out
 
     def finish(self, metrics: dict[str, Any], state: str) -> None:
-        """Best metrics as `best/<name>` in the run summary, plus state and timings; then close the run."""
+        """Best metrics as `best/<name>` in the run summary, plus state and `run/` timings; then close the run."""
         if self.finished:
             return
         self.finished = True
@@ -142,7 +143,7 @@ class WandbLogger(TrainerCallback):
             summary["best/step"] = metrics["best_step"]
         for key in ("train_time_s", "step_time_s", "data_prep_s", "peak_rss_mb", "peak_gpu_mb"):
             if _is_number(metrics.get(key)):
-                summary[PERF_PREFIX + key] = metrics[key]
+                summary[RUN_PREFIX + key] = metrics[key]
         summary["state"] = state
         try:
             for key, value in summary.items():
