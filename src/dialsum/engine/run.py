@@ -81,6 +81,8 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
         best_metrics = generation_eval.run(trainer.model, tokenizer, args.device)  # the kept (best) model
         metrics = _summarise(cfg, history.evaluations, best_metrics, trainer, result, train_time, data_prep_s)
         metrics["state"] = "pruned" if bridge is not None and bridge.pruned else "completed"
+        metrics["baseline_first_utterance"] = {f"eval/{k}": v for k, v in generation_eval.scorer.baseline(
+            generation_eval.dialogues, generation_eval.references).items()}
         _write_folder(cfg, out_dir, trainer, tokenizer, generation_eval.last_rows, metrics)
     except BaseException:
         if tracker is not None:
@@ -162,5 +164,8 @@ def _write_folder(cfg: DictConfig, out_dir: Path, trainer: Any, tokenizer: Any, 
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     write_results(out_dir, metrics, rows, int(cfg.training.seed))
     value = metrics["objective"]["value"]
-    log.info("best %s = %s at step %s; run folder: %s", cfg.objective.metric,
-             f"{value:.4f}" if value is not None else "n/a", metrics["best_step"], out_dir)
+    base = metrics["baseline_first_utterance"].get(cfg.objective.metric)
+    ratio = f", {value / base:.1f}x" if value is not None and base else ""
+    log.info("best %s = %s at step %s (first-utterance baseline %s%s); run folder: %s", cfg.objective.metric,
+             f"{value:.4f}" if value is not None else "n/a", metrics["best_step"],
+             f"{base:.4f}" if base is not None else "n/a", ratio, out_dir)

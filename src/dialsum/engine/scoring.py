@@ -1,6 +1,7 @@
 """Score generated summaries: Korean ROUGE, length, repetition, and the configurable composite."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -8,6 +9,7 @@ from omegaconf import DictConfig
 
 from dialsum.metrics.rouge import KoreanRouge
 
+SPEAKER_PREFIX = re.compile(r"^\s*#[A-Za-z]+\d*#\s*:\s*")
 REPEAT_NGRAM = 3  # repetition rate = share of word trigrams that repeat an earlier one in the summary
 
 
@@ -16,6 +18,12 @@ def repetition_rate(text: str) -> float:
     words = text.split()
     grams = [tuple(words[i:i + REPEAT_NGRAM]) for i in range(len(words) - REPEAT_NGRAM + 1)]
     return 0.0 if not grams else 1.0 - len(set(grams)) / len(grams)
+
+
+def first_utterance(dialogue: str) -> str:
+    """The trivial baseline summary: the first turn without its speaker tag."""
+    first = dialogue.strip().split("\n", 1)[0]
+    return SPEAKER_PREFIX.sub("", first)
 
 
 class SummaryScorer:
@@ -36,3 +44,9 @@ class SummaryScorer:
         metrics["composite"] = (w.rouge1 * metrics["rouge1_f1"] + w.rouge2 * metrics["rouge2_f1"]
                                 + w.rougeL * metrics["rougeL_f1"] - w.repetition_penalty * metrics["repetition_rate"])
         return metrics, per_example
+
+    def baseline(self, dialogues: list[str], references: list[str]) -> dict[str, float]:
+        """First-utterance baseline: a trained model must beat it by far, or it is not reading."""
+        preds = [first_utterance(d) for d in dialogues]
+        metrics, _ = self.score(preds, references, [len(p.split()) for p in preds])
+        return metrics

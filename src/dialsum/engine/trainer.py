@@ -102,8 +102,16 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
         use_cpu=hw.accelerator == "cpu",
         fp16=bool(hw.fp16),
         bf16=bool(hw.bf16),
-        gradient_checkpointing=bool(hw.gradient_checkpointing),
+        **_checkpointing(args_cls, bool(hw.gradient_checkpointing)),
     )
+
+
+def _checkpointing(args_cls: type, enabled: bool) -> dict[str, bool]:
+    """Gradient checkpointing under its transformers-5 name when that exists (the old one warns)."""
+    if not enabled:
+        return {}
+    names = {f.name for f in dataclasses.fields(args_cls)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": True}
 
 
 def build_trainer(cfg: DictConfig, args, model: Any, tokenizer: Any, train_rows, val_rows,
