@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -35,9 +36,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def get(url: str, **headers: str) -> urllib.request.addinfourl:
+def get(url: str, **headers: str) -> Any:
     """GET with headers (bundle.js needs Accept-Encoding, like a browser sends)."""
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localhost: no proxy
+    return opener.open(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
 
 
 def get_json(url: str) -> dict:
@@ -103,7 +105,8 @@ def test_not_a_sweep_folder_is_a_user_error(tmp_path: Path) -> None:
         start(tmp_path, port=free_port())
 
 
-def test_serve_forwards_ctrl_c(sweep: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_the_dashboard_on_ctrl_c_or_kill(sweep: Path, sig: int) -> None:
     port = free_port()
     code = f"from dialsum.analysis.dashboard import serve; serve({str(sweep)!r}, port={port})"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -112,7 +115,7 @@ def test_serve_forwards_ctrl_c(sweep: Path) -> None:
         assert f"http://127.0.0.1:{port}/dashboard" in line, proc.stderr.read() if proc.poll() is not None else line
         with get(f"http://127.0.0.1:{port}/api/meta") as response:
             assert response.status == 200
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=TIMEOUT_S)
         assert "dashboard stopped" in out
     finally:

@@ -237,7 +237,9 @@ def test_failed_write_leaves_no_partial_or_temp_file(tmp_path: Path, monkeypatch
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(synthetic.os, "replace", broken_replace)
+    from dialsum.tracking import atomic
+
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_splits(tmp_path, SIZES, seed=0)
     assert os.listdir(tmp_path) == []

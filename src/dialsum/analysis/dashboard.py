@@ -11,10 +11,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from dialsum.analysis.study_io import load_sweep
 from dialsum.errors import DialsumError
@@ -29,7 +31,9 @@ LOG_TAIL_CHARS = 2000
 READY_PATH = "/api/meta"   # cheap JSON endpoint: answers once the app is up
 CONSOLE_SCRIPT = "optuna-dashboard"
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # handled like Ctrl-C (SIGINT) by serve()
 _LOGS: dict[int, Path] = {}  # dashboard pid -> its log file, removed when stop() ends it
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never send 127.0.0.1 to an HTTP proxy
 
 
 def dashboard_command(storage_url: str, host: str, port: int) -> list[str]:
@@ -90,7 +94,7 @@ def wait_ready(proc: subprocess.Popen, url: str, timeout_s: float, log_path: Pat
         if proc.poll() is not None:
             raise DialsumError(f"optuna-dashboard exited with code {proc.returncode}:\n{_tail(log_path)}")
         try:
-            with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_S) as response:
+            with _LOCAL.open(url, timeout=REQUEST_TIMEOUT_S) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -121,6 +125,7 @@ def serve(sweep_dir: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_P
         print(f"warning: --host {host or '0.0.0.0'} exposes the dashboard (which can modify the study) to the "
               "network; prefer an SSH tunnel to 127.0.0.1.", file=sys.stderr)
     proc: subprocess.Popen | None = None
+    previous = _interrupt_on(STOP_SIGNALS)
     try:
         proc, url = start(sweep_dir, host, port)  # a Ctrl-C while it starts stops it too (start cleans up)
         print(f"optuna-dashboard for {sweep_dir}: {url}  (Ctrl-C to stop)", flush=True)
@@ -130,11 +135,28 @@ def serve(sweep_dir: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_P
             stop(proc)
         print("dashboard stopped", flush=True)
         return
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     log = _LOGS.pop(proc.pid, None)
     if code != 0:
         raise DialsumError(f"optuna-dashboard exited with code {code}:\n{_tail(log) if log else ''}")
     if log is not None:
         log.unlink(missing_ok=True)
+
+
+def _interrupt_on(signals: tuple[int, ...]) -> dict[int, Any]:
+    """Treat kill/terminal hang-up like Ctrl-C, so the dashboard child is never left orphaned; old handlers."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for sig in signals:
+        previous[sig] = signal.signal(sig, interrupt)
+    return previous
 
 
 def _tail(path: Path) -> str:

@@ -30,7 +30,7 @@ DEBUG_GROUPS = ("debug",)                        # presets that shrink a run: dr
 DROPPED_GROUPS = ("sweep", "hydra")              # sweeper settings: nothing to do with one training run
 SAMPLE_CAP_KEYS = ("data.max_train_samples", "data.max_val_samples")
 DEFAULT_PRIMARY_CONFIG = "train"
-FILE_MODE = 0o644
+SCORE_DIGITS = 4
 
 
 @dataclass
@@ -65,7 +65,6 @@ def export_best(sweep_dir: Path | str, name: str, conf_dir: Path | str = Path("c
     config_name = OmegaConf.select(hydra_cfg, "hydra.job.config_name") or DEFAULT_PRIMARY_CONFIG
     plan = plan_export(trial, folder, hydra_cfg, primary_defaults(conf_dir, str(config_name)), full_data)
     atomic.write_text(target, render(plan, sweep, trial, name, full_data))
-    target.chmod(FILE_MODE)
     return target
 
 
@@ -191,7 +190,7 @@ def defaults_entries(group_choices: dict[str, Any], defaults: dict[str, Any], pl
 def render(plan: ExportPlan, sweep: SweepStudy, trial: optuna.trial.FrozenTrial, name: str, full_data: bool) -> str:
     """The experiment file: package header, marker, provenance, defaults list, values."""
     names = objective_names(sweep)
-    score = ", ".join(f"{n} = {v:.4f}" for n, v in zip(names, trial.values))
+    score = ", ".join(f"{n} = {v:.{SCORE_DIGITS}f}" for n, v in zip(names, trial.values))
     header = [PACKAGE_HEADER, MARKER,
               f"# Best trial {trial.number} of study {sweep.study.study_name} ({score}); sweep folder {sweep.sweep_dir}",
               f"# Retrain: python train.py experiment={name}"

@@ -34,6 +34,7 @@ MD_TOP_N = 5                   # rows of the top table in report.md
 MD_TOP_PARAMS = 5              # most important params listed in report.md
 MIN_TRIALS_FOR_IMPORTANCE = 2  # optuna.importance needs at least two completed trials
 CONTOUR_PARAMS = 2
+FIGURE_HEIGHT = "520px"        # a fixed height: "100%" collapses inside a plain page section
 FLOAT_DIGITS = 4
 EDGE_FRACTION = 0.1            # best value within 10% of a range end (log scale if log) = "at the edge"
 MIN_CHOICES_FOR_EDGE = 3       # a two-value choice is always "at an edge": not worth a suggestion
@@ -44,7 +45,6 @@ LOW_IMPORTANCE = 0.05          # a param below this share of importance barely m
 FLAT_GAIN_RELATIVE = 0.01      # best within 1% of the median: differences are likely noise
 MIN_VAL_ROWS = 500             # team lesson: choosing hyperparameters on fewer validation rows overfits the choice
 ERROR_CHARS = 300              # error messages are cut to this length in the tables
-REPORT_MODE = 0o644
 STATE_ORDER = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
 
@@ -101,8 +101,6 @@ def build_report(sweep_dir: Path | str, top_k: int = 10) -> list[Path]:
     html_path, md_path = sweep_dir / HTML_NAME, sweep_dir / MD_NAME
     atomic.write_text(html_path, render_html(facts, build_sections(facts, top_k)))
     atomic.write_text(md_path, render_markdown(facts))
-    for path in (html_path, md_path):
-        path.chmod(REPORT_MODE)  # atomic writes create 0600 temp files; teammates sharing the sweep must read it
     return [html_path, md_path]
 
 
@@ -460,7 +458,7 @@ def render_html(facts: Facts, sections: list[Section]) -> str:
     parts = []
     for s in sections:
         figure = s.figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"{s.id}-figure",
-                                  config={"responsive": True}) if s.figure is not None else ""
+                                  default_height=FIGURE_HEIGHT, config={"responsive": True}) if s.figure is not None else ""
         note = f'<p class="note">{html.escape(s.note)}</p>' if s.note else ""
         parts.append(f'<div class="plot" id="{s.id}"><h2>{html.escape(s.title)}</h2>{note}{figure}{s.body}</div>')
     title = f"Sweep report: {facts.study_name}"

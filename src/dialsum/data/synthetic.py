@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
+import io
 import random
 import re
 import string
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+
+from dialsum.tracking.atomic import write_text
 
 # --------------------------------------------------------------------------- sizes and limits
 
@@ -58,7 +59,6 @@ REPAIR_LIST_MARKUP = (50_000, 240_000, 10_000)
 SPLITS = ("train", "val", "test")
 CSV_COLUMNS = ("fname", "dialogue", "summary", "topic")
 SEED_BYTES = 8
-CSV_FILE_MODE = 0o644  # mkstemp creates 0600; the data is not secret
 
 # --------------------------------------------------------------------------- particles
 
@@ -929,17 +929,11 @@ def split_seed(seed: int, split: str) -> int:
 
 def _write_csv_atomic(path: Path, rows: list[dict[str, str]]) -> None:
     """Write to a temp file in the same folder, then os.replace, so readers never see half a file."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.chmod(tmp_name, CSV_FILE_MODE)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue(), newline="")
 
 
 def write_splits(out_dir: Path, sizes: dict[str, int], seed: int) -> dict[str, Path]:

@@ -3,20 +3,29 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 
-def write_text(path: Path, text: str) -> None:
+def _default_mode() -> int:
+    """What open() would give a new file (0666 minus umask): mkstemp's 0600 would hide shared results."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH) & ~umask
+
+
+def write_text(path: Path, text: str, newline: str | None = None) -> None:
     """Write text so readers see the old file or the new one, never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
             fh.write(text)
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

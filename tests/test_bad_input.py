@@ -1,0 +1,88 @@
+"""Bad input: one readable message, non-zero exit, no traceback, no half-written run folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+HEADER = "fname,dialogue,summary\n"
+ROW = 'd1,"#Person1#: 안녕하세요.\n#Person2#: 네, 안녕하세요.",#Person1#이 인사합니다.\n'
+
+
+def _csv_args(train: Path, val: Path) -> list[str]:
+    """Point data=dialogsum_ko at the given files."""
+    return ["data=dialogsum_ko", f"data.train_path={train}", f"data.val_path={val}", "data.test_path=null",
+            "debug=fast"]
+
+
+def _assert_clean_failure(result, tmp_path: Path, *needles: str, code: int = 2) -> None:
+    """Exit code, message, no traceback, no run folder left behind."""
+    assert result.returncode == code, result.stderr[-2000:]
+    for needle in needles:
+        assert needle in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    leftovers = [p for p in (tmp_path / "outputs").glob("*")] if (tmp_path / "outputs").exists() else []
+    assert not leftovers, leftovers
+
+
+@pytest.fixture
+def good_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "good.csv"
+    path.write_text(HEADER + ROW, encoding="utf-8")
+    return path
+
+
+def test_missing_data_file(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:
+    result = run_cli(_csv_args(tmp_path / "nope.csv", good_csv), tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "data file not found", "nope.csv")
+
+
+def test_csv_without_summary_column(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("fname,dialogue,topic\nd1,hello,x\n", encoding="utf-8")
+    result = run_cli(_csv_args(bad, good_csv), tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "missing column(s) ['summary']", "found ['fname', 'dialogue', 'topic']")
+
+
+@pytest.mark.parametrize("content,needle", [("", "the file is empty"), (HEADER, "no rows")])
+def test_empty_csv(tmp_path: Path, cache_dir: Path, good_csv: Path, content: str, needle: str) -> None:
+    bad = tmp_path / "empty.csv"
+    bad.write_text(content, encoding="utf-8")
+    result = run_cli(_csv_args(good_csv, bad), tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, needle)
+
+
+def test_non_utf8_csv(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:
+    bad = tmp_path / "cp949.csv"
+    bad.write_bytes((HEADER + ROW).encode("cp949"))
+    result = run_cli(_csv_args(bad, good_csv), tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "not valid UTF-8", "iconv")
+
+
+def test_unknown_model(tmp_path: Path, cache_dir: Path) -> None:
+    result = run_cli(["model=unknown"], tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "Could not find 'model/unknown'", "kobart", code=1)
+
+
+def test_unknown_objective_metric(tmp_path: Path, cache_dir: Path) -> None:
+    result = run_cli(["objective.metric=eval/nope"], tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "objective.metric='eval/nope'", "eval/rouge_combined_f1")
+
+
+def test_fp16_without_cuda(tmp_path: Path, cache_dir: Path) -> None:
+    result = run_cli(["hardware=fp16_ckpt"], tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "needs a CUDA GPU", "hardware=cpu")
+
+
+def test_pretrained_offline_without_cache(tmp_path: Path, cache_dir: Path) -> None:
+    result = run_cli(["model.init=pretrained", "debug=fast"], tmp_path, cache_dir,
+                     env_extra={"HF_HOME": str(tmp_path / "empty_hf_home"), "HF_HUB_OFFLINE": "1"})
+    _assert_clean_failure(result, tmp_path, "digit82/kobart-summarization", "model.init=scratch")
+
+
+def test_unknown_training_argument(tmp_path: Path, cache_dir: Path) -> None:
+    result = run_cli(["debug=fast", "+training.evaluation_strategy=steps"], tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "training.evaluation_strategy is not a TrainingArguments field",
+                          "eval_strategy")

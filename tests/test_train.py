@@ -1,0 +1,105 @@
+"""Training end to end: the run folder, the four families, plain multirun, prediction."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+FAMILIES = ("kobart", "kogpt2", "t5", "mt5")
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    """Job folders of a multirun, in job order."""
+    return sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+
+
+@pytest.fixture(scope="module")
+def families_multirun(tmp_path_factory, cache_dir: Path) -> Path:
+    """All four families with experiment=quick_test, in one multirun (imports paid once)."""
+    cwd = tmp_path_factory.mktemp("families")
+    sweep_dir = cwd / "multirun" / "families"
+    result = run_cli(["-m", f"model={','.join(FAMILIES)}", "experiment=quick_test",
+                      f"hydra.sweep.dir={sweep_dir}"], cwd, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return sweep_dir
+
+
+@pytest.mark.parametrize("index,model", list(enumerate(FAMILIES)))
+def test_each_family_runs_quick_test_offline(families_multirun: Path, index: int, model: str) -> None:
+    job = families_multirun / str(index)
+    metrics = json.loads((job / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["model"] == model and metrics["init"] == "scratch" and metrics["state"] == "completed"
+    for key in ("eval/rouge1_f1", "eval/rouge2_f1", "eval/rougeL_f1", "eval/rouge_combined_f1", "eval/gen_len"):
+        assert key in metrics["best"], key
+    assert metrics["objective"]["metric"] == "eval/rouge_combined_f1"
+    assert metrics["best_step"] and metrics["train_time_s"] > 0 and metrics["peak_rss_mb"] > 0
+    assert metrics["n_evaluations"] == 2  # 12 steps, evaluated every 6
+
+
+@pytest.mark.parametrize("index", range(len(FAMILIES)))
+def test_run_folder_is_complete(families_multirun: Path, index: int) -> None:
+    job = families_multirun / str(index)
+    for name in (".hydra/config.yaml", ".hydra/overrides.yaml", "metrics.json", "predictions.jsonl",
+                 "environment.json", "train.log", "metrics.csv", "model/model.safetensors", "model/tokenizer.json"):
+        assert (job / name).is_file(), name
+    rows = [json.loads(line) for line in (job / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 50 and {"fname", "prediction", "reference", "rouge1_f1", "rouge_combined_f1"} <= set(rows[0])
+    env = json.loads((job / "environment.json").read_text(encoding="utf-8"))
+    assert env["seed"] == 42 and "torch" in env["packages"] and "dirty" in env["git"] and env["command"]
+    assert not list(job.glob("**/*.tmp")) and not (job / "checkpoints").exists()
+
+
+def test_log_says_which_model_ran(families_multirun: Path) -> None:
+    log = (families_multirun / "0" / "train.log").read_text(encoding="utf-8")
+    assert "model=kobart init=scratch" in log and "model.init=pretrained" in log
+    assert "first-utterance baseline" in log
+
+
+def test_plain_multirun_learning_rate_grid(tmp_path: Path, cache_dir: Path) -> None:
+    """The issue's example: 2 models x 2 learning rates = 4 jobs, each with its own metrics."""
+    sweep_dir = tmp_path / "multirun" / "grid"
+    result = run_cli(["-m", "model=kobart,t5", "training.learning_rate=1e-5,5e-5", "debug=fast",
+                      f"hydra.sweep.dir={sweep_dir}"], tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = _job_dirs(sweep_dir)
+    assert len(jobs) == 4
+    seen = set()
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text(encoding="utf-8"))
+        overrides = (job / ".hydra" / "overrides.yaml").read_text(encoding="utf-8")
+        seen.add((metrics["model"], "1e-05" in overrides or "1e-5" in overrides))
+    assert len(seen) == 4
+
+
+def test_predict_writes_submission(families_multirun: Path, tmp_path: Path, cache_dir: Path) -> None:
+    run_dir = families_multirun / "0"
+    test_csv = tmp_path / "test.csv"
+    with test_csv.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["fname", "dialogue"])
+        writer.writerow(["t1", "#Person1#: 내일 오후 3시에 강남역에서 만나자.\n#Person2#: 좋아, 그때 봐."])
+        writer.writerow(["t2", "#Person1#: 이 셔츠 얼마예요?\n#Person2#: 3만 원입니다."])
+    out = tmp_path / "submission.csv"
+    result = run_cli([f"run_dir={run_dir}", f"data.test_path={test_csv}", f"output_path={out}"], tmp_path,
+                     cache_dir, script="predict.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with out.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["fname"] for r in rows] == ["t1", "t2"] and set(rows[0]) == {"fname", "summary"}
+
+
+def test_predict_scores_when_references_present(families_multirun: Path, tmp_path: Path, cache_dir: Path) -> None:
+    run_dir = families_multirun / "1"  # kogpt2: decoder-only path
+    result = run_cli([f"run_dir={run_dir}"], tmp_path, cache_dir, script="predict.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "scored against the CSV's summaries" in result.stderr + result.stdout
+    assert (run_dir / "submission.csv").is_file()
+
+
+def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, cache_dir: Path) -> None:
+    result = run_cli([f"run_dir={tmp_path}"], tmp_path, cache_dir, script="predict.py")
+    assert result.returncode == 2 and "not a finished dialsum run folder" in result.stderr
