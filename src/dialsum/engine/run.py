@@ -98,7 +98,7 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
 
 
 def _trial_bridge(cfg: DictConfig):
-    """Connect to the Optuna trial when the dialsum sweeper launched this job with pruning on."""
+    """Connect to the Optuna trial when dialsum's sweeper launched this job (reports every evaluation)."""
     trial = cfg.trial
     if trial.number is None or not trial.storage:
         return None
@@ -106,8 +106,8 @@ def _trial_bridge(cfg: DictConfig):
 
     sweeper = HydraConfig.get().sweeper
     pruner = OmegaConf.to_container(sweeper.pruner, resolve=True) if sweeper.get("pruner") else None
-    if not pruner or pruner.get("name", "none") == "none" or not isinstance(sweeper.get("direction"), str):
-        return None  # no pruning (or multi-objective, where Optuna cannot prune)
+    if not isinstance(sweeper.get("direction", "maximize"), str):
+        return None  # multi-objective: Optuna takes no intermediate values (and cannot prune)
     from dialsum.sweep.bridge import TrialBridge
 
     return TrialBridge.connect(trial.study_name, trial.storage, int(trial.number), pruner,

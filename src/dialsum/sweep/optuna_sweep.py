@@ -104,6 +104,7 @@ class OptunaSweep:
         n_trials = int(self.settings.get("n_trials", 10))
         if (self.settings.get("sampler") or {}).get("name") == "grid":
             n_trials = min(n_trials, grid_size(space))
+        self.n_trials = n_trials
         done = sum(1 for t in study.get_trials(deepcopy=False)
                    if t.state.is_finished() and not t.user_attrs.get("interrupted"))
         return max(0, n_trials - done)
@@ -114,7 +115,7 @@ class OptunaSweep:
         self.launched = 0
         self.failed = 0
         self.stop_reason: str | None = None
-        max_failures = float(self.settings.get("max_failure_rate", 0.5)) * int(self.settings.get("n_trials", 10))
+        max_failures = float(self.settings.get("max_failure_rate", 0.5)) * self.n_trials
 
         def worker(worker_id: int) -> None:
             while (trial := self._next_trial(study, space, budget)) is not None:
