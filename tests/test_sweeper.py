@@ -138,6 +138,22 @@ def test_parallel_workers_need_a_parallel_launcher(tmp_path: Path, cache_dir: Pa
     assert result.returncode == 2 and "hydra/launcher=joblib" in result.stderr
 
 
+def test_multi_objective_rouge_vs_memory(tmp_path: Path, cache_dir: Path) -> None:
+    """User story 4: trade ROUGE against peak memory with NSGA-II (no pruning in this mode)."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = run_cli(_sweep(sweep_dir, "hydra.sweeper.sampler.name=nsga2", "hydra.sweeper.n_trials=2",
+                            "hydra.sweeper.direction=[maximize,minimize]",
+                            "hydra.sweeper.objectives=[eval/rouge_combined_f1,peak_rss_mb]"), tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "cannot prune" in out
+    study = _study(sweep_dir)
+    assert len(study.directions) == 2
+    assert all(t.state == optuna.trial.TrialState.COMPLETE and len(t.values) == 2 for t in study.trials)
+    assert all(t.values[1] > 0 and not t.intermediate_values for t in study.trials)
+    assert (sweep_dir / "best_params.yaml").is_file()
+
+
 # ---- slow: real learning curves, worker processes, SIGKILL -------------------------------------------
 SHORT_TRIALS = ["experiment=sweep_demo", "~debug", "data.max_train_samples=200", "data.max_val_samples=16",
                 "training.max_steps=60", "training.eval_steps=10", "training.save_steps=10",

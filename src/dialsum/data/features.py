@@ -48,10 +48,18 @@ class ListDataset(torch.utils.data.Dataset):
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
-    """Hash of the full tokenizer definition (vocab, merges, added tokens)."""
-    backend = tokenizer.backend_tokenizer.to_str() if getattr(tokenizer, "is_fast", False) else repr(
-        sorted(tokenizer.get_vocab().items()))
-    return hashlib.sha256(backend.encode("utf-8")).hexdigest()
+    """Hash of the tokenizer definition (vocab, merges, added tokens, pre/post-processing).
+
+    Truncation/padding are left out: calling the tokenizer stores them in the backend state, which
+    would otherwise change the key after the first use (measured: every later run missed the cache)."""
+    if getattr(tokenizer, "is_fast", False):
+        state = json.loads(tokenizer.backend_tokenizer.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        text = json.dumps(state, sort_keys=True, ensure_ascii=False)
+    else:
+        text = repr(sorted(tokenizer.get_vocab().items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def cached_features(frame: pd.DataFrame, tokenizer: Any, spec: FeatureSpec, cache_dir: Path,

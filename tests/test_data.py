@@ -1,0 +1,121 @@
+"""Data loading checks, the feature cache, tags in tokenizers, and decoder-only generation."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import SHARED_DATA, compose_cfg
+from dialsum.data import features
+from dialsum.data.checks import report_duplicates, report_leakage, warn_small_validation
+from dialsum.data.features import FeatureSpec, cached_features
+from dialsum.data.splits import load_splits
+from dialsum.engine.generation import generate_summaries
+from dialsum.models.builder import build
+
+DIALOGUES = ["#Person1#: 내일 오후 3시에 강남역에서 만나자.\n#Person2#: 좋아, #PhoneNumber#로 연락해.",
+             "#Person1#: 이 셔츠 얼마예요?\n#Person2#: 3만 원입니다.\n#Person1#: 살게요."]
+SUMMARIES = ["#Person1#과 #Person2#는 내일 오후 3시에 강남역에서 만납니다.", "#Person1#은 셔츠를 3만 원에 삽니다."]
+
+
+def _frame(n: int = 2) -> pd.DataFrame:
+    return pd.DataFrame({"fname": [f"d{i}" for i in range(n)], "dialogue": DIALOGUES[:n], "summary": SUMMARIES[:n]})
+
+
+def test_duplicates_and_leakage_are_reported(caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    frame = pd.concat([_frame(), _frame()], ignore_index=True)
+    assert report_duplicates(frame, "train") == 2
+    assert report_leakage(frame, _frame(1)) == 1
+    assert "duplicate fname" in caplog.text and "leakage" in caplog.text
+
+
+@pytest.mark.parametrize("n_train,n_val,warned", [(2000, 240, False), (5000, 50, True), (100, 50, False),
+                                                   (10000, 600, False)])
+def test_small_validation_warning(n_train: int, n_val: int, warned: bool) -> None:
+    assert warn_small_validation(n_train, n_val, min_rows=500, min_fraction=0.1) is warned
+
+
+def test_empty_rows_are_dropped_and_counted(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    path = tmp_path / "x.csv"
+    frame = _frame()
+    frame.loc[1, "summary"] = " "
+    frame.to_csv(path, index=False)
+    cfg = OmegaConf.create({"name": "t", "source": "csv", "train_path": str(path), "val_path": str(path),
+                            "test_path": None, "max_train_samples": None, "max_val_samples": None,
+                            "normalization": "medium", "min_val_rows": 0, "min_val_fraction": 0.0})
+    splits = load_splits(cfg)
+    assert len(splits.train) == 1 and "dropped 1 row(s)" in caplog.text
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Tiny scratch tokenizers + models for two families."""
+    cache = tmp_path_factory.mktemp("cache")
+    texts = DIALOGUES + SUMMARIES
+    out = {}
+    for name in ("kobart", "kogpt2"):
+        cfg = compose_cfg([f"model={name}", "model.scratch.vocab_size=300"])
+        out[name] = (*build(cfg.model, texts * 5, cache, seed=0), cfg.model, cache)
+    return out
+
+
+@pytest.mark.parametrize("name", ["kobart", "kogpt2"])
+def test_tags_are_single_tokens_that_survive_decoding(tiny, name: str) -> None:
+    tokenizer = tiny[name][0]
+    ids = tokenizer("#Person1#과 #PhoneNumber#", add_special_tokens=False)["input_ids"]
+    assert tokenizer.convert_tokens_to_ids("#Person1#") in ids
+    decoded = tokenizer.decode(ids, skip_special_tokens=True)
+    assert "#Person1#" in decoded and "#PhoneNumber#" in decoded
+
+
+def test_feature_cache_skips_tokenization(tiny, monkeypatch) -> None:
+    tokenizer, _, family, model_cfg, cache = tiny["kobart"]
+    spec = FeatureSpec(False, "", "", 64, 32)
+    first = cached_features(_frame(), tokenizer, spec, cache, with_labels=True)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("tokenized again")
+
+    monkeypatch.setattr(features, "tokenize_frame", boom)
+    assert cached_features(_frame(), tokenizer, spec, cache, with_labels=True) == first
+    with pytest.raises(AssertionError):  # other lengths = another cache key
+        cached_features(_frame(), tokenizer, FeatureSpec(False, "", "", 32, 32), cache, with_labels=True)
+
+
+def test_decoder_only_labels_mask_the_prompt(tiny) -> None:
+    tokenizer = tiny["kogpt2"][0]
+    spec = FeatureSpec(True, "", " 요약: ", 64, 32)
+    row = features.tokenize_frame(_frame(1), tokenizer, spec, with_labels=True)[0]
+    n_prompt = sum(1 for x in row["labels"] if x == features.IGNORE_INDEX)
+    assert n_prompt > 0 and row["labels"][n_prompt:] == row["input_ids"][n_prompt:]
+    assert row["input_ids"][-1] == tokenizer.eos_token_id
+
+
+def test_left_padded_batch_generates_like_single_prompts(tiny) -> None:
+    """Decoder-only generation: padding must not change what a prompt produces."""
+    tokenizer, model, _, _, _ = tiny["kogpt2"]
+    spec = FeatureSpec(True, "", " 요약: ", 64, 32)
+    prompts = [r["input_ids"] for r in features.tokenize_frame(_frame(), tokenizer, spec, with_labels=False)]
+    gen = OmegaConf.create({"batch_size": 2, "num_beams": 1, "max_new_tokens": 6, "length_penalty": 1.0,
+                            "no_repeat_ngram_size": 0})
+    batched, _ = generate_summaries(model, tokenizer, prompts, gen, True, torch.device("cpu"))
+    gen.batch_size = 1
+    single, _ = generate_summaries(model, tokenizer, prompts, gen, True, torch.device("cpu"))
+    assert batched == single
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="real DialogSum-ko rows not available")
+def test_real_dialogsum_ko_rows_load_and_leakage_is_seen(caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    cfg = compose_cfg(["data=dialogsum_ko", f"data.train_path={SHARED_DATA / 'dev.csv'}",
+                       f"data.val_path={SHARED_DATA / 'dev.csv'}", f"data.test_path={SHARED_DATA / 'test.csv'}"])
+    splits = load_splits(cfg.data)
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (399, 399, 499)
+    assert "leakage: 399 dialogue(s)" in caplog.text
+    assert all("#Person1#" in d for d in splits.train["dialogue"].head(20))
