@@ -49,8 +49,7 @@ class Bench:
             env: dict[str, str] | None = None, check: bool = True) -> tuple[float, subprocess.CompletedProcess]:
         """Run a command from the project root; returns (wall seconds, completed process)."""
         full_env = {**BASE_ENV, **({"DIALSUM_CACHE": str(cache)} if cache else {}), **(env or {})}
-        shown = " ".join(f"{k}={v}" for k, v in full_env.items() if k in ("DIALSUM_CACHE", "HF_HUB_OFFLINE"))
-        line = f"{shown} {shlex.join(args)}".strip()
+        line = " ".join(f"{k}={shlex.quote(v)}" for k, v in full_env.items()) + " " + shlex.join(args)
         self.commands.append(line)
         print(f"$ {line}", flush=True)
         started = time.perf_counter()
@@ -71,6 +70,9 @@ class Bench:
 
     def warm_cache(self, cache: Path, data_overrides: list[str]) -> None:
         """One minimal run so synthetic data, tokenizer and features are cached before timing."""
+        if self.smoke:
+            print("smoke: data cache warm-up skipped")
+            return
         print("warming the data cache (not timed):")
         self.train([*data_overrides, "training.max_steps=1", "training.eval_steps=1", "training.save_steps=1",
                     "generation.max_new_tokens=1", "artifacts.save_model=false",

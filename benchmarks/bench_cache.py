@@ -5,7 +5,7 @@ Runs `python train.py debug=fast data.synthetic.n_train=2000` twice with a fresh
   second  reads all three from the cache
 and compares data_prep_s (data + model + features) from each run's metrics.json; ratio second/first.
 Then times the pieces in this process (fresh cache again, cold then warm, after a pass on a third
-cache that pays the lazy imports): load_splits, models.builder.build (tokenizer + model),
+cache that pays the lazy imports): load_splits, models.builder.build_tokenizer,
 cached_features (train + val). data_prep_s in a fresh process also contains those imports, which no
 cache removes; the difference between the two views is import time.
 
@@ -30,7 +30,7 @@ def pieces(overrides: list[str], cache: Path) -> dict[str, float]:
 
     from dialsum.data.features import FeatureSpec, cached_features
     from dialsum.data.splits import load_splits
-    from dialsum.models.builder import build
+    from dialsum.models.builder import build_tokenizer
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[*overrides, f"paths.cache_dir={cache}"])
@@ -40,8 +40,8 @@ def pieces(overrides: list[str], cache: Path) -> dict[str, float]:
     times["load_splits"] = time.perf_counter() - t
     t = time.perf_counter()
     texts = list(splits.train["dialogue"]) + list(splits.train["summary"])
-    tokenizer, _, family = build(cfg.model, texts, cache, int(cfg.training.seed))
-    times["build (tokenizer+model)"] = time.perf_counter() - t
+    tokenizer, family = build_tokenizer(cfg.model, texts, cache)
+    times["tokenizer"] = time.perf_counter() - t
     spec = FeatureSpec(decoder_only=family.decoder_only, input_prefix=cfg.model.input_prefix,
                        separator=cfg.model.get("separator", ""), max_source_length=int(cfg.model.max_source_length),
                        max_target_length=int(cfg.model.max_target_length))

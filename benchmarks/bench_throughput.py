@@ -1,7 +1,7 @@
 """Training throughput: dialsum's Trainer within 5% of a bare HF Seq2SeqTrainer (same model/data/batch).
 
 Both sides get identical inputs, built in this process with dialsum's own pieces
-(dialsum.data.splits.load_splits, dialsum.models.builder.build, dialsum.data.features.cached_features)
+(dialsum.data.splits.load_splits, dialsum.models.builder.build_tokenizer/build_model, dialsum.data.features.cached_features)
 from a config composed with hydra.compose (conf/, `experiment=sweep_demo` = 1000 training rows):
   A  bare transformers.Seq2SeqTrainer + DataCollatorForSeq2Seq, no evaluation, fixed max_steps
   B  dialsum.engine.trainer.build_trainer with TrainingArguments from dialsum's `training_arguments`,
@@ -43,11 +43,12 @@ def prepare(cfg, cache: Path):
     """Tokenizer, pristine model and features exactly as dialsum.engine.run.train builds them."""
     from dialsum.data.features import FeatureSpec, ListDataset, cached_features
     from dialsum.data.splits import load_splits
-    from dialsum.models.builder import build
+    from dialsum.models.builder import build_model, build_tokenizer
 
     splits = load_splits(cfg.data)
     texts = list(splits.train["dialogue"]) + list(splits.train["summary"])
-    tokenizer, model, family = build(cfg.model, texts, cache, int(cfg.training.seed))
+    tokenizer, family = build_tokenizer(cfg.model, texts, cache)
+    model = build_model(cfg.model, tokenizer, family, int(cfg.training.seed))
     spec = FeatureSpec(decoder_only=family.decoder_only, input_prefix=cfg.model.input_prefix,
                        separator=cfg.model.get("separator", ""), max_source_length=int(cfg.model.max_source_length),
                        max_target_length=int(cfg.model.max_target_length))

@@ -15,7 +15,7 @@ from dialsum.data.checks import report_duplicates, report_leakage, warn_small_va
 from dialsum.data.features import FeatureSpec, cached_features
 from dialsum.data.splits import load_splits
 from dialsum.engine.generation import generate_summaries
-from dialsum.models.builder import build
+from dialsum.models.builder import build_model, build_tokenizer
 
 DIALOGUES = ["#Person1#: 내일 오후 3시에 강남역에서 만나자.\n#Person2#: 좋아, #PhoneNumber#로 연락해.",
              "#Person1#: 이 셔츠 얼마예요?\n#Person2#: 3만 원입니다.\n#Person1#: 살게요."]
@@ -61,7 +61,8 @@ def tiny(tmp_path_factory):
     out = {}
     for name in ("kobart", "kogpt2"):
         cfg = compose_cfg([f"model={name}", "model.scratch.vocab_size=300"])
-        out[name] = (*build(cfg.model, texts * 5, cache, seed=0), cfg.model, cache)
+        tokenizer, family = build_tokenizer(cfg.model, texts * 5, cache)
+        out[name] = (tokenizer, build_model(cfg.model, tokenizer, family, seed=0), family, cfg.model, cache)
     return out
 
 

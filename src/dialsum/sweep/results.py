@@ -56,7 +56,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
             "number": t.number, "state": t.state.name, "params": t.params,
             "objective": t.values[0] if t.values and len(t.values) == 1 else t.values,
             "best_metrics": metrics.get("best", {}), "n_evaluations": len(t.intermediate_values),
-            "duration_s": duration, "job_dir": t.user_attrs.get("job_dir"),
+            "duration_s": t.user_attrs.get("duration_s", duration), "job_dir": t.user_attrs.get("job_dir"),
             "error": t.user_attrs.get("error"), "worker": t.user_attrs.get("worker"),
         })
     return rows
