@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -35,14 +35,11 @@ def compose_cfg(overrides: list[str] | None = None, config_name: str = "train") 
 
 
 @pytest.fixture
-def make_cfg(cache_dir: Path, tmp_path: Path):
+def make_cfg(cache_dir: Path):
     """Compose a config whose cache is the session cache."""
 
     def _make(*overrides: str) -> DictConfig:
-        cfg = compose_cfg([f"paths.cache_dir={cache_dir}", *overrides])
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(tmp_path / "run")
-        return cfg
+        return compose_cfg([f"paths.cache_dir={cache_dir}", *overrides])
 
     return _make
 

@@ -112,11 +112,13 @@ def test_max_failure_rate_stops_the_sweep(tmp_path: Path, cache_dir: Path) -> No
     sweep_dir = tmp_path / "multirun" / "test"
     result = run_cli(_sweep(sweep_dir, "hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
                             "hydra.sweeper.max_failure_rate=0.25",
+                            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}",  # any Optuna URL works
                             "training.learning_rate=choice(-1.0, -2.0, -3.0, -4.0)",
                             "training.per_device_train_batch_size=choice(8)"),
                      tmp_path, cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(_results(sweep_dir)) == 2                      # 2 failures > 0.25 x 4: no more launches
+    assert (tmp_path / "study.db").is_file() and not (sweep_dir / "optuna_journal.log").exists()
     assert "exceed max_failure_rate" in result.stdout + result.stderr and "no trial completed" in result.stdout
 
 

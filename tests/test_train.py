@@ -103,3 +103,13 @@ def test_predict_scores_when_references_present(families_multirun: Path, tmp_pat
 def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, cache_dir: Path) -> None:
     result = run_cli([f"run_dir={tmp_path}"], tmp_path, cache_dir, script="predict.py")
     assert result.returncode == 2 and "not a finished dialsum run folder" in result.stderr
+
+
+def test_early_stopping_ends_training(tmp_path: Path, cache_dir: Path) -> None:
+    """A threshold no evaluation can beat: training stops after `patience` evaluations without improvement."""
+    run_dir = tmp_path / "run"
+    result = run_cli(["debug=fast", "training.max_steps=12", "training.early_stopping_patience=1",
+                      "training.early_stopping_threshold=10.0", f"hydra.run.dir={run_dir}"], tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["global_step"] == 4 and metrics["n_evaluations"] == 2

@@ -1,49 +1,69 @@
-"""Deterministic synthetic Korean dialogue-summarisation data: the offline default dataset.
+"""The topics of the synthetic data: per-topic fact drawers, dialogue scripts and summary templates.
 
-Every example draws a topic, a dialogue variant and a set of FACTS (who, what, where, when, how
-much). The dialogue opens with fact-free greetings, spreads the facts over later turns (some said
-by different speakers), and mixes in small talk and distractors: a time proposed and then rejected,
-a list price that is then discounted, a place mentioned in passing. The summary restates only the
-agreed facts with the variant's DialogSum-ko-style template. The first utterance and the bare
-template therefore score low; a model has to copy the right facts from the dialogue to score well.
-
-Only ``random.Random(seed)`` instances are used (never the global generator), vocabularies are
-tuples and nothing iterates over a set, so the output does not depend on PYTHONHASHSEED.
+Each ``Topic`` pairs a label with a fact drawer (``_facts_*``: who, what, where, when, how much,
+plus distractors prefixed ``rej_`` / ``other_``) and 2-3 ``Variant`` scripts whose turns and
+summary template are filled from those facts.
 """
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import random
-import re
-import string
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from dialsum.tracking.atomic import write_text
+from dialsum.data.synthetic.korean import format_won
+from dialsum.data.synthetic.vocabulary import (
+    APPLIANCE_AGES,
+    APPLIANCES,
+    CASUAL_OPENINGS,
+    CLINIC_AREAS,
+    CLINIC_KINDS,
+    CLINIC_OPENINGS,
+    COLORS,
+    DAY_SLOTS,
+    DESTINATIONS,
+    DINNER_OCCASIONS,
+    DOSAGES,
+    EVENING_SLOTS,
+    GIFT_ITEMS,
+    GIFT_OCCASIONS,
+    HOUSES,
+    ISLAND_TRANSPORTS,
+    ISLANDS,
+    LAND_TRANSPORTS,
+    LOCAL_CLINICS,
+    MEDICINES,
+    MEETING_ROOMS,
+    MOVERS,
+    NAMES,
+    NEIGHBORHOODS,
+    OFFICE_OPENINGS,
+    PARTY_SIZES,
+    PHONE_OPENINGS,
+    REPAIR_DURATIONS,
+    RESTAURANTS,
+    SICK_DURATIONS,
+    STORE_OPENINGS,
+    SURNAMES,
+    SYMPTOMS,
+    TICKETED_LAND_TRANSPORTS,
+    TITLES,
+    TRAVEL_PARTIES,
+    TRIP_LENGTHS,
+    WEEKDAYS,
+    WEEKENDS,
+    WEEKS,
+    WORK_TASKS,
+)
 
 # --------------------------------------------------------------------------- sizes and limits
 
-GENERATOR_VERSION = 2  # bump when generated content changes: cached sets are regenerated
-MIN_SPEAKERS = 2
-MAX_SPEAKERS = 4
-MAX_TURNS = 10
-MIN_TURNS = 4
-MAX_DIALOGUE_CHARS = 450
 MAX_REDRAWS = 100  # bounded retries when drawing a value that must differ from others
 HALF_HOUR_PROB = 0.3
 SPOKEN_WON_PROB = 0.5  # else printed digits (35,000원)
-SMALL_TALK_PROB = 0.5
-ASIDE_PROB = 0.5
-ECHO_PROB = 0.6  # an extra speaker repeats an agreed fact instead of a bare acknowledgement
 WEEKDAY_DATE_PROB = 0.45
 CALENDAR_DATE_PROB = 0.4  # the remainder are weekends (이번 주말)
 MONTHS = 12
 MAX_DAY_OF_MONTH = 28
-WON_PER_MAN = 10_000
-WON_PER_CHEON = 1_000
 # Amount grids in won, as (low, high, step); a rejected price adds (min, max) steps on top.
 GIFT_PRICE = (20_000, 150_000, 5_000)
 GIFT_MARKUP = (10_000, 70_000, 10_000)
@@ -56,243 +76,9 @@ RENT_MARKUP = (50_000, 200_000, 50_000)
 DEPOSIT = (5_000_000, 30_000_000, 1_000_000)
 REPAIR_PRICE = (10_000, 50_000, 5_000)
 REPAIR_LIST_MARKUP = (50_000, 240_000, 10_000)
-SPLITS = ("train", "val", "test")
-CSV_COLUMNS = ("fname", "dialogue", "summary", "topic")
-SEED_BYTES = 8
-
-# --------------------------------------------------------------------------- particles
-
-HANGUL_FIRST = 0xAC00
-HANGUL_LAST = 0xD7A3
-JONGSEONG_COUNT = 28
-RIEUL_JONGSEONG = 8
-
-FINAL_VOWEL = "vowel"
-FINAL_RIEUL = "rieul"
-FINAL_CONSONANT = "consonant"
-
-# (form after a consonant, form after a vowel); 으로/로 also uses 로 after a ㄹ-final word.
-_PARTICLE_FORMS = (
-    ("은", "는"), ("이", "가"), ("을", "를"), ("과", "와"), ("으로", "로"), ("이랑", "랑"),
-    ("아", "야"), ("이야", "야"), ("이에요", "예요"), ("이면", "면"), ("이라서", "라서"),
-    ("이었어", "였어"), ("이라던데", "라던데"), ("이나", "나"), ("이라고", "라고"), ("이지만", "지만"),
-)
-PARTICLE_PAIRS: dict[str, tuple[str, str]] = {
-    **{f"{c}/{v}": (c, v) for c, v in _PARTICLE_FORMS},
-    **{f"{v}/{c}": (c, v) for c, v in _PARTICLE_FORMS},
-}
-_RO_AFTER_RIEUL = "으로"
-
-# DialogSum-ko reads #PersonN# in English: "one" (원) ends in a consonant, "two"/"three"/"four" in a
-# vowel, so the data writes #Person1#은/이/과 but #Person2#는/가/와 and #Person3#가.
-_ENGLISH_DIGIT_FINAL = {
-    "0": FINAL_VOWEL, "1": FINAL_CONSONANT, "2": FINAL_VOWEL, "3": FINAL_VOWEL, "4": FINAL_VOWEL,
-    "5": FINAL_VOWEL, "6": FINAL_VOWEL, "7": FINAL_CONSONANT, "8": FINAL_CONSONANT,
-    "9": FINAL_CONSONANT,
-}
-# Masked-PII tags are read as their Korean word (전화번호, 주소, 이메일, 생년월일, 여권 번호 ...).
-_TAG_FINAL = {
-    "PhoneNumber": FINAL_VOWEL, "Address": FINAL_VOWEL, "Email": FINAL_RIEUL,
-    "DateOfBirth": FINAL_RIEUL, "PassportNumber": FINAL_VOWEL, "CardNumber": FINAL_VOWEL,
-    "CarNumber": FINAL_VOWEL, "SSN": FINAL_VOWEL,
-}
-# Plain numbers are read in Sino-Korean: 일(ㄹ) 이 삼 사 오 육 칠(ㄹ) 팔(ㄹ) 구; 0 ends 십/백/천/만/영.
-_SINO_DIGIT_FINAL = {
-    "0": FINAL_CONSONANT, "1": FINAL_RIEUL, "2": FINAL_VOWEL, "3": FINAL_CONSONANT,
-    "4": FINAL_VOWEL, "5": FINAL_VOWEL, "6": FINAL_CONSONANT, "7": FINAL_RIEUL, "8": FINAL_RIEUL,
-    "9": FINAL_VOWEL,
-}
-# Latin letters are read by their letter names (엘, 엠, 엔, 알 end in a consonant); an approximation.
-_LATIN_FINAL = {"L": FINAL_RIEUL, "R": FINAL_RIEUL, "M": FINAL_CONSONANT, "N": FINAL_CONSONANT}
-_TAG_AT_END = re.compile(r"#([A-Za-z]+)(\d*)#$")
-_TRAILING_PUNCT = re.compile(r"[\s\"'()\[\].,!?~…]+$")
-
-
-def _final_kind(word: str) -> str:
-    """Classify how a word ends (vowel / ㄹ / other consonant) since particles depend on it."""
-    word = _TRAILING_PUNCT.sub("", word)
-    if not word:
-        raise ValueError("cannot attach a particle to an empty word")
-    tag = _TAG_AT_END.search(word)
-    if tag:
-        name, digits = tag.groups()
-        if name == "Person" and digits:
-            return _ENGLISH_DIGIT_FINAL[digits[-1]]
-        return _TAG_FINAL.get(name, FINAL_VOWEL)
-    last = word[-1]
-    code = ord(last)
-    if HANGUL_FIRST <= code <= HANGUL_LAST:
-        jong = (code - HANGUL_FIRST) % JONGSEONG_COUNT
-        if jong == 0:
-            return FINAL_VOWEL
-        return FINAL_RIEUL if jong == RIEUL_JONGSEONG else FINAL_CONSONANT
-    if last.isdigit() and last in _SINO_DIGIT_FINAL:
-        return _SINO_DIGIT_FINAL[last]
-    if last.isascii() and last.isalpha():
-        return _LATIN_FINAL.get(last.upper(), FINAL_VOWEL)
-    return FINAL_VOWEL
-
-
-def attach_particle(word: str, pair: str) -> str:
-    """Append the right allomorph of a particle pair like "은/는", so templates read naturally."""
-    try:
-        consonant_form, vowel_form = PARTICLE_PAIRS[pair]
-    except KeyError:
-        raise ValueError(f"unknown particle pair {pair!r}; known: {sorted(PARTICLE_PAIRS)}") from None
-    kind = _final_kind(word)
-    if kind == FINAL_VOWEL or (kind == FINAL_RIEUL and consonant_form == _RO_AFTER_RIEUL):
-        return word + vowel_form
-    return word + consonant_form
-
-
-class _KoreanFormatter(string.Formatter):
-    """str.format where a field's format spec is a particle pair: "{place:으로/로}"."""
-
-    def format_field(self, value: object, format_spec: str) -> str:
-        """Attach the particle named by the spec (if any) to the field's value."""
-        text = str(value)
-        return attach_particle(text, format_spec) if format_spec else text
-
-
-_FORMATTER = _KoreanFormatter()
-
-
-def fill(template: str, facts: dict[str, str]) -> str:
-    """Fill a template's named slots (with particles) from the facts of one example."""
-    return _FORMATTER.vformat(template, (), facts)
-
-
-def template_fields(template: str) -> tuple[str, ...]:
-    """Slot names used by a template, in order, so tests and baselines can inspect them."""
-    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
-
-
-# --------------------------------------------------------------------------- vocabularies
-
-PERSON_TAGS = ("#Person1#", "#Person2#", "#Person3#", "#Person4#")
-NAMES = ("민수", "지영", "서연", "준호", "하은", "도윤", "수빈", "현우", "예진", "태민", "유나",
-         "성민", "지훈", "소연", "은지", "재현")
-SURNAMES = ("김", "이", "박", "최", "정", "강", "조", "윤", "장", "임")
-TITLES = ("과장", "부장", "팀장", "대리", "실장", "이사")
-WEEKS = ("이번 주", "다음 주")
-WEEKDAYS = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
-WEEKENDS = ("이번 주말", "다음 주말")
-DAY_SLOTS = (("오전", 9), ("오전", 10), ("오전", 11), ("오후", 1), ("오후", 2), ("오후", 3),
-             ("오후", 4), ("오후", 5), ("오후", 6))
-EVENING_SLOTS = (("오후", 5), ("오후", 6), ("오후", 7), ("오후", 8))
-
-CLINIC_AREAS = ("강남역", "신촌", "종로", "잠실", "홍대", "분당", "여의도", "합정", "건대", "목동")
-CLINIC_KINDS = (
-    ("치과", ("스케일링", "충치 치료", "정기 검진")),
-    ("피부과", ("피부 진료", "레이저 시술", "상담")),
-    ("안과", ("시력 검사", "정기 검진")),
-    ("정형외과", ("물리 치료", "진료")),
-    ("한의원", ("침 치료", "진료")),
-    ("이비인후과", ("진료", "청력 검사")),
-)
-GIFT_ITEMS = ("운동화", "가방", "목도리", "지갑", "블루투스 이어폰", "향수", "셔츠", "텀블러",
-              "손목시계", "모자", "장갑", "원피스")
-COLORS = ("검은색", "흰색", "남색", "베이지색", "빨간색", "회색", "하늘색", "초록색")
-GIFT_OCCASIONS = ("생일", "졸업", "입학", "승진", "결혼기념일")
-DESTINATIONS = ("제주도", "부산", "강릉", "경주", "여수", "전주", "속초", "통영", "안동", "남해")
-ISLANDS = ("제주도",)
-LAND_TRANSPORTS = ("KTX", "고속버스", "자동차", "기차", "비행기")
-TICKETED_LAND_TRANSPORTS = ("KTX", "고속버스", "기차", "비행기")
-ISLAND_TRANSPORTS = ("비행기", "배")
-TRIP_LENGTHS = ("1박 2일", "2박 3일", "3박 4일")
-PARTY_SIZES = ("두 명", "세 명", "네 명", "다섯 명", "여섯 명")
-TRAVEL_PARTIES = ("두 명", "세 명", "네 명")
-WORK_TASKS = ("분기 보고서", "발표 자료", "견적서", "회의록", "예산안", "설문 분석 자료",
-              "신제품 기획안", "계약서 초안")
-MEETING_ROOMS = ("3층 회의실", "대회의실", "7층 세미나실", "2층 소회의실", "5층 회의실")
-SYMPTOMS = ("두통", "기침", "허리 통증", "소화불량", "목감기", "불면증", "어깨 통증", "콧물")
-SICK_DURATIONS = ("이틀", "사흘", "나흘", "일주일", "열흘", "보름")
-MEDICINES = ("진통제", "기침약", "소화제", "소염제", "감기약", "파스", "수면 보조제")
-DOSAGES = ("하루 세 번", "하루 두 번", "자기 전에 한 번", "아침저녁으로")
-LOCAL_CLINICS = ("역 앞 내과", "시청 옆 내과", "학교 근처 가정의학과", "회사 앞 한의원",
-                 "동네 이비인후과")
-RESTAURANTS = (
-    ("을지로 냉면집", ("물냉면", "비빔냉면", "수육")),
-    ("이태원 파스타집", ("해물 파스타", "크림 파스타", "마르게리타 피자")),
-    ("광화문 한정식집", ("한정식 코스", "불고기 정식")),
-    ("연남동 중식당", ("탕수육", "짜장면", "마라탕")),
-    ("압구정 스시집", ("모둠 초밥", "연어 덮밥")),
-    ("망원동 고깃집", ("삼겹살", "한우 갈비")),
-    ("성수동 브런치 카페", ("팬케이크", "샌드위치 세트")),
-    ("삼청동 수제비집", ("들깨 수제비", "감자전")),
-)
-DINNER_OCCASIONS = ("부모님 생신", "회사 회식", "친구 생일", "결혼기념일", "동창 모임", "가족 모임")
-NEIGHBORHOODS = ("망원동", "판교", "일산", "수원", "마포", "송도", "분당", "성수동", "목동", "광교")
-HOUSES = ("원룸", "투룸", "오피스텔", "빌라", "아파트")
-MOVERS = ("행복 이삿짐센터", "번개 이사", "든든 익스프레스", "한마음 이사", "별빛 이삿짐센터")
-APPLIANCES = (
-    ("세탁기", (("물이 새요", "누수"), ("이상한 소리가 나요", "소음"), ("탈수가 안 돼요", "탈수 불량"))),
-    ("냉장고", (("냉동실이 안 얼어요", "냉각 불량"), ("이상한 소리가 나요", "소음"))),
-    ("노트북", (("전원이 안 켜져요", "전원 불량"), ("화면이 깜빡거려요", "화면 깜빡임"))),
-    ("에어컨", (("찬 바람이 안 나와요", "냉방 불량"), ("물이 떨어져요", "누수"))),
-    ("텔레비전", (("화면이 안 나와요", "화면 불량"), ("소리가 안 나와요", "음향 불량"))),
-    ("청소기", (("흡입력이 약해졌어요", "흡입력 저하"), ("전원이 안 켜져요", "전원 불량"))),
-)
-APPLIANCE_AGES = ("6개월", "1년", "2년", "3년")
-REPAIR_DURATIONS = ("20분", "30분", "40분", "한 시간")
-
-# Opening pairs carry no facts, so "first utterance as summary" stays a weak baseline.
-PHONE_OPENINGS = (
-    ("여보세요? 안녕하세요.", "네, 안녕하세요. 무엇을 도와드릴까요?"),
-    ("여보세요, 지금 통화 괜찮으세요?", "네, 괜찮습니다. 말씀하세요."),
-    ("안녕하세요, 뭐 좀 여쭤보려고 전화드렸어요.", "네, 편하게 말씀하세요."),
-)
-STORE_OPENINGS = (
-    ("안녕하세요.", "어서 오세요. 찾으시는 거 있으세요?"),
-    ("실례합니다, 잠깐 여쭤봐도 될까요?", "네, 그럼요. 말씀하세요."),
-    ("안녕하세요, 좀 둘러봐도 될까요?", "네, 천천히 보세요."),
-)
-OFFICE_OPENINGS = (
-    ("지금 잠깐 얘기 좀 할 수 있을까요?", "네, 괜찮아요. 무슨 일이세요?"),
-    ("좋은 아침이에요. 커피 드셨어요?", "네, 방금 마셨어요. 무슨 일 있으세요?"),
-    ("바쁘신데 죄송해요. 잠깐 시간 되세요?", "네, 말씀하세요."),
-)
-CLINIC_OPENINGS = (
-    ("어서 오세요. 이쪽에 앉으세요.", "네, 안녕하세요, 선생님."),
-    ("안녕하세요. 오늘은 어떻게 오셨어요?", "안녕하세요. 요즘 몸이 좀 안 좋아서요."),
-)
-CASUAL_OPENINGS = (
-    ("야, 뭐 해?", "그냥 쉬고 있었어. 왜?"),
-    ("오늘 날씨 진짜 좋다.", "그러게, 밖에 나가고 싶은 날씨네."),
-    ("잘 지냈어? 진짜 오랜만이다.", "응, 나야 잘 지냈지. 너는?"),
-    ("점심 먹었어?", "응, 방금 먹었어. 너는?"),
-    ("아, 오늘 진짜 피곤하다.", "나도. 이번 주는 유난히 길다."),
-)
-POLITE_SMALL_TALK = (
-    ("요즘 날씨가 많이 쌀쌀해졌네요.", "그러게요, 감기 조심하세요."),
-    ("오늘따라 사람이 정말 많네요.", "네, 요즘 계속 이래요."),
-    ("요즘 일이 많아서 정신이 하나도 없어요.", "저도요. 그래도 조금만 힘내요."),
-    ("주말에 비가 많이 온다고 하더라고요.", "아, 그래요? 우산 챙겨야겠네요."),
-    ("아, 잠시만요. 메모 좀 할게요.", "네, 천천히 하세요."),
-)
-CASUAL_SMALL_TALK = (
-    ("어제 그 드라마 봤어? 진짜 재밌더라.", "아직 못 봤어. 말하지 마."),
-    ("배고프다. 이따 뭐 먹을래?", "일단 이것부터 정하고 생각하자."),
-    ("잠깐만, 엄마한테 문자 왔다.", "응, 확인해."),
-    ("요즘 너무 바빠서 운동을 하나도 못 했어.", "나도 그래. 다음 달부터 같이 할까?"),
-    ("이번 주는 왜 이렇게 길지?", "그러니까. 빨리 주말이었으면 좋겠다."),
-)
-POLITE_ACKS = ("저도 그게 좋을 것 같아요.", "네, 저도 옆에서 들었어요.", "좋은 생각이네요.",
-               "아, 그렇군요.")
-CASUAL_ACKS = ("나도 찬성!", "오, 좋다.", "그거 괜찮네.", "나도 옆에서 들었어.")
 
 
 # --------------------------------------------------------------------------- fact drawing
-
-def format_won(amount: int, spoken: bool = True) -> str:
-    """Write a won amount as said ("3만 5천 원") or as printed ("35,000원")."""
-    if not spoken:
-        return f"{amount:,}원"
-    man, rest = divmod(amount, WON_PER_MAN)
-    cheon = rest // WON_PER_CHEON
-    parts = ([f"{man}만"] if man else []) + ([f"{cheon}천"] if cheon else [])
-    return " ".join(parts) + " 원"
-
 
 def _won_writer(rng: random.Random) -> Callable[[int], str]:
     """Pick one amount style per example (both occur in Korean text; digits can't be guessed)."""
@@ -767,188 +553,3 @@ TOPICS: tuple[Topic, ...] = (
         ),
     )),
 )
-
-
-# --------------------------------------------------------------------------- assembly
-
-@dataclass(frozen=True)
-class SyntheticExample:
-    """A generated row plus the ground truth the tests and baselines need."""
-
-    row: dict[str, str]
-    variant: str
-    n_speakers: int
-    summary_facts: dict[str, str]  # slot values the summary states (speaker tags excluded)
-    distractors: dict[str, str]  # values said in the dialogue that the summary must not state
-
-
-_DISTRACTOR_PREFIXES = ("rej_", "other_")
-
-
-def _speaker_line(speaker: int, text: str) -> str:
-    """Competition format: "#PersonN#: text"."""
-    return f"{PERSON_TAGS[speaker - 1]}: {text}"
-
-
-def _render(lines: list[tuple[int, str]]) -> str:
-    """Join turns with newlines, as in the competition CSVs."""
-    return "\n".join(_speaker_line(speaker, text) for speaker, text in lines)
-
-
-def _build_example(rng: random.Random, fname: str, min_speakers: int, max_speakers: int) -> SyntheticExample:
-    """Draw examples until no distractor is spelled inside the summary (e.g. 100만 원 in 2100만 원)."""
-    for _ in range(MAX_REDRAWS):
-        example = _draw_example(rng, fname, min_speakers, max_speakers)
-        if not any(v in example.row["summary"] for v in example.distractors.values()):
-            return example
-    raise RuntimeError(f"could not draw a clean example for {fname}")
-
-
-def _draw_example(rng: random.Random, fname: str, min_speakers: int, max_speakers: int) -> SyntheticExample:
-    """Draw one example: topic, variant, facts, then the dialogue and its summary."""
-    topic = rng.choice(TOPICS)
-    variant = rng.choice(topic.variants)
-    facts = topic.draw_facts(rng)
-    facts.update({"P1": PERSON_TAGS[0], "P2": PERSON_TAGS[1]})
-    n_speakers = rng.randint(min_speakers, max_speakers)
-    used: list[str] = []  # templates actually spoken, to know which distractors the dialogue has
-
-    def say(speaker: int, alternatives: tuple[str, ...]) -> tuple[int, str]:
-        """Pick one phrasing, remember it, and fill it."""
-        template = rng.choice(alternatives)
-        used.append(template)
-        return speaker, fill(template, facts)
-
-    opener, answer = rng.choice(variant.openings)
-    core = [say(speaker, alts) for speaker, alts in variant.turns]
-    extra = _extra_speaker_lines(rng, variant, facts, n_speakers, used)
-    optional: list[list[tuple[int, str]]] = []  # groups after the opening, dropped first if too long
-    if rng.random() < SMALL_TALK_PROB:
-        talk = rng.choice(CASUAL_SMALL_TALK if variant.casual else POLITE_SMALL_TALK)
-        optional.append([(1, talk[0]), (2, talk[1])])
-    if variant.asides and rng.random() < ASIDE_PROB:
-        line, reply = rng.choice(variant.asides)
-        optional.append([say(1, (line,)), say(2, (reply,))])
-
-    lines = _assemble([(1, opener), (2, answer)], core, extra, optional)
-    dialogue = _render(lines)
-    summary = fill(variant.summary, facts)
-    spoken = {k for template in used for k in template_fields(template)}
-    row = {"fname": fname, "dialogue": dialogue, "summary": summary, "topic": topic.label}
-    summary_keys = [k for k in template_fields(variant.summary) if k not in ("P1", "P2")]
-    return SyntheticExample(
-        row=row, variant=variant.key, n_speakers=n_speakers,
-        summary_facts={k: facts[k] for k in summary_keys},
-        distractors={k: facts[k] for k in sorted(spoken)
-                     if k.startswith(_DISTRACTOR_PREFIXES) and facts[k] in dialogue},
-    )
-
-
-def _extra_speaker_lines(rng: random.Random, variant: Variant, facts: dict[str, str], n_speakers: int,
-                         used: list[str]) -> list[tuple[int, str, tuple[str, ...]]]:
-    """One line per speaker beyond #Person2#: an echo of agreed facts (with them) or an acknowledgement."""
-    lines = []
-    for speaker in range(MIN_SPEAKERS + 1, n_speakers + 1):
-        if variant.echoes and rng.random() < ECHO_PROB:
-            template = rng.choice(variant.echoes)
-            used.append(template)
-            echoed = tuple(facts[k] for k in template_fields(template))
-            lines.append((speaker, fill(template, facts), echoed))
-        else:
-            lines.append((speaker, rng.choice(CASUAL_ACKS if variant.casual else POLITE_ACKS), ()))
-    return lines
-
-
-def _assemble(opening: list[tuple[int, str]], core: list[tuple[int, str]],
-              extra: list[tuple[int, str, tuple[str, ...]]],
-              optional: list[list[tuple[int, str]]]) -> list[tuple[int, str]]:
-    """Order the turns and drop optional chit-chat groups until the turn and length limits hold.
-
-    Extra speakers chime in just before the closing turn, or after it when they echo a fact that
-    only the closing turn states (an echo must never precede the fact it repeats).
-    """
-    body, closing = core[:-1], core[-1:]
-    said_before_closing = "\n".join(text for _, text in opening + body)
-    grounded = [all(v in said_before_closing for v in echoed) for _, _, echoed in extra]
-    ordered = [text for (_, text, _), ok in zip(extra, grounded) if ok]
-    ordered += [text for (_, text, _), ok in zip(extra, grounded) if not ok]
-    # Number extra speakers by first appearance, so #Person3# always speaks before #Person4#.
-    numbered = [(MIN_SPEAKERS + 1 + i, text) for i, text in enumerate(ordered)]
-    n_early = sum(grounded)
-    early, late = numbered[:n_early], numbered[n_early:]
-    while True:
-        chit_chat = [line for group in optional for line in group]
-        lines = opening + chit_chat + body + early + closing + late
-        too_long = len(_render(lines)) > MAX_DIALOGUE_CHARS or len(lines) > MAX_TURNS
-        if not too_long or not optional:
-            return lines
-        optional = optional[1:]
-
-
-def _iter_examples(rng: random.Random, prefix: str, min_speakers: int,
-                   max_speakers: int) -> Iterator[SyntheticExample]:
-    """An endless stream of examples named prefix_0, prefix_1, ..."""
-    index = 0
-    while True:
-        yield _build_example(rng, f"{prefix}_{index}", min_speakers, max_speakers)
-        index += 1
-
-
-def _check_speakers(min_speakers: int, max_speakers: int) -> None:
-    """Refuse speaker bounds the turn budget and tag list cannot honour."""
-    if not MIN_SPEAKERS <= min_speakers <= max_speakers <= MAX_SPEAKERS:
-        raise ValueError(
-            f"need {MIN_SPEAKERS} <= min_speakers <= max_speakers <= {MAX_SPEAKERS}, "
-            f"got min_speakers={min_speakers}, max_speakers={max_speakers}"
-        )
-
-
-def generate_annotated(n: int, seed: int, prefix: str = "train", min_speakers: int = MIN_SPEAKERS,
-                       max_speakers: int = MAX_SPEAKERS) -> list[SyntheticExample]:
-    """Like generate_examples, but keeps the facts and distractors behind each row."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    _check_speakers(min_speakers, max_speakers)
-    stream = _iter_examples(random.Random(seed), prefix, min_speakers, max_speakers)
-    return [next(stream) for _ in range(n)]
-
-
-def generate_examples(n: int, seed: int, prefix: str = "train", min_speakers: int = MIN_SPEAKERS,
-                      max_speakers: int = MAX_SPEAKERS) -> list[dict[str, str]]:
-    """n rows (fname, dialogue, summary, topic); the same arguments always give the same rows."""
-    return [example.row for example in generate_annotated(n, seed, prefix, min_speakers, max_speakers)]
-
-
-# --------------------------------------------------------------------------- writing splits
-
-def split_seed(seed: int, split: str) -> int:
-    """A per-split seed derived with SHA-256, so splits differ and never depend on hash()."""
-    digest = hashlib.sha256(f"{seed}:{split}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:SEED_BYTES], "big")
-
-
-def _write_csv_atomic(path: Path, rows: list[dict[str, str]]) -> None:
-    """Write to a temp file in the same folder, then os.replace, so readers never see half a file."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue(), newline="")
-
-
-def write_splits(out_dir: Path, sizes: dict[str, int], seed: int) -> dict[str, Path]:
-    """Write train/val/test CSVs (all with summaries, so test can be scored) and return their paths."""
-    missing = [s for s in SPLITS if s not in sizes]
-    unknown = sorted(s for s in sizes if s not in SPLITS)
-    if missing or unknown:
-        raise ValueError(
-            f"sizes must have exactly the keys {list(SPLITS)}; missing {missing}, unknown {unknown}"
-        )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for split in SPLITS:
-        rows = generate_examples(sizes[split], split_seed(seed, split), prefix=split)
-        paths[split] = out_dir / f"{split}.csv"
-        _write_csv_atomic(paths[split], rows)
-    return paths
