@@ -36,7 +36,7 @@ def pieces(overrides: list[str], cache: Path) -> dict[str, float]:
         cfg = compose(config_name="train", overrides=[*overrides, f"paths.cache_dir={cache}"])
     times = {}
     t = time.perf_counter()
-    splits = load_splits(cfg.data)
+    splits = load_splits(cfg.data, cache)
     times["load_splits"] = time.perf_counter() - t
     t = time.perf_counter()
     texts = list(splits.train["dialogue"]) + list(splits.train["summary"])

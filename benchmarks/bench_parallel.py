@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=SHARED_CACHE)
     parser.add_argument("--smoke", action="store_true", help="2 trials of debug=fast")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="fix torch threads per trial in both runs (process scaling alone); "
+                             "default: dialsum's split, 2 threads for n_jobs=1, 1 each for n_jobs=2")
     args = parser.parse_args(argv)
     if args.smoke:
         base = ["debug=fast"]
@@ -31,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         base = ["experiment=sweep_demo", "training.max_steps=150"]
         space = ["training.learning_rate=choice(3e-4,1e-3,2e-3,3e-3)", "training.per_device_train_batch_size=choice(8,16)"]
+    if args.threads:
+        base.append(f"hardware.torch_threads={args.threads}")
     n_trials = 2 if args.smoke else 8
-    bench = Bench("parallel", f"{n_trials} fixed trials: n_jobs=2 >= {TARGET}x faster than n_jobs=1",
+    bench = Bench("parallel" + (f"_threads{args.threads}" if args.threads else ""), f"{n_trials} fixed trials: n_jobs=2 >= {TARGET}x faster than n_jobs=1",
                   args.smoke, args.keep)
     bench.warm_cache(args.cache_dir, base)
 

@@ -38,6 +38,18 @@ def summarise(trials: list[dict]) -> dict:
             "states": states, "n_trials": len(trials)}
 
 
+def trial_log(trials: list[dict]) -> list[dict]:
+    """Trials in launch order with cumulative steps: when was the best first reached, and at what cost."""
+    out, cum = [], 0
+    for t in sorted(trials, key=lambda t: t["number"]):
+        cum += t["metrics"].get("global_step", 0)
+        out.append({"number": t["number"], "state": t["state"], "objective": t["objective"],
+                    "steps": t["metrics"].get("global_step", 0), "cumulative_steps": cum, "params": t["params"]})
+        print(f"  tpe trial {t['number']}: {t['state']} {t['objective']} steps {out[-1]['steps']} "
+              f"(cumulative {cum}) {t['params']}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tpe-trials", type=int, default=14)
@@ -65,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                  "hydra.sweeper.pruner.min_resource=1", f"hydra.sweeper.pruner.max_resource={max_resource}",
                  "hydra.sweeper.pruner.reduction_factor=3", *space], args.cache_dir, "tpe", multirun=True)
     grid, tpe = summarise(sweep_trials(grid_dir)), summarise(sweep_trials(tpe_dir))
+    order = trial_log(sweep_trials(tpe_dir))
     print(f"  grid: {grid}\n  tpe:  {tpe}")
 
     spread = grid["best"] - grid["worst"] if grid["best"] is not None else None
@@ -80,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             ("TPE trial states", tpe["states"]), *[(f"check {k}", v) for k, v in checks.items()]]
     return bench.finish(rows, all(checks.values()),
                         {"grid": grid, "tpe": tpe, "spread": spread, "diff": diff, "step_ratio": share,
-                         "checks": checks, "tpe_trials": tpe_trials})
+                         "checks": checks, "tpe_trials": tpe_trials, "tpe_order": order})
 
 
 if __name__ == "__main__":

@@ -120,3 +120,29 @@ def test_real_dialogsum_ko_rows_load_and_leakage_is_seen(caplog) -> None:
     assert (len(splits.train), len(splits.val), len(splits.test)) == (399, 399, 499)
     assert "leakage: 399 dialogue(s)" in caplog.text
     assert all("#Person1#" in d for d in splits.train["dialogue"].head(20))
+
+
+def test_prepared_splits_are_cached_and_warnings_replayed(tmp_path: Path, caplog, monkeypatch) -> None:
+    """The second run skips reading/normalising, and still says what is wrong with the data."""
+    from dialsum.data import splits as splits_module
+
+    path = tmp_path / "x.csv"
+    pd.concat([_frame(), _frame()], ignore_index=True).to_csv(path, index=False)
+    cfg = OmegaConf.create({"name": "t", "source": "csv", "train_path": str(path), "val_path": str(path),
+                            "test_path": None, "max_train_samples": None, "max_val_samples": None,
+                            "normalization": "light", "min_val_rows": 0, "min_val_fraction": 0.0})
+    caplog.set_level(logging.WARNING)
+    first = load_splits(cfg, tmp_path / "cache")
+    warnings_first = [r.getMessage() for r in caplog.records]
+    caplog.clear()
+
+    def boom(*args, **kwargs):
+        raise AssertionError("prepared again")
+
+    monkeypatch.setattr(splits_module, "_prepare", boom)
+    second = load_splits(cfg, tmp_path / "cache")
+    assert second.train.equals(first.train) and second.val.equals(first.val)
+    assert [r.getMessage() for r in caplog.records] == warnings_first and any("leakage" in w for w in warnings_first)
+    path.write_text(path.read_text(encoding="utf-8") + 'd9,"#Person1#: 새 대화",새 요약\n', encoding="utf-8")
+    with pytest.raises(AssertionError, match="prepared again"):  # changed file content = new key
+        load_splits(cfg, tmp_path / "cache")

@@ -2,20 +2,22 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
+from dialsum.tracking.atomic import write_bytes
+
 log = logging.getLogger(__name__)
 
-FEATURES_VERSION = "1"   # bump when the feature layout changes: old cache entries are ignored
+FEATURES_VERSION = "2"   # bump when the feature layout changes: old cache entries are ignored
 IGNORE_INDEX = -100      # label id the loss skips (prompt and padding)
 
 
@@ -65,19 +67,39 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
 def cached_features(frame: pd.DataFrame, tokenizer: Any, spec: FeatureSpec, cache_dir: Path,
                     with_labels: bool) -> list[dict[str, list[int]]]:
     """Load features from the cache, or tokenize and store them."""
-    path = cache_dir / "features" / f"{_cache_key(frame, tokenizer, spec, with_labels)}.pt"
+    path = cache_dir / "features" / f"{_cache_key(frame, tokenizer, spec, with_labels)}.npz"
     if path.is_file():
         try:
-            return torch.load(path, weights_only=True)
+            return _load_rows(path)
         except Exception as err:  # a corrupt entry is rebuilt, never fatal
             log.warning("ignoring unreadable feature cache %s (%s)", path, err)
     rows = tokenize_frame(frame, tokenizer, spec, with_labels)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(rows, tmp)
-    os.replace(tmp, path)
+    _save_rows(path, rows)
     return rows
+
+
+def _save_rows(path: Path, rows: list[dict[str, list[int]]]) -> None:
+    """Each field as one flat int32 array + row offsets: loads in milliseconds (pickled lists did not)."""
+    arrays: dict[str, np.ndarray] = {}
+    for field in rows[0] if rows else ():
+        seqs = [r[field] for r in rows]
+        arrays[f"{field}.flat"] = np.fromiter((t for seq in seqs for t in seq), dtype=np.int32)
+        arrays[f"{field}.offsets"] = np.cumsum([0] + [len(seq) for seq in seqs], dtype=np.int64)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes(path, buffer.getvalue())
+
+
+def _load_rows(path: Path) -> list[dict[str, list[int]]]:
+    """Rows back as lists of ints, as the tokenizer produced them."""
+    with np.load(path) as data:
+        fields = sorted({name.rsplit(".", 1)[0] for name in data.files})
+        columns = {}
+        for field in fields:
+            flat, offsets = data[f"{field}.flat"].tolist(), data[f"{field}.offsets"].tolist()
+            columns[field] = [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    n_rows = len(next(iter(columns.values()))) if columns else 0
+    return [{field: columns[field][i] for field in fields} for i in range(n_rows)]
 
 
 def _cache_key(frame: pd.DataFrame, tokenizer: Any, spec: FeatureSpec, with_labels: bool) -> str:

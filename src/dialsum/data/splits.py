@@ -1,9 +1,13 @@
 """Turn the `data` config into validated, normalised train/val/test frames."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 from omegaconf import DictConfig
@@ -12,6 +16,7 @@ from dialsum.data.checks import report_duplicates, report_leakage, warn_small_va
 from dialsum.data.csv_io import read_dialogue_csv
 from dialsum.data.normalize import normalize_text
 from dialsum.errors import DialsumError
+from dialsum.tracking.atomic import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +57,65 @@ def _synthetic_paths(syn: DictConfig) -> dict[str, Path | None]:
     return dict(paths)
 
 
-def load_splits(data_cfg: DictConfig, need_train: bool = True) -> DataSplits:
-    """Read, validate, normalise and cap the splits, logging everything dropped or suspicious."""
+PREPARED_VERSION = "1"  # bump when preparation changes: cached prepared splits are then ignored
+
+
+def load_splits(data_cfg: DictConfig, cache_dir: Path | None = None) -> DataSplits:
+    """Validated, normalised, capped splits; with a cache_dir, prepared once per (files, settings).
+
+    A cache hit replays the warnings the first preparation logged (duplicates, leakage, small validation),
+    so every run still says what is wrong with its data."""
     paths = resolve_paths(data_cfg)
+    if cache_dir is None:
+        return _prepare(data_cfg, paths)
+    path = Path(cache_dir) / "splits" / f"{_prepared_key(data_cfg, paths)}.pkl"
+    if path.is_file():
+        try:
+            splits, records = pickle.loads(path.read_bytes())
+        except Exception as err:  # a corrupt entry is rebuilt, never fatal
+            log.warning("ignoring unreadable prepared-data cache %s (%s)", path, err)
+        else:
+            for level, message in records:
+                log.log(level, "%s", message)
+            return splits
+    with _recorded_logs() as records:
+        splits = _prepare(data_cfg, paths)
+    write_bytes(path, pickle.dumps((splits, records)))
+    return splits
+
+
+def _prepared_key(data_cfg: DictConfig, paths: dict[str, Path | None]) -> str:
+    """Hash of the CSV bytes and every setting that changes the prepared frames."""
+    digest = hashlib.sha256(PREPARED_VERSION.encode())
+    for key in ("name", "normalization", "max_train_samples", "max_val_samples", "min_val_rows", "min_val_fraction"):
+        digest.update(f"{key}={data_cfg.get(key)}\0".encode("utf-8"))
+    for split in ("train", "val", "test"):
+        file = paths[split]
+        digest.update(file.read_bytes() if file is not None and file.is_file() else b"<none>")
+        digest.update(b"\0")
+    return digest.hexdigest()[:24]
+
+
+@contextlib.contextmanager
+def _recorded_logs() -> Iterator[list[tuple[int, str]]]:
+    """Collect what data preparation logs (INFO and up), to replay it on a cache hit."""
+    records: list[tuple[int, str]] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append((record.levelno, record.getMessage()))
+
+    handler = _Collect(level=logging.INFO)
+    parent = logging.getLogger("dialsum.data")
+    parent.addHandler(handler)
+    try:
+        yield records
+    finally:
+        parent.removeHandler(handler)
+
+
+def _prepare(data_cfg: DictConfig, paths: dict[str, Path | None]) -> DataSplits:
+    """Read, validate, normalise and cap the splits, logging everything dropped or suspicious."""
     train = read_dialogue_csv(paths["train"], require_summary=True)
     val = read_dialogue_csv(paths["val"], require_summary=True)
     test = read_dialogue_csv(paths["test"], require_summary=False) if paths["test"] else None

@@ -19,12 +19,19 @@ def _default_mode() -> int:
 
 def write_text(path: Path, text: str, newline: str | None = None) -> None:
     """Write text so readers see the old file or the new one, never half of it."""
+    if newline is None:
+        text = text.replace("\n", os.linesep)
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes via a temp file in the same folder and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
