@@ -140,6 +140,20 @@ def test_parallel_workers_need_a_parallel_launcher(tmp_path: Path, cache_dir: Pa
     assert result.returncode == 2 and "hydra/launcher=joblib" in result.stderr
 
 
+def test_duplicate_proposals_reuse_the_earlier_result(tmp_path: Path, cache_dir: Path) -> None:
+    """A one-point space: TPE can only propose it again; it is trained once."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = run_cli(_sweep(sweep_dir, "hydra.sweeper.n_trials=3", "hydra.sweeper.pruner.name=none",
+                            "training.learning_rate=choice(1e-3)", "training.per_device_train_batch_size=choice(8)"),
+                     tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = _study(sweep_dir).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    assert [t.user_attrs.get("duplicate_of") for t in trials] == [None, 0, 0]
+    assert len({t.values[0] for t in trials}) == 1
+    assert sorted(p.name for p in sweep_dir.iterdir() if p.name.isdigit()) == ["0"]
+
+
 def test_multi_objective_rouge_vs_memory(tmp_path: Path, cache_dir: Path) -> None:
     """User story 4: trade ROUGE against peak memory with NSGA-II (no pruning in this mode)."""
     sweep_dir = tmp_path / "multirun" / "test"

@@ -138,12 +138,27 @@ class OptunaSweep:
     def _next_trial(self, study: optuna.Study, space: SearchSpace, budget: int) -> optuna.Trial | None:
         """Ask under a lock (sampler and counters are shared); None when done or stopped."""
         with self.lock:
-            if self.stop_reason is not None or self.launched >= budget:
-                return None
-            self.launched += 1
-            trial = study.ask(space.distributions)
-            trial.set_user_attr("sweeper", {"host": socket.gethostname(), "pid": os.getpid()})
-            return trial
+            while self.stop_reason is None and self.launched < budget:
+                self.launched += 1
+                trial = study.ask(space.distributions)
+                trial.set_user_attr("sweeper", {"host": socket.gethostname(), "pid": os.getpid()})
+                if not (self.settings.get("skip_duplicates", True) and self._reuse_duplicate(study, trial)):
+                    return trial
+            return None
+
+    def _reuse_duplicate(self, study: optuna.Study, trial: optuna.Trial) -> bool:
+        """TPE re-proposes finished points of discrete spaces: tell the earlier values instead of retraining."""
+        for done in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if done.params == trial.params:
+                trial.set_user_attr("duplicate_of", done.user_attrs.get("duplicate_of", done.number))
+                _tell(study, trial, values=done.values)
+                self.records.append(TrialRecord(number=trial.number, params=dict(trial.params), worker=-1,
+                                                start=time.time(), duration_s=0.0, job_dir=None,
+                                                state="COMPLETE", values=done.values))
+                log.info("trial %d repeats trial %d's parameters: its result is reused, nothing is trained",
+                         trial.number, done.number)
+                return True
+        return False
 
     def _run_trial(self, study: optuna.Study, trial: optuna.Trial, space: SearchSpace, worker_id: int,
                    n_jobs: int, objectives: list[str]) -> TrialRecord:
