@@ -42,9 +42,7 @@ def pieces(overrides: list[str], cache: Path) -> dict[str, float]:
     texts = list(splits.train["dialogue"]) + list(splits.train["summary"])
     tokenizer, family = build_tokenizer(cfg.model, texts, cache)
     times["tokenizer"] = time.perf_counter() - t
-    spec = FeatureSpec(decoder_only=family.decoder_only, input_prefix=cfg.model.input_prefix,
-                       separator=cfg.model.get("separator", ""), max_source_length=int(cfg.model.max_source_length),
-                       max_target_length=int(cfg.model.max_target_length))
+    spec = FeatureSpec.from_model_config(cfg.model, family.decoder_only)
     t = time.perf_counter()
     for frame in (splits.train, splits.val):
         cached_features(frame, tokenizer, spec, cache, with_labels=True)

@@ -49,9 +49,7 @@ def prepare(cfg, cache: Path):
     texts = list(splits.train["dialogue"]) + list(splits.train["summary"])
     tokenizer, family = build_tokenizer(cfg.model, texts, cache)
     model = build_model(cfg.model, tokenizer, family, int(cfg.training.seed))
-    spec = FeatureSpec(decoder_only=family.decoder_only, input_prefix=cfg.model.input_prefix,
-                       separator=cfg.model.get("separator", ""), max_source_length=int(cfg.model.max_source_length),
-                       max_target_length=int(cfg.model.max_target_length))
+    spec = FeatureSpec.from_model_config(cfg.model, family.decoder_only)
     train_rows = ListDataset(cached_features(splits.train, tokenizer, spec, cache, with_labels=True))
     val_rows = ListDataset(cached_features(splits.val, tokenizer, spec, cache, with_labels=True))
     return tokenizer, model, family, train_rows, val_rows, splits.val

@@ -31,6 +31,13 @@ class FeatureSpec:
     max_source_length: int
     max_target_length: int
 
+    @classmethod
+    def from_model_config(cls, model_cfg: Any, decoder_only: bool) -> "FeatureSpec":
+        """The spec a model config implies (training, prediction and benchmarks must agree on it)."""
+        return cls(decoder_only=decoder_only, input_prefix=model_cfg.input_prefix,
+                   separator=model_cfg.get("separator", ""), max_source_length=int(model_cfg.max_source_length),
+                   max_target_length=int(model_cfg.max_target_length))
+
     def key(self) -> str:
         """Stable text form for the cache key."""
         return json.dumps(self.__dict__, sort_keys=True, ensure_ascii=False)

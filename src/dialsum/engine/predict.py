@@ -32,10 +32,7 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     frame = normalize_frame(frame, cfg.data.normalization or run_cfg.data.normalization)
     family = get_family(run_cfg.model.family)
     tokenizer, model = _load_model(run_dir, family)
-    spec = FeatureSpec(decoder_only=family.decoder_only, input_prefix=run_cfg.model.input_prefix,
-                       separator=run_cfg.model.get("separator", ""),
-                       max_source_length=int(run_cfg.model.max_source_length),
-                       max_target_length=int(run_cfg.model.max_target_length))
+    spec = FeatureSpec.from_model_config(run_cfg.model, family.decoder_only)
     prompts = [r["input_ids"] for r in tokenize_frame(frame, tokenizer, spec, with_labels=False)]
     gen_cfg = cfg.get("generation") or run_cfg.generation
     texts, lengths = generate_summaries(model, tokenizer, prompts, gen_cfg, family.decoder_only, model.device)

@@ -36,9 +36,7 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     splits = load_splits(cfg.data, cache_dir)
     texts = list(splits.train["dialogue"]) + list(splits.train["summary"])
     tokenizer, family = build_tokenizer(cfg.model, texts, cache_dir)
-    spec = FeatureSpec(decoder_only=family.decoder_only, input_prefix=cfg.model.input_prefix,
-                       separator=cfg.model.get("separator", ""), max_source_length=int(cfg.model.max_source_length),
-                       max_target_length=int(cfg.model.max_target_length))
+    spec = FeatureSpec.from_model_config(cfg.model, family.decoder_only)
     train_rows = cached_features(splits.train, tokenizer, spec, cache_dir, with_labels=True)
     val_rows = cached_features(splits.val, tokenizer, spec, cache_dir, with_labels=True)
     prompts = (cached_features(splits.val, tokenizer, spec, cache_dir, with_labels=False)

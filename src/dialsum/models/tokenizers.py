@@ -9,6 +9,7 @@ from typing import Iterable
 
 from transformers import AddedToken, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from dialsum.errors import DialsumError
 from dialsum.tracking.atomic import write_text
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,6 @@ def _train_backend(texts: list[str], kind: str, vocab_size: int, encoder_decoder
         trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=UNK,
                                           show_progress=False)
     else:
-        from dialsum.errors import DialsumError
-
         raise DialsumError(f"model.scratch.tokenizer={kind!r} is unknown; use 'bpe' or 'unigram'.")
     tok.train_from_iterator(_without_tags(texts), trainer=trainer)
     if encoder_decoder:  # sequences end with </s>, like the real checkpoints
