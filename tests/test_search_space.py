@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from omegaconf import OmegaConf
 
-from conftest import compose_cfg
+from conftest import CONF, compose_cfg
 from dialsum.errors import DialsumError
 from dialsum.sweep.pruners import build_pruner
+from dialsum.sweep.samplers import build_sampler
 from dialsum.sweep.search_space import check_keys, parse_space
 
 
@@ -63,3 +65,12 @@ def test_pruners_by_name(name: str, cls: str) -> None:
 def test_unknown_pruner() -> None:
     with pytest.raises(DialsumError, match="hyperband"):
         build_pruner({"name": "asha"})
+
+
+def test_tpe_settings_come_from_the_sweeper_config() -> None:
+    sampler_cfg = OmegaConf.load(CONF / "hydra" / "sweeper" / "optuna.yaml").sampler
+    space = parse_space({"training.learning_rate": "tag(log, interval(1e-4, 1e-2))"}, [])
+    tpe = build_sampler({**sampler_cfg, "seed": 0}, space, 1)
+    assert tpe._multivariate and tpe._constant_liar and tpe._n_startup_trials == sampler_cfg.n_startup_trials
+    plain = build_sampler({"name": "tpe", "multivariate": False, "constant_liar": False}, space, 1)
+    assert not plain._multivariate and not plain._constant_liar

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import warnings
+
 import optuna
 
 from dialsum.errors import DialsumError
@@ -15,7 +17,7 @@ def build_sampler(cfg: Mapping[str, Any], space: SearchSpace, n_objectives: int)
     """Sampler from config; grid needs a finite space, TPE/random work for one or several objectives."""
     name, seed = cfg.get("name", "tpe"), cfg.get("seed")
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(cfg.get("n_startup_trials", 10)))
+        return _tpe(cfg, seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "nsga2":
@@ -35,3 +37,12 @@ def grid_size(space: SearchSpace) -> int:
     for values in space.grid.values():
         size *= max(1, len(values))
     return size
+
+
+def _tpe(cfg: Mapping[str, Any], seed: int | None) -> optuna.samplers.TPESampler:
+    """TPE; multivariate models lr x batch-size interactions, constant_liar keeps parallel workers apart."""
+    with warnings.catch_warnings():  # both options are stable in use but still flagged experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(cfg.get("n_startup_trials", 10)),
+                                          multivariate=bool(cfg.get("multivariate", False)),
+                                          constant_liar=bool(cfg.get("constant_liar", False)))
