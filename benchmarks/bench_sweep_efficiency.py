@@ -13,7 +13,7 @@ grid's steps (the steps spent by the time it first reached the grid's best are p
 PASS needs: >= 8 distinct grid points completed, grid spread (max - min objective) > 0.05, and a
 majority of the seeds passing (every seed's numbers are printed and saved).
 
-Usage: python benchmarks/bench_sweep_efficiency.py [--tpe-trials 14] [--seeds 0 1 2] [--smoke]
+Usage: python benchmarks/bench_sweep_efficiency.py [--tpe-trials 8] [--seeds 0 1 2] [--smoke]
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def judge(grid: dict, tpe: dict, order: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tpe-trials", type=int, default=14)
+    parser.add_argument("--tpe-trials", type=int, default=8)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="TPE sampler seeds, one sweep each")
     parser.add_argument("--cache-dir", type=Path, default=SHARED_CACHE)
     parser.add_argument("--smoke", action="store_true", help="2x2 grid and 2 TPE trials of debug=fast")
