@@ -1,9 +1,8 @@
 """Optuna samplers by name, checked against the search space."""
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 import warnings
+from typing import Any, Mapping
 
 import optuna
 
