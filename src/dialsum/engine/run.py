@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,6 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
 def _prefetch_analyzer(tokenizer: str) -> None:
     """Build the Kiwi analyzer (~2-3 s, once per process) while data and model are prepared."""
     if tokenizer == "morpheme":
-        import threading
-
         from dialsum.metrics.rouge import get_kiwi
 
         threading.Thread(target=get_kiwi, name="kiwi-prefetch", daemon=True).start()
