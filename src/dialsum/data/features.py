@@ -17,7 +17,7 @@ from dialsum.tracking.atomic import write_bytes
 
 log = logging.getLogger(__name__)
 
-FEATURES_VERSION = "2"   # bump when the feature layout changes: old cache entries are ignored
+FEATURES_VERSION = "3"   # bump when the feature layout changes: old cache entries are ignored
 IGNORE_INDEX = -100      # label id the loss skips (prompt and padding)
 
 
@@ -30,13 +30,16 @@ class FeatureSpec:
     separator: str
     max_source_length: int
     max_target_length: int
+    source_bos: bool = False     # start each source with the tokenizer's bos (when it has one)
+    source_eos: bool = True      # end each source with eos (T5's tokenizer adds it itself, KoBART's does not)
 
     @classmethod
     def from_model_config(cls, model_cfg: Any, decoder_only: bool) -> "FeatureSpec":
         """The spec a model config implies (training, prediction and benchmarks must agree on it)."""
         return cls(decoder_only=decoder_only, input_prefix=model_cfg.input_prefix,
                    separator=model_cfg.get("separator", ""), max_source_length=int(model_cfg.max_source_length),
-                   max_target_length=int(model_cfg.max_target_length))
+                   max_target_length=int(model_cfg.max_target_length),
+                   source_bos=bool(model_cfg.get("source_bos", False)), source_eos=bool(model_cfg.get("source_eos", True)))
 
     def key(self) -> str:
         """Stable text form for the cache key."""
@@ -127,19 +130,30 @@ def tokenize_frame(frame: pd.DataFrame, tokenizer: Any, spec: FeatureSpec,
     sources = [spec.input_prefix + d for d in frame["dialogue"]]
     if spec.decoder_only:
         return _decoder_only(sources, list(frame["summary"]) if with_labels else None, tokenizer, spec)
-    enc = tokenizer(sources, max_length=spec.max_source_length, truncation=True)["input_ids"]
+    enc = _framed(tokenizer, sources, spec.max_source_length, spec.source_bos, spec.source_eos)
     if not with_labels:
         return [{"input_ids": ids} for ids in enc]
-    labels = tokenizer(text_target=list(frame["summary"]), max_length=spec.max_target_length,
-                       truncation=True)["input_ids"]
+    labels = _framed(tokenizer, list(frame["summary"]), spec.max_target_length, False, True)
     return [{"input_ids": s, "labels": t} for s, t in zip(enc, labels)]
+
+
+def _framed(tokenizer: Any, texts: list[str], max_length: int, bos: bool, eos: bool) -> list[list[int]]:
+    """Ids framed by bos/eos from the tokenizer's own special tokens, whatever its post-processor adds.
+
+    KoBART's tokenizer adds nothing (post_processor null) and T5's appends </s>: labels without eos teach a
+    model never to stop, so the frame is built here, identically for every tokenizer."""
+    head = [tokenizer.bos_token_id] if bos and tokenizer.bos_token_id is not None else []
+    tail = [tokenizer.eos_token_id] if eos else []
+    budget = max_length - len(head) - len(tail)
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return [head + seq[:budget] + tail for seq in ids]
 
 
 def _decoder_only(sources: list[str], summaries: list[str] | None, tokenizer: Any,
                   spec: FeatureSpec) -> list[dict[str, list[int]]]:
     """Prompt = <s> dialogue separator; target = summary </s>; loss only on the target."""
     sep = tokenizer(spec.separator, add_special_tokens=False)["input_ids"]
-    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    bos = [tokenizer.bos_token_id] if spec.source_bos and tokenizer.bos_token_id is not None else []
     budget = spec.max_source_length - len(sep) - len(bos)
     dialogues = tokenizer(sources, add_special_tokens=False)["input_ids"]
     prompts = [bos + d[:budget] + sep for d in dialogues]

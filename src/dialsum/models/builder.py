@@ -8,10 +8,13 @@ import transformers
 from omegaconf import DictConfig
 
 from dialsum.errors import DialsumError
+from dialsum.models.checkpoint import align_special_ids, check_special_tokens, load_tokenizer, unloadable
 from dialsum.models.registry import FamilySpec, get_family
 from dialsum.models.tokenizers import add_tags, find_tags, train_scratch_tokenizer
 
 log = logging.getLogger(__name__)
+SCRATCH_MIN_LR = 1e-4     # below this a tiny scratch model does not learn in a sweep-sized budget (measured)
+PRETRAINED_MAX_LR = 1e-3  # above this fine-tuning a checkpoint destroys it
 
 
 def build_tokenizer(model_cfg: DictConfig, train_texts: list[str], cache_dir: Path):
@@ -22,10 +25,9 @@ def build_tokenizer(model_cfg: DictConfig, train_texts: list[str], cache_dir: Pa
         tokenizer = train_scratch_tokenizer(train_texts, s.tokenizer, int(s.vocab_size), cache_dir,
                                             encoder_decoder=not spec.decoder_only)
     elif model_cfg.init == "pretrained":
-        tokenizer = _load(lambda: transformers.AutoTokenizer.from_pretrained(model_cfg.pretrained_name_or_path),
-                          model_cfg.pretrained_name_or_path)
-        if tokenizer.pad_token is None:  # GPT-2 checkpoints ship without one
-            tokenizer.pad_token = tokenizer.eos_token
+        name = model_cfg.pretrained_name_or_path
+        tokenizer = load_tokenizer(name, model_cfg.checkpoint)
+        check_special_tokens(tokenizer, spec, name)
         add_tags(tokenizer, find_tags(train_texts))
     else:
         raise DialsumError(f"model.init={model_cfg.init!r} is unknown; use 'scratch' or 'pretrained'.")
@@ -44,30 +46,35 @@ def build_model(model_cfg: DictConfig, tokenizer, spec: FamilySpec, seed: int):
         kwargs = spec.scratch_config(model_cfg.scratch, float(model_cfg.dropout), ids)
         kwargs.update(model_cfg.scratch.get("config_overrides") or {})
         model = model_class(getattr(transformers, spec.config_class)(**kwargs))
+        align_special_ids(model, tokenizer, model_cfg.get("decoder_start_token"))
         log.info("model=%s init=scratch: a tiny %s (%.2f M parameters) trained from zero. For the real "
                  "checkpoint: model.init=pretrained (model.pretrained_name_or_path=%s).", model_cfg.name,
                  spec.model_class, _n_params(model) / 1e6, model_cfg.pretrained_name_or_path)
         return model
     name = model_cfg.pretrained_name_or_path
     dropout = {k: float(model_cfg.dropout) for k in spec.dropout_keys}
-    model = _load(lambda: model_class.from_pretrained(name, **dropout), name)
+    try:
+        model = model_class.from_pretrained(name, **dropout)
+    except (OSError, ValueError) as err:
+        raise DialsumError(unloadable(name, err)) from None
     if model.get_input_embeddings().num_embeddings < len(tokenizer):  # the tags added to the tokenizer
         model.resize_token_embeddings(len(tokenizer))
+    align_special_ids(model, tokenizer, model_cfg.get("decoder_start_token"))
     log.info("model=%s init=pretrained: %s (%.1f M parameters)", model_cfg.name, name, _n_params(model) / 1e6)
     return model
 
 
-def _load(loader, name: str):
-    """Run a from_pretrained call; offline without a cached copy is one clear error."""
-    try:
-        return loader()
-    except (OSError, ValueError) as err:
-        raise DialsumError(
-            f"model.pretrained_name_or_path={name!r} could not be loaded: not a local folder, not in the "
-            f"Hugging Face cache, and the hub is unreachable or offline (HF_HUB_OFFLINE). Fix: on a machine "
-            f"with internet run `hf download {name}` and copy ~/.cache/huggingface, or set "
-            f"model.pretrained_name_or_path=/path/to/checkpoint, or use model.init=scratch. ({type(err).__name__})"
-        ) from None
+def warn_learning_rate(model_cfg: DictConfig, learning_rate: object) -> None:
+    """A fine-tuning rate on a scratch model (or the reverse) trains to nothing, silently: say so at start."""
+    if not isinstance(learning_rate, (int, float)):
+        return  # a mistyped value is reported by the config check
+    if model_cfg.init == "scratch" and learning_rate < SCRATCH_MIN_LR:
+        log.warning("model.init=scratch with training.learning_rate=%g: a tiny model trained from zero barely moves "
+                    "at fine-tuning rates (ROUGE stays near 0). Use ~1e-3 for scratch (the default), or fine-tune a "
+                    "checkpoint with model.init=pretrained.", learning_rate)
+    elif model_cfg.init == "pretrained" and learning_rate > PRETRAINED_MAX_LR:
+        log.warning("model.init=pretrained with training.learning_rate=%g: rates this large overwrite what the "
+                    "checkpoint learned; fine-tuning wants ~1e-5..1e-4.", learning_rate)
 
 
 def _n_params(model) -> int:

@@ -1,0 +1,135 @@
+"""model.init=pretrained on the real hub tokenizers (KoBART, KoGPT2, KE-T5) with tiny random models:
+labels end with the checkpoint's eos, the decoder starts where the checkpoint was trained to, no special
+token is invented, tags decode as written, and a fine-tuned run reproduces a fixed summary and stops."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import pretrained_like
+from conftest import SHARED_DATA, run_cli
+from dialsum.data.features import FeatureSpec, tokenize_frame
+from dialsum.data.synthetic import generate_examples
+from dialsum.errors import DialsumError
+from dialsum.models.builder import build_model, build_tokenizer, warn_learning_rate
+
+pytestmark = pytest.mark.skipif(not pretrained_like.available(), reason="../shared/data/tokenizers is absent")
+
+MODELS = ("kobart", "kogpt2", "t5")
+SENTENCE = "#Person1#은 내일 오후에 #Person2#와 만납니다."
+# (eos, decoder start, bos the source/prompt starts with) of each checkpoint, as its authors trained it
+EXPECTED = {"kobart": ("</s>", "</s>", "<s>"), "kogpt2": ("</s>", None, "</s>"), "t5": ("</s>", "<pad>", None)}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """One pretrained-like checkpoint folder per family."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    return {m: pretrained_like.build(m, root / m) for m in MODELS}
+
+
+@pytest.fixture(scope="module")
+def dialogues() -> pd.DataFrame:
+    """Real DialogSum-ko dialogues when present, else synthetic ones (tests never need the shared rows)."""
+    if (SHARED_DATA / "dev.csv").is_file():
+        return pd.read_csv(SHARED_DATA / "dev.csv")[["fname", "dialogue", "summary"]]
+    return pd.DataFrame(generate_examples(340, seed=7))[["fname", "dialogue", "summary"]]
+
+
+def _built(make_cfg, checkpoints, model: str, texts: list[str], cache_dir: Path, *extra: str):
+    """Tokenizer, model and config exactly as a run builds them."""
+    cfg = make_cfg(f"model={model}", "model.init=pretrained", f"model.pretrained_name_or_path={checkpoints[model]}",
+                   *extra)
+    tokenizer, family = build_tokenizer(cfg.model, texts, cache_dir)
+    return cfg, tokenizer, family, build_model(cfg.model, tokenizer, family, seed=0)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_labels_end_with_eos_and_decoder_starts_right(make_cfg, checkpoints, dialogues, cache_dir, model) -> None:
+    frame = dialogues.head(20)
+    cfg, tokenizer, family, net = _built(make_cfg, checkpoints, model, list(frame.dialogue), cache_dir)
+    eos, start, bos = EXPECTED[model]
+    rows = tokenize_frame(frame, tokenizer, FeatureSpec.from_model_config(cfg.model, family.decoder_only), True)
+    assert all(row["labels"][-1] == tokenizer.convert_tokens_to_ids(eos) for row in rows)
+    first = tokenizer.convert_ids_to_tokens(rows[0]["input_ids"][0])
+    assert first == bos if bos else first != "<s>"
+    if start is not None:
+        start_id = tokenizer.convert_tokens_to_ids(start)
+        assert net.config.decoder_start_token_id == start_id == net.generation_config.decoder_start_token_id
+        assert all(r["input_ids"][-1] == tokenizer.eos_token_id for r in rows)  # sources end with </s> too
+    assert net.generation_config.eos_token_id == tokenizer.eos_token_id
+    assert getattr(net.generation_config, "forced_eos_token_id", None) in (None, tokenizer.eos_token_id)
+
+
+def test_kogpt2_loads_as_skt_documents_it(make_cfg, checkpoints, cache_dir) -> None:
+    cfg, tokenizer, _, net = _built(make_cfg, checkpoints, "kogpt2", ["안녕하세요"], cache_dir)
+    assert type(tokenizer).__name__ != "GPT2Tokenizer"
+    assert tokenizer.tokenize("안녕하세요") == ["▁안녕", "하", "세", "요"]  # not byte pieces (ì ë ħ ...)
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token, tokenizer.unk_token) == (
+        "</s>", "</s>", "<pad>", "<unk>")
+    assert "<|endoftext|>" not in tokenizer.get_vocab()
+    n_tags = len([t for t in tokenizer.get_added_vocab() if t.startswith("#")])
+    assert len(tokenizer) == 51200 + n_tags == net.get_input_embeddings().num_embeddings
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_tags_decode_as_written(make_cfg, checkpoints, dialogues, cache_dir, model) -> None:
+    summaries = [s for s in dialogues.summary if "#" in s] + [SENTENCE, "오늘 #Person1#과 #Person2#는 만납니다."]
+    _, tokenizer, _, _ = _built(make_cfg, checkpoints, model, summaries, cache_dir)
+    unk = tokenizer.unk_token_id
+    encoded = [(s, tokenizer(s, add_special_tokens=False)["input_ids"]) for s in summaries]
+    wrong = [(s, tokenizer.decode(ids)) for s, ids in encoded if unk not in ids and tokenizer.decode(ids) != s]
+    assert not wrong, wrong[:3]
+
+
+def test_no_tokenizer_in_folder_is_one_clear_error(tmp_path, cache_dir, checkpoints) -> None:
+    folder = tmp_path / "weights_only"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((checkpoints["kobart"] / name).read_bytes())
+    result = run_cli(["model.init=pretrained", f"model.pretrained_name_or_path={folder}", "debug=fast",
+                      f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, cache_dir)
+    assert result.returncode == 2
+    assert "has no tokenizer" in result.stderr and "tokenizer.json" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_missing_or_invented_special_tokens_are_named(make_cfg, checkpoints, cache_dir) -> None:
+    with pytest.raises(DialsumError, match=r"has no eos_token, pad_token.*model.checkpoint.special_tokens"):
+        _built(make_cfg, checkpoints, "kogpt2", ["x"], cache_dir, "model.checkpoint.special_tokens=null")
+    with pytest.raises(DialsumError, match=r"<\|endoftext\|>.*does not have"):
+        _built(make_cfg, checkpoints, "kogpt2", ["x"], cache_dir, "model.checkpoint.special_tokens.eos_token='<|endoftext|>'")
+
+
+def test_learning_rate_mismatch_warns(make_cfg, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="dialsum.models.builder"):
+        warn_learning_rate(make_cfg().model, 1e-5)
+        warn_learning_rate(make_cfg("model.init=pretrained").model, 3e-5)
+    assert len(caplog.records) == 1 and "model.init=scratch with training.learning_rate=1e-05" in caplog.text
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_fine_tuned_checkpoint_writes_the_summary_and_stops(tmp_path, cache_dir, checkpoints, dialogues, model) -> None:
+    """Behaviour: every summary is one tagged sentence; done right the model reproduces it exactly (no
+    '니다.니다.…' to max_new_tokens, no byte garbage, no space after tags), also reloaded by predict.py."""
+    frame = dialogues.assign(summary=SENTENCE)
+    paths = {}
+    for split, rows in (("train", frame.iloc[:300]), ("dev", frame.iloc[300:316]), ("test", frame.iloc[316:332])):
+        paths[split] = tmp_path / f"{split}.csv"
+        rows.to_csv(paths[split], index=False)
+    run_dir = tmp_path / "run"
+    train = run_cli([f"model={model}", "model.init=pretrained", f"model.pretrained_name_or_path={checkpoints[model]}",
+                     "data=dialogsum_ko", f"data.train_path={paths['train']}", f"data.val_path={paths['dev']}", f"data.test_path={paths['test']}",
+                     "data.min_val_rows=0", "training.learning_rate=5e-3", "training.max_steps=120",
+                     "training.eval_steps=60", "training.save_steps=60", "training.per_device_train_batch_size=8",
+                     "model.max_source_length=32", "generation.max_new_tokens=32", "metric.tokenizer=whitespace",
+                     f"hydra.run.dir={run_dir}"], tmp_path, cache_dir)
+    assert train.returncode == 0, train.stderr[-2000:]
+    predict = run_cli([f"run_dir={run_dir}", f"data.test_path={paths['test']}", "metric.tokenizer=whitespace",
+                       f"hydra.run.dir={tmp_path / 'predict'}"], tmp_path, cache_dir, script="predict.py")
+    assert predict.returncode == 0, predict.stderr[-2000:]
+    submission = pd.read_csv(run_dir / "submission.csv")
+    assert len(submission) == 16 and (submission.summary == SENTENCE).all(), submission.summary.head(3).tolist()
