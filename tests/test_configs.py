@@ -57,8 +57,10 @@ def _leaf_keys(node, prefix: str = "") -> list[str]:
 
 
 # Keys read generically rather than by name: TrainingArguments pass-through, generate() kwargs,
-# Hydra's own settings, sweeper fields and search spaces, config overrides for transformers.
-GENERIC = ("training.", "hydra.", "generation.", "lr_space", "params.", "config_overrides", "sampler.", "pruner.")
+# Hydra's own settings, sweeper fields and search spaces, config overrides for transformers, special tokens
+# passed to from_pretrained.
+GENERIC = ("training.", "hydra.", "generation.", "lr_space", "params.", "config_overrides", "sampler.", "pruner.",
+           "special_tokens.")
 
 
 def test_every_conf_key_is_read_somewhere() -> None:
