@@ -14,13 +14,11 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
-from dialsum.sweep.results import read_job_metrics
+from dialsum.sweep.job_folder import HYDRA_SUBDIR, is_sweeper_only, read_job_metrics, read_job_overrides  # noqa: F401
+from dialsum.sweep.job_folder import override_key as _override_key
 from dialsum.sweep.storage import JOURNAL_FILENAME, open_storage
 
 SUMMARY_FILENAME = "sweep_summary.json"
-HYDRA_SUBDIR = ".hydra"
-# Override prefixes that belong to one trial or to Hydra itself, never to the experiment being rerun.
-SWEEPER_ONLY_PREFIXES = ("trial.", "hydra.", "hydra/")
 TrialState = optuna.trial.TrialState
 
 
@@ -132,20 +130,7 @@ def job_hydra_file(folder: Path | None, name: str) -> DictConfig | Any | None:
 
 def job_overrides(folder: Path | None) -> list[str]:
     """The job's command-line overrides minus the sweeper's per-trial and Hydra-internal ones."""
-    overrides = job_hydra_file(folder, "overrides.yaml")
-    if overrides is None:
-        return []
-    return [str(o) for o in overrides if not is_sweeper_only(_override_key(str(o)))]
-
-
-def is_sweeper_only(key: str) -> bool:
-    """trial.* and hydra.* keys are set by the sweeper for one trial; a rerun must not repeat them."""
-    return key.startswith(SWEEPER_ONLY_PREFIXES) or key in ("trial", "hydra")
-
-
-def _override_key(line: str) -> str:
-    """`+a.b=1` -> `a.b` (good enough to classify; full parsing happens in export)."""
-    return line.split("=", 1)[0].lstrip("+~")
+    return read_job_overrides(folder) or []
 
 
 def objective_names(sweep: SweepStudy) -> list[str]:

@@ -75,6 +75,10 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
     bridge = _trial_bridge(cfg)
     if bridge is not None:
         callbacks.append(bridge)
+    if cfg.trial.number is not None:  # a sweep trial: stop between steps when the sweep is interrupted
+        from dialsum.sweep.bridge import StopOnSweepInterrupt
+
+        callbacks.append(StopOnSweepInterrupt())
     tracker = None
     if cfg.logger.name == "wandb":
         from dialsum.tracking.wandb_logger import WandbLogger
@@ -118,7 +122,8 @@ def _trial_bridge(cfg: DictConfig):
 
     sweeper = HydraConfig.get().sweeper
     pruner = OmegaConf.to_container(sweeper.pruner, resolve=True) if sweeper.get("pruner") else None
-    if not isinstance(sweeper.get("direction", "maximize"), str):
+    direction = sweeper.get("direction", "maximize")
+    if not isinstance(direction, str) and len(direction) > 1:
         return None  # multi-objective: Optuna takes no intermediate values (and cannot prune)
     from dialsum.sweep.bridge import TrialBridge
 

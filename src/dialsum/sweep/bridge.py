@@ -46,3 +46,13 @@ class TrialBridge(TrainerCallback):
             self.pruned = True
             control.should_training_stop = True
         return control
+
+
+class StopOnSweepInterrupt(TrainerCallback):
+    """A job running inside the sweeper's process stops between steps when the sweep is stopping."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        from dialsum.sweep.interrupt import raise_if_stopping
+
+        raise_if_stopping()
+        return control

@@ -3,13 +3,13 @@
 Hand-written because no maintained package does this for Hydra + current Optuna: hydra-optuna-sweeper
 pins optuna<3, cannot prune and runs synchronous batches. Each of n_jobs threads asks for a trial,
 launches it through Hydra's launcher (one job per call, so a free worker starts the next trial at once)
-and tells the result; jobs report intermediate values themselves (dialsum.sweep.bridge).
+and tells the result; jobs report intermediate values themselves (dialsum.sweep.bridge). What defines a
+study (fingerprint), stopping (interrupt) and retries live in their own modules.
 """
 from __future__ import annotations
 
 import logging
-import os
-import socket
+import signal
 import threading
 import time
 from pathlib import Path
@@ -17,19 +17,24 @@ from typing import Any
 
 import optuna
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobStatus
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
+from dialsum.sweep import fingerprint, retries
+from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
 from dialsum.sweep.pruners import build_pruner
-from dialsum.sweep.results import TrialRecord, finish_sweep, read_job_metrics
+from dialsum.sweep.results import TrialRecord, finish_sweep
 from dialsum.sweep.samplers import build_sampler, grid_size
 from dialsum.sweep.search_space import SearchSpace, check_keys, parse_space
-from dialsum.sweep.storage import JOURNAL_FILENAME, open_storage
+from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url, open_storage
+from dialsum.sweep.trial_job import is_finished as _finished
+from dialsum.sweep.trial_job import launch, objective_values, tell, trial_overrides
 
 log = logging.getLogger(__name__)
 TrialState = optuna.trial.TrialState
+MAX_SWEEPER_ERRORS = 3  # errors of the sweep loop itself (storage, tell) before the sweep stops
+EXIT_SWEEPER_ERROR = 1
 
 
 class OptunaSweep:
@@ -44,50 +49,77 @@ class OptunaSweep:
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.lock = threading.Lock()
         self.records: list[TrialRecord] = []
+        self.exit_code = 0
+        self.stop_reason: str | None = None
+        self.sweeper_errors = 0
 
     # ---- set-up -------------------------------------------------------------------------------
     def sweep(self, arguments: list[str]) -> list[TrialRecord]:
-        """Validate everything, then run trials until the study holds n_trials finished ones."""
+        """Validate everything, check the study is the same experiment, then run trials until n_trials."""
         s = self.settings
         space = parse_space(s.get("params"), arguments)
         if not space.distributions:
             raise DialsumError("search space is empty: give hydra.sweeper.params or a sweep on the command "
                                "line, e.g. training.learning_rate='tag(log, interval(1e-4, 1e-2))'.")
-        check_keys(space, self.hydra_context.config_loader.load_sweep_config(self.config, list(space.fixed)))
-        directions, objectives = self._objectives()
+        job_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(space.fixed))
+        check_keys(space, job_config)
+        directions, objectives = self._objectives(job_config)
         n_jobs = int(s.get("n_jobs", 1))
         self._check_launcher(n_jobs)
-        sampler = build_sampler(s.get("sampler") or {}, space, len(directions))
+        self.max_retries = int(s.get("max_retries", 1))
+        self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
+        hide_storage_secret(self.config, self.storage_url)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        pruner = optuna.pruners.NopPruner() if len(directions) > 1 else build_pruner(s.get("pruner"))
+        study = optuna.create_study(study_name=s["study_name"], storage=open_storage(self.storage_url),
+                                    pruner=pruner, directions=directions, load_if_exists=True)
+        current = fingerprint.build(job_config, space, s, directions, objectives)
+        self.forced = fingerprint.check_resume(study, current, str(s.get("resume") or "auto"))
+        self.fp_hash = fingerprint.short_hash(current)
+        # A fixed seed continues past the trials the study already has, so a resumed sampler never
+        # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
+        study.sampler = build_sampler(s.get("sampler") or {}, space, len(directions),
+                                      seed_offset=len(study.trials))
         if len(directions) > 1:
             log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
-            pruner = optuna.pruners.NopPruner()
-        else:
-            pruner = build_pruner(s.get("pruner"))
-        self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
-        self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        study = optuna.create_study(study_name=s["study_name"], storage=open_storage(self.storage_url),
-                                    sampler=sampler, pruner=pruner, directions=directions, load_if_exists=True)
-        requeued = recover_interrupted(study)
-        budget = self._budget(study, space)
+        self.me = retries.run_identity()
+        requeued = retries.recover_interrupted(study, self.me, tell)
+        if s.get("retry_failed"):
+            requeued += retries.retry_failed(study)
+        self.n_trials = self._n_trials(space)
         log.info("study %s (%s): %d trial(s) to run, %d worker(s); storage %s%s", study.study_name,
-                 sampler.__class__.__name__, budget, n_jobs, self.storage_url,
-                 f"; re-queued {requeued} interrupted trial(s)" if requeued else "")
+                 study.sampler.__class__.__name__, max(0, self.n_trials - retries.counted_trials(study)), n_jobs,
+                 mask_url(self.storage_url), f"; re-queued {requeued} trial(s)" if requeued else "")
         started = time.time()
-        self._run(study, space, budget, n_jobs, objectives)
-        return finish_sweep(study, self.records, self.sweep_dir, self.storage_url, space,
-                            wall_s=time.time() - started, n_jobs=n_jobs, settings=s)
+        with SignalStop(on_stop=terminate_children) as stop:
+            self._run(study, space, n_jobs, objectives)
+        if stop.signum:
+            self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
+        finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
+                     n_jobs=n_jobs, stop_reason=self.stop_reason)
+        self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if self.sweeper_errors >= MAX_SWEEPER_ERRORS else 0)
+        return self.records
 
-    def _objectives(self) -> tuple[list[str], list[str]]:
-        """Directions and the metric each one reads (single objective: what the job returns)."""
+    def _objectives(self, job_config: DictConfig) -> tuple[list[str], list[str]]:
+        """Directions and the metric each one reads; a single objective is what the job returns."""
+        from dialsum.engine.metric_names import check_objective
+
         direction = self.settings.get("direction", "maximize")
         directions = [direction] if isinstance(direction, str) else list(direction)
-        objectives = self.settings.get("objectives") or [self.config.objective.metric]
+        objectives = list(self.settings.get("objectives") or [job_config.objective.metric])
         if len(objectives) != len(directions):
             raise DialsumError(f"hydra.sweeper.objectives has {len(objectives)} metric(s) but direction has "
                                f"{len(directions)}; give one direction per objective.")
         for d in directions:
             if d not in ("maximize", "minimize"):
                 raise DialsumError(f"hydra.sweeper.direction: {d!r} is not maximize or minimize.")
+        self.objective_overrides: list[str] = []
+        if len(objectives) == 1:  # the job optimises, prunes on and returns objective.metric: make it this one
+            check_objective(objectives[0], directions[0])
+            if (objectives[0], directions[0]) != (job_config.objective.metric, job_config.objective.direction):
+                self.objective_overrides = [f"objective.metric={objectives[0]}", f"objective.direction={directions[0]}"]
+                log.info("single objective %s (%s): every trial runs with %s", objectives[0], directions[0],
+                         " ".join(self.objective_overrides))
         return directions, objectives
 
     def _check_launcher(self, n_jobs: int) -> None:
@@ -99,83 +131,124 @@ class OptunaSweep:
             raise DialsumError(f"hydra.sweeper.n_jobs={n_jobs} needs parallel worker processes: add "
                                "hydra/launcher=joblib (and hydra.launcher.n_jobs>=n_jobs).")
 
-    def _budget(self, study: optuna.Study, space: SearchSpace) -> int:
-        """n_trials counts the whole study: trials finished earlier (not interrupted ones) are kept."""
+    def _n_trials(self, space: SearchSpace) -> int:
+        """n_trials counts the whole study (grid: capped at the grid size)."""
         n_trials = int(self.settings.get("n_trials", 10))
         if (self.settings.get("sampler") or {}).get("name") == "grid":
             n_trials = min(n_trials, grid_size(space))
-        self.n_trials = n_trials
-        done = sum(1 for t in study.get_trials(deepcopy=False)
-                   if t.state.is_finished() and not t.user_attrs.get("interrupted"))
-        return max(0, n_trials - done)
+        return n_trials
 
     # ---- the loop -----------------------------------------------------------------------------
-    def _run(self, study: optuna.Study, space: SearchSpace, budget: int, n_jobs: int, objectives: list[str]) -> None:
-        """n_jobs threads, each: ask -> launch one job -> tell, until the budget is spent."""
-        self.launched = 0
+    def _run(self, study: optuna.Study, space: SearchSpace, n_jobs: int, objectives: list[str]) -> None:
+        """n_jobs threads, each: ask -> launch one job -> tell, until the study holds n_trials trials."""
+        self.in_flight = 0
         self.failed = 0
-        self.stop_reason: str | None = None
-        max_failures = float(self.settings.get("max_failure_rate", 0.5)) * self.n_trials
-
-        def worker(worker_id: int) -> None:
-            while (trial := self._next_trial(study, space, budget)) is not None:
-                record = self._run_trial(study, trial, space, worker_id, n_jobs, objectives)
-                with self.lock:
-                    self.records.append(record)
-                    if record.state == "FAIL":
-                        self.failed += 1
-                        if self.failed > max_failures and self.stop_reason is None:
-                            self.stop_reason = (f"{self.failed} failed trials exceed max_failure_rate="
-                                                f"{self.settings.get('max_failure_rate')}; stopping the sweep")
-                            log.error("%s", self.stop_reason)
-
-        threads = [threading.Thread(target=worker, args=(i,), name=f"dialsum-worker-{i}") for i in range(n_jobs)]
+        threads = [threading.Thread(target=self._worker, args=(study, space, i, n_jobs, objectives),
+                                    name=f"dialsum-worker-{i}", daemon=True) for i in range(n_jobs)]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        while any(t.is_alive() for t in threads):  # a timed join keeps the main thread responsive to signals
+            for t in threads:
+                t.join(timeout=0.2)
 
-    def _next_trial(self, study: optuna.Study, space: SearchSpace, budget: int) -> optuna.Trial | None:
+    def _worker(self, study: optuna.Study, space: SearchSpace, worker_id: int, n_jobs: int,
+                objectives: list[str]) -> None:
+        """One worker thread; an error of the sweep machinery fails that trial, never the thread silently."""
+        while True:
+            trial = None
+            try:
+                trial = self._next_trial(study, space)
+                if trial is None:
+                    return
+                trial.set_user_attr("sweeper", self.me)
+                trial.set_user_attr("fingerprint", self.fp_hash)
+                record = self._reuse_duplicate(study, trial) if self.settings.get("skip_duplicates", True) else None
+                if record is None:
+                    record = self._run_trial(study, trial, space, worker_id, n_jobs, objectives)
+            except Exception as err:  # noqa: BLE001 - storage/ask/tell errors: record, log, go on or stop
+                record = self._sweeper_error(study, trial, worker_id, err)
+            finally:
+                if trial is not None:
+                    with self.lock:
+                        self.in_flight -= 1
+            if record is not None:
+                self._count(record)
+
+    def _count(self, record: TrialRecord) -> None:
+        """Keep the record; stop launching past max_failure_rate failures of the trials' own making."""
+        with self.lock:
+            self.records.append(record)
+            if record.state != "FAIL" or record.extra.get("requeued"):
+                return
+            self.failed += 1
+            max_failures = float(self.settings.get("max_failure_rate", 0.5)) * self.n_trials
+            if self.failed > max_failures and self.stop_reason is None:
+                self.stop_reason = (f"{self.failed} failed trials exceed max_failure_rate="
+                                    f"{self.settings.get('max_failure_rate')}; stopping the sweep")
+                log.error("%s", self.stop_reason)
+
+    def _sweeper_error(self, study: optuna.Study, trial: optuna.Trial | None, worker_id: int,
+                       err: Exception) -> TrialRecord | None:
+        """Fail the trial (so it is never left RUNNING), log the error; too many of them stop the sweep."""
+        message = f"sweeper error: {type(err).__name__}: {err}"
+        log.exception("worker %d: %s", worker_id, message)
+        with self.lock:
+            self.sweeper_errors += 1
+            if self.sweeper_errors >= MAX_SWEEPER_ERRORS and self.stop_reason is None:
+                self.stop_reason = f"{self.sweeper_errors} errors of the sweep machinery (last: {message})"
+        if trial is None:
+            time.sleep(1.0)  # ask failed: give a flaky storage a moment before this worker asks again
+            return None
+        record = TrialRecord(number=trial.number, params=dict(trial.params), worker=worker_id, start=time.time(),
+                             duration_s=0.0, job_dir=None, state="FAIL", error=message)
+        try:
+            if not _finished(study, trial):
+                trial.set_user_attr("error", message)
+                trial.set_user_attr("infrastructure", True)
+                tell(study, trial, state=TrialState.FAIL)
+                if int(trial.user_attrs.get("attempt", 0)) < self.max_retries:
+                    retries.requeue(study, trial, "sweeper error")
+                    record.extra["requeued"] = True
+        except Exception as again:  # noqa: BLE001 - storage unreachable: the next start recovers the trial
+            log.error("trial %d could not be marked FAIL (%s); a rerun marks it interrupted", trial.number, again)
+        return record
+
+    def _next_trial(self, study: optuna.Study, space: SearchSpace) -> optuna.Trial | None:
         """Ask under a lock (sampler and counters are shared); None when done or stopped."""
         with self.lock:
-            while self.stop_reason is None and self.launched < budget:
-                self.launched += 1
-                trial = study.ask(space.distributions)
-                trial.set_user_attr("sweeper", {"host": socket.gethostname(), "pid": os.getpid()})
-                if not (self.settings.get("skip_duplicates", True) and self._reuse_duplicate(study, trial)):
-                    return trial
-            return None
+            if self.stop_reason is not None or STOP.is_set():
+                return None
+            if retries.counted_trials(study) + self.in_flight >= self.n_trials:
+                return None
+            trial = study.ask(space.distributions)
+            self.in_flight += 1
+            return trial
 
-    def _reuse_duplicate(self, study: optuna.Study, trial: optuna.Trial) -> bool:
-        """TPE re-proposes finished points of discrete spaces: tell the earlier values instead of retraining."""
+    def _reuse_duplicate(self, study: optuna.Study, trial: optuna.Trial) -> TrialRecord | None:
+        """TPE re-proposes finished points of discrete spaces: tell the earlier values instead of retraining.
+
+        Only results of the same experiment are reused (same fingerprint; a pre-fingerprint study's trials
+        count as the same unless the resume was forced)."""
         for done in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if done.params == trial.params:
+            same = done.user_attrs.get("fingerprint", None if self.forced else self.fp_hash) == self.fp_hash
+            if same and done.params == trial.params:
                 trial.set_user_attr("duplicate_of", done.user_attrs.get("duplicate_of", done.number))
-                _tell(study, trial, values=done.values)
-                self.records.append(TrialRecord(number=trial.number, params=dict(trial.params), worker=-1,
-                                                start=time.time(), duration_s=0.0, job_dir=None,
-                                                state="COMPLETE", values=done.values))
+                tell(study, trial, values=done.values)
                 log.info("trial %d repeats trial %d's parameters: its result is reused, nothing is trained",
                          trial.number, done.number)
-                return True
-        return False
+                return TrialRecord(number=trial.number, params=dict(trial.params), worker=-1, start=time.time(),
+                                   duration_s=0.0, job_dir=None, state="COMPLETE", values=done.values)
+        return None
 
     def _run_trial(self, study: optuna.Study, trial: optuna.Trial, space: SearchSpace, worker_id: int,
                    n_jobs: int, objectives: list[str]) -> TrialRecord:
-        """Launch one job and record COMPLETE / PRUNED / FAIL; a failing job never stops the others."""
-        overrides = list(space.fixed) + [f"{k}={_format(v)}" for k, v in trial.params.items()] + [
-            f"trial.number={trial.number}", f"trial.study_name={_quote(study.study_name)}",
-            f"trial.storage={_quote(self.storage_url)}", f"trial.n_workers={n_jobs}"]
+        """Launch one job and record COMPLETE / PRUNED / FAIL (re-queued when the machinery failed)."""
+        overrides = trial_overrides(space.fixed, trial.params, trial.number, study.study_name,
+                                    mask_url(self.storage_url), n_jobs, self.objective_overrides)
         trial.set_user_attr("worker", worker_id)
+        trial.set_user_attr("overrides", [o for o in overrides if not o.startswith("trial.")])
         started = time.time()
-        job_dir: str | None = None
-        try:
-            ret = self.launcher.launch([overrides], initial_job_idx=trial.number)[0]
-            job_dir = str(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
-            outcome = ret._return_value  # the value, or the exception the job raised
-            ok = ret.status == JobStatus.COMPLETED
-        except Exception as err:  # the launcher itself failed (e.g. a worker process died)
-            outcome, ok = err, False
+        outcome, ok, job_dir = launch(self.launcher, overrides, trial.number)
         duration = time.time() - started
         trial.set_user_attr("duration_s", round(duration, 3))
         if job_dir:
@@ -183,96 +256,36 @@ class OptunaSweep:
         record = TrialRecord(number=trial.number, params=dict(trial.params), worker=worker_id,
                              start=started, duration_s=duration, job_dir=job_dir)
         if ok:
-            values = self._values(outcome, job_dir, objectives)
+            values = objective_values(outcome, job_dir, objectives)
             if values is None:
                 outcome, ok = ValueError(f"objective is not a finite number ({outcome!r})"), False
             else:
                 record.state, record.values = "COMPLETE", values
-                _tell(study, trial, values=values)
+                tell(study, trial, values=values)
         if not ok and isinstance(outcome, optuna.TrialPruned):
             record.state = "PRUNED"
-            _tell(study, trial, state=TrialState.PRUNED)
-            frozen = study._storage.get_trial(trial._trial_id)
-            record.values = frozen.values
+            tell(study, trial, state=TrialState.PRUNED)
+            record.values = study._storage.get_trial(trial._trial_id).values
         elif not ok:
-            record.state, record.error = "FAIL", f"{type(outcome).__name__}: {outcome}"
-            trial.set_user_attr("error", record.error)
-            log.error("trial %d failed: %s (job folder %s)", trial.number, record.error, job_dir)
-            _tell(study, trial, state=TrialState.FAIL)
-        log.info("trial %d %s in %.1f s: %s %s", trial.number, record.state, duration,
-                 record.values, trial.params)
+            self._record_failure(study, trial, record, outcome)
+        log.info("trial %d %s in %.1f s: %s %s", trial.number, record.state, duration, record.values, trial.params)
         return record
 
-    def _values(self, returned: Any, job_dir: str | None, objectives: list[str]) -> list[float] | None:
-        """Single objective: the job's return value. Several: read from the job's metrics.json."""
-        import math
-
-        if len(objectives) == 1:
-            values = [returned]
+    def _record_failure(self, study: optuna.Study, trial: optuna.Trial, record: TrialRecord, error: Any) -> None:
+        """FAIL with the message; an interrupt or infrastructure failure also re-queues the params."""
+        stopping = STOP.is_set()
+        record.state, record.error = "FAIL", f"{type(error).__name__}: {error}"
+        trial.set_user_attr("error", record.error)
+        requeue = retries.may_retry(trial, error, self.max_retries, stopping)
+        if stopping:
+            trial.set_user_attr("interrupted", True)
+        if requeue:
+            record.extra["requeued"] = True
+            trial.set_user_attr("infrastructure", True)
+        tell(study, trial, state=TrialState.FAIL)
+        if requeue:
+            retries.requeue(study, trial, "interrupted" if stopping else "infrastructure")
+            log.warning("trial %d %s (%s): its params are re-queued", trial.number,
+                        "interrupted" if stopping else "lost to an infrastructure failure", record.error)
         else:
-            metrics = read_job_metrics(job_dir)
-            values = [metric_value(metrics, name) for name in objectives]
-        try:
-            values = [float(v) for v in values]
-        except (TypeError, ValueError):
-            return None
-        return values if all(math.isfinite(v) for v in values) else None
-
-
-def metric_value(metrics: dict[str, Any], name: str) -> Any:
-    """`eval/...` from the best evaluation; anything else (peak_rss_mb, train_time_s) from the top level."""
-    if name.startswith("eval/"):
-        return (metrics.get("best") or {}).get(name)
-    return metrics.get(name)
-
-
-def recover_interrupted(study: optuna.Study) -> int:
-    """RUNNING trials whose sweeper process (on this host) is gone: mark FAIL, re-queue their params."""
-    host = socket.gethostname()
-    requeued = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner = t.user_attrs.get("sweeper") or {}
-        if owner.get("host") != host or _pid_alive(int(owner.get("pid", -1))):
-            continue  # another live sweeper (or another machine) owns it
-        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-        study._storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the sweep process was killed")
-        _tell(study, t.number, state=TrialState.FAIL)
-        study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
-        log.warning("trial %d was left RUNNING by a killed sweep: marked FAIL, its params re-queued", t.number)
-        requeued += 1
-    return requeued
-
-
-def _pid_alive(pid: int) -> bool:
-    """Is a process with this pid running on this machine?"""
-    if pid <= 0 or pid == os.getpid():
-        return pid == os.getpid()
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _tell(study: optuna.Study, trial: Any, **kwargs: Any) -> None:
-    """study.tell; GridSampler raises after the last grid point (it calls study.stop), state is saved."""
-    try:
-        study.tell(trial, **kwargs)
-    except RuntimeError as err:
-        log.debug("tell: %s", err)
-
-
-def _format(value: Any) -> str:
-    """A sampled value as a Hydra override value."""
-    if isinstance(value, str):
-        return _quote(value)
-    if value is None:
-        return "null"
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def _quote(text: str) -> str:
-    """Quote for Hydra's override grammar (paths, URLs with ':' and '/')."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+            log.error("trial %d failed: %s (job folder %s)", trial.number, record.error, record.job_dir)

@@ -8,6 +8,10 @@ import optuna
 from dialsum.errors import DialsumError
 
 PRUNERS = ("hyperband", "median", "successive_halving", "none")
+# The settings each pruner reads (a study records only these: the others cannot change its results).
+PRUNER_KEYS = {"hyperband": ("min_resource", "max_resource", "reduction_factor"),
+               "median": ("n_startup_trials", "n_warmup_steps"),
+               "successive_halving": ("min_resource", "reduction_factor"), "none": ()}
 
 
 def build_pruner(cfg: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:

@@ -1,9 +1,7 @@
 """What a sweep leaves behind: all_results.jsonl, best_params.yaml, best_config.yaml and a summary."""
 from __future__ import annotations
 
-import json
 import logging
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,8 +9,8 @@ from typing import Any
 import optuna
 from omegaconf import OmegaConf
 
-from dialsum.sweep.search_space import SearchSpace
-from dialsum.sweep.storage import dashboard_command
+from dialsum.sweep.job_folder import experiment_overrides, read_job_metrics, read_job_overrides, train_command
+from dialsum.sweep.storage import dashboard_command, mask_url
 from dialsum.tracking import atomic
 
 log = logging.getLogger(__name__)
@@ -32,16 +30,6 @@ class TrialRecord:
     values: list[float] | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def read_job_metrics(job_dir: str | Path | None) -> dict[str, Any]:
-    """A job folder's metrics.json, {} when missing or unreadable."""
-    if not job_dir:
-        return {}
-    try:
-        return json.loads((Path(job_dir) / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -70,6 +58,14 @@ def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [study.best_trial] if len(study.directions) == 1 else list(study.best_trials)
 
 
+def source_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
+    """The trial that actually trained: a reused duplicate points to the one it repeats."""
+    original = trial.user_attrs.get("duplicate_of")
+    if original is None:
+        return trial
+    return study.get_trials(deepcopy=False)[int(original)]
+
+
 def write_best_config(trial: optuna.trial.FrozenTrial, out_path: Path) -> bool:
     """The best job's resolved config with the trial fields cleared: reruns it outside the sweep."""
     job_dir = trial.user_attrs.get("job_dir")
@@ -83,14 +79,16 @@ def write_best_config(trial: optuna.trial.FrozenTrial, out_path: Path) -> bool:
     return True
 
 
-def rerun_command(space: SearchSpace, params: dict[str, Any]) -> str:
-    """One line that retrains the best trial: the sweep's fixed overrides + the best params."""
-    parts = list(space.fixed) + [f"{k}={v}" for k, v in params.items()]
-    return "python train.py " + " ".join(shlex.quote(p) for p in parts)
+def rerun_command(trial: optuna.trial.FrozenTrial) -> str | None:
+    """One line that retrains a trial, from what its job actually ran (never the current command line)."""
+    overrides = read_job_overrides(trial.user_attrs.get("job_dir"))
+    if overrides is None and trial.user_attrs.get("overrides"):
+        overrides = experiment_overrides(list(trial.user_attrs["overrides"]))
+    return train_command(overrides) if overrides is not None else None
 
 
 def finish_sweep(study: optuna.Study, records: list[TrialRecord], sweep_dir: Path, storage_url: str,
-                 space: SearchSpace, wall_s: float, n_jobs: int, settings: dict[str, Any]) -> list[TrialRecord]:
+                 wall_s: float, n_jobs: int, stop_reason: str | None = None) -> list[TrialRecord]:
     """Write the result files, print the summary, and build the report."""
     rows = trial_rows(study)
     atomic.write_jsonl(sweep_dir / "all_results.jsonl", rows)
@@ -98,14 +96,15 @@ def finish_sweep(study: optuna.Study, records: list[TrialRecord], sweep_dir: Pat
     summary = _summary(study, records, rows, wall_s, n_jobs)
     if best:
         best_info = [{"number": t.number, "values": t.values, "params": t.params,
-                      "command": rerun_command(space, t.params)} for t in best]
+                      "command": rerun_command(source_trial(study, t))} for t in best]
         atomic.write_text(sweep_dir / "best_params.yaml", OmegaConf.to_yaml(
             {"study_name": study.study_name, "directions": [d.name.lower() for d in study.directions],
              "best": best_info[0] if len(best_info) == 1 else best_info}))
-        if write_best_config(best[0], sweep_dir / "best_config.yaml"):
+        if write_best_config(source_trial(study, best[0]), sweep_dir / "best_config.yaml"):
             summary["best_config"] = str(sweep_dir / "best_config.yaml")
         summary["best"] = best_info
-    summary.update({"storage": storage_url, "dashboard": dashboard_command(storage_url)})
+    summary.update({"storage": mask_url(storage_url), "dashboard": dashboard_command(storage_url),
+                    "stopped": stop_reason})
     atomic.write_json(sweep_dir / "sweep_summary.json", summary)
     _print_summary(summary, sweep_dir)
     _build_report(sweep_dir)
@@ -132,10 +131,12 @@ def _print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
              f"{summary['wall_s']:.1f} s, worker utilisation {summary['worker_utilisation']}"]
     for b in summary.get("best", []):
         lines.append(f"best trial {b['number']}: {b['values']} {b['params']}")
-        lines.append(f"  retrain: {b['command']}")
+        lines.append(f"  retrain: {b['command'] or '(the job folder is gone: see best_params.yaml params)'}")
     if "best_config" in summary:
         lines.append(f"  or: python train.py --config-path {Path(summary['best_config']).parent.resolve()} "
                      "--config-name best_config")
+    if summary.get("stopped"):
+        lines.append(f"stopped early: {summary['stopped']}")
     if not summary.get("best"):
         lines.append("no trial completed: see the errors in all_results.jsonl")
     lines.append(f"results: {sweep_dir}/all_results.jsonl")

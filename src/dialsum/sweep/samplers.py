@@ -10,11 +10,20 @@ from dialsum.errors import DialsumError
 from dialsum.sweep.search_space import SearchSpace
 
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
+# The settings each sampler reads (a study records only these).
+SAMPLER_KEYS = {"tpe": ("seed", "n_startup_trials", "multivariate", "constant_liar"), "random": ("seed",),
+                "grid": ("seed",), "nsga2": ("seed",)}
 
 
-def build_sampler(cfg: Mapping[str, Any], space: SearchSpace, n_objectives: int) -> optuna.samplers.BaseSampler:
-    """Sampler from config; grid needs a finite space, TPE/random work for one or several objectives."""
+def build_sampler(cfg: Mapping[str, Any], space: SearchSpace, n_objectives: int,
+                  seed_offset: int = 0) -> optuna.samplers.BaseSampler:
+    """Sampler from config; grid needs a finite space, TPE/random work for one or several objectives.
+
+    A fixed seed is offset by the trials the study already holds, so a resumed sweep stays reproducible
+    without replaying the proposals it made before."""
     name, seed = cfg.get("name", "tpe"), cfg.get("seed")
+    if seed is not None:
+        seed = int(seed) + seed_offset
     if name == "tpe":
         return _tpe(cfg, seed)
     if name == "random":

@@ -30,8 +30,11 @@ class DialsumOptunaSweeper(Sweeper):
         from dialsum.errors import DialsumError
 
         try:
-            return self._impl.sweep(arguments)
+            records = self._impl.sweep(arguments)
         except DialsumError as err:
             log.error("%s", err)
             print(f"dialsum: error: {err}", file=sys.stderr)
             sys.exit(USER_ERROR_EXIT)
+        if self._impl.exit_code:  # interrupted (128 + signal) or stopped by errors of the sweep machinery
+            sys.exit(self._impl.exit_code)
+        return records

@@ -1,0 +1,174 @@
+"""What defines a study, recorded in it, so a rerun resumes only the same experiment.
+
+A study is the composed job config (minus what cannot change results), the search space, the data's
+identity (content hash of the CSVs, or the synthetic generator's settings), the objectives and the sampler
+and pruner settings. A rerun whose fingerprint differs stops before training and says what differs;
+`hydra.sweeper.resume=force` continues anyway. Optuna stores no such thing itself (study user attributes are
+its place for it); comparing and reporting is written here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping
+
+import optuna
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from dialsum.errors import DialsumError
+from dialsum.sweep.pruners import PRUNER_KEYS
+from dialsum.sweep.samplers import SAMPLER_KEYS
+from dialsum.sweep.search_space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+STUDY_ATTR = "dialsum_fingerprint"
+HISTORY_ATTR = "dialsum_fingerprint_history"
+RESUME_MODES = ("auto", "force")
+# Config keys that never change a trial's result: where things are written, logging, which device, how
+# many workers share the machine, and data *paths* (the data itself is identified by content hash).
+IGNORED_PREFIXES = ("paths.", "trial.", "logger.", "artifacts.", "task_name", "hardware.devices",
+                    "hardware.torch_threads", "data.train_path", "data.val_path", "data.test_path",
+                    "data.synthetic.dir", "training.logging_steps", "training.disable_tqdm",
+                    "training.dataloader_num_workers", "training.save_total_limit")
+MAX_LISTED = 12  # differences shown in the error message
+
+
+def dialsum_version() -> str:
+    """Installed dialsum version (a difference only warns: most releases do not change results)."""
+    try:
+        return metadata.version("dialsum")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build(job_config: DictConfig, space: SearchSpace, settings: Mapping[str, Any], directions: list[str],
+          objectives: list[str]) -> dict[str, Any]:
+    """The study's defining settings as a flat, JSON-able dict of `key -> value`."""
+    config = _resolved_job_part(job_config)
+    swept = tuple(space.distributions)
+    flat = {f"config.{k}": v for k, v in _flatten(config).items()
+            if not k.startswith(IGNORED_PREFIXES) and not _under(k, swept)}
+    flat.update({f"space.{k}": optuna.distributions.distribution_to_json(d) for k, d in space.distributions.items()})
+    flat["data"] = data_identity(job_config.data)
+    flat["objectives"] = list(zip(objectives, directions))
+    sampler = dict(settings.get("sampler") or {})
+    name = sampler.get("name", "tpe")
+    flat.update({f"sampler.{k}": sampler.get(k) for k in ("name", *SAMPLER_KEYS.get(name, ()))})
+    if len(directions) == 1:  # multi-objective studies never prune
+        pruner = dict(settings.get("pruner") or {})
+        pname = pruner.get("name", "none")
+        flat.update({f"pruner.{k}": pruner.get(k) for k in ("name", *PRUNER_KEYS.get(pname, ()))})
+    return {"settings": flat, "fixed_overrides": list(space.fixed), "version": dialsum_version()}
+
+
+def _resolved_job_part(job_config: DictConfig) -> dict[str, Any]:
+    """The job's config without Hydra's own section (which only resolves inside a running job)."""
+    job = job_config.copy()
+    with open_dict(job):
+        job.pop("hydra", None)
+    try:
+        return OmegaConf.to_container(job, resolve=True)
+    except Exception:  # noqa: BLE001 - an interpolation only a running job can resolve: compare it as written
+        return OmegaConf.to_container(job, resolve=False)
+
+
+def short_hash(fingerprint: Mapping[str, Any]) -> str:
+    """A trial-level tag: trials with the same tag ran the same experiment (duplicate reuse checks it)."""
+    blob = json.dumps(fingerprint["settings"], sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def data_identity(data_cfg: DictConfig) -> str:
+    """Hash of the train/val CSV bytes (the same data under another path is the same study)."""
+    if data_cfg.get("source") != "csv":
+        from dialsum.data.synthetic import GENERATOR_VERSION
+
+        return f"synthetic v{GENERATOR_VERSION}"  # sizes and seed are config keys, compared with the rest
+    digest = hashlib.sha256()
+    for key in ("train_path", "val_path"):
+        path = Path(str(data_cfg.get(key)))
+        if not path.is_file():
+            return f"missing {key}: {path}"  # the trials fail with the data error; nothing to compare
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return "csv sha256:" + digest.hexdigest()[:16]
+
+
+def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> bool:
+    """Record the fingerprint in a new study; on resume compare. Returns True when a mismatch was forced."""
+    if mode not in RESUME_MODES:
+        raise DialsumError(f"hydra.sweeper.resume={mode!r}: use one of {RESUME_MODES}.")
+    stored = study.user_attrs.get(STUDY_ATTR)
+    if stored is None:
+        if study.get_trials(deepcopy=False):
+            log.warning("study %s was created before dialsum recorded study settings: cannot check that this "
+                        "run matches it (treated as unknown); recording this run's settings from now on",
+                        study.study_name)
+        study.set_user_attr(STUDY_ATTR, current)
+        return False
+    if stored.get("version") != current["version"]:
+        log.warning("study %s was started with dialsum %s, this is %s: resuming (results may differ slightly)",
+                    study.study_name, stored.get("version"), current["version"])
+    changes = differences(stored["settings"], current["settings"])
+    if not changes:
+        return False
+    listed = "\n  ".join(changes[:MAX_LISTED]) + (f"\n  ... and {len(changes) - MAX_LISTED} more"
+                                                   if len(changes) > MAX_LISTED else "")
+    if mode != "force":
+        raise DialsumError(
+            f"study {study.study_name!r} already exists with different settings, so this is not a resume of "
+            f"the same experiment ({len(study.trials)} trial(s) ran under the old ones):\n  {listed}\n"
+            f"Overrides then: {' '.join(stored.get('fixed_overrides') or []) or '(none)'}; now: "
+            f"{' '.join(current.get('fixed_overrides') or []) or '(none)'}\n"
+            "Either start a new study (hydra.sweeper.study_name=<new name>), or continue this one with "
+            "hydra.sweeper.resume=force: its earlier trials then keep their results, count toward n_trials "
+            "and can stay the best although they ran under the old settings; duplicates are reused only from "
+            "trials with the new settings.")
+    log.warning("hydra.sweeper.resume=force: study %s continues under changed settings:\n  %s",
+                study.study_name, listed)
+    history = list(study.user_attrs.get(HISTORY_ATTR) or []) + [stored]
+    study.set_user_attr(HISTORY_ATTR, history)
+    study.set_user_attr(STUDY_ATTR, current)
+    return True
+
+
+def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """`key: old -> new` for every setting that changed, was added or removed."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if _canonical(a) != _canonical(b):
+            out.append(f"{key}: {_shown(a)} -> {_shown(b)}")
+    return out
+
+
+def _canonical(value: Any) -> str:
+    """JSON form, so tuples from this run equal lists read back from storage."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it (null, 20, [a, b]); strings unquoted."""
+    return value if isinstance(value, str) else _canonical(value)
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> dotted keys (lists stay values)."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        out.update(_flatten(value, dotted) if isinstance(value, dict) and value else {dotted: value})
+    return out
+
+
+def _under(key: str, swept: tuple[str, ...]) -> bool:
+    """Is `key` a swept key, or inside a swept config group (model=choice(kobart,t5))?"""
+    return any(key == s.lstrip("+") or key.startswith(s.lstrip("+") + ".") for s in swept)

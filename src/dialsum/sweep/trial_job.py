@@ -1,0 +1,90 @@
+"""One trial as a Hydra job: its overrides, the launch, and the values it produced."""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import optuna
+from hydra.core.utils import JobStatus
+
+from dialsum.sweep.job_folder import read_job_metrics
+
+log = logging.getLogger(__name__)
+
+
+def trial_overrides(fixed: list[str], params: dict[str, Any], number: int, study_name: str, storage_url: str,
+                    n_jobs: int, objective: list[str]) -> list[str]:
+    """What one job runs: the sweep's fixed overrides, the sampled params, and the trial.* fields."""
+    return list(fixed) + list(objective) + [f"{k}={format_value(v)}" for k, v in params.items()] + [
+        f"trial.number={number}", f"trial.study_name={quote(study_name)}",
+        f"trial.storage={quote(storage_url)}", f"trial.n_workers={n_jobs}"]
+
+
+def launch(launcher: Any, overrides: list[str], number: int) -> tuple[Any, bool, str | None]:
+    """(return value or exception, completed?, job folder); a launcher failure is an outcome too."""
+    try:
+        ret = launcher.launch([overrides], initial_job_idx=number)[0]
+    except Exception as err:  # the launcher itself failed (a worker process died, the pool broke)
+        return err, False, None
+    job_dir = str(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
+    return ret._return_value, ret.status == JobStatus.COMPLETED, job_dir  # value, or the job's exception
+
+
+def objective_values(returned: Any, job_dir: str | None, objectives: list[str]) -> list[float] | None:
+    """Single objective: the job's return value. Several: read from the job's metrics.json."""
+    if len(objectives) == 1:
+        values = [returned]
+    else:
+        metrics = read_job_metrics(job_dir)
+        values = [metric_value(metrics, name) for name in objectives]
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+    return values if all(math.isfinite(v) for v in values) else None
+
+
+def metric_value(metrics: dict[str, Any], name: str) -> Any:
+    """`eval/...` from the best evaluation; anything else (peak_rss_mb, train_time_s) from the top level."""
+    if name.startswith("eval/"):
+        return (metrics.get("best") or {}).get(name)
+    return metrics.get(name)
+
+
+def tell(study: optuna.Study, trial: Any, **kwargs: Any) -> None:
+    """study.tell, tolerant of sampler errors raised after the result was saved.
+
+    Optuna saves the state in a `finally` after `sampler.after_trial`; GridSampler raises there after the
+    last grid point (RuntimeError from study.stop) and for re-queued trials, which carry no grid_id
+    (KeyError). The result is stored either way; anything else (storage down) propagates."""
+    try:
+        study.tell(trial, **kwargs)
+    except Exception as err:  # noqa: BLE001 - re-raised unless the trial is already stored as finished
+        if not is_finished(study, trial):
+            raise
+        log.debug("tell: the sampler raised after the result was saved: %r", err)
+
+
+def is_finished(study: optuna.Study, trial: Any) -> bool:
+    """Is this trial (object or number) finished in the storage?"""
+    try:
+        number = trial if isinstance(trial, int) else trial.number
+        trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        return study._storage.get_trial(trial_id).state.is_finished()
+    except Exception:  # noqa: BLE001 - storage unreachable: not known to be finished
+        return False
+
+
+def format_value(value: Any) -> str:
+    """A sampled value as a Hydra override value."""
+    if isinstance(value, str):
+        return quote(value)
+    if value is None:
+        return "null"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def quote(text: str) -> str:
+    """Quote for Hydra's override grammar (paths, URLs with ':' and '/')."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

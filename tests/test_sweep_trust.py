@@ -1,0 +1,263 @@
+"""Sweeps you can trust (issue 8): resume only the same experiment, stop cleanly, retry what was the
+machinery's fault. The sweeper is real; the jobs are fake (tests/fake_app.py), so each test takes seconds."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from conftest import ROOT, run_cli
+from dialsum.sweep.storage import open_storage
+
+S = optuna.trial.TrialState
+FAKE = "tests/fake_app.py"
+GRID = ["hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
+        "training.learning_rate=choice(1e-3, 3e-3)", "training.per_device_train_batch_size=choice(4, 8)"]
+JOBLIB_2 = ["hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.launcher.n_jobs=2"]
+
+
+def _args(sweep_dir: Path, *extra: str) -> list[str]:
+    """A fake-job Optuna sweep in sweep_dir, study 'test'."""
+    return ["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.study_name=test", *extra]
+
+
+def _run(sweep_dir: Path, cache_dir: Path, *extra: str, env: dict[str, str] | None = None):
+    """Run the fake sweep to the end."""
+    sweep_dir.parent.mkdir(parents=True, exist_ok=True)
+    return run_cli(_args(sweep_dir, *extra), sweep_dir.parent, cache_dir, script=FAKE, timeout=180, env_extra=env)
+
+
+def _study(sweep_dir: Path) -> optuna.Study:
+    """The study in the sweep folder's journal."""
+    return optuna.load_study(study_name="test", storage=open_storage(str(sweep_dir / "optuna_journal.log")))
+
+
+def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.trials if t.state == S.COMPLETE]
+
+
+def _points(trials) -> set:
+    return {tuple(sorted(t.params.items())) for t in trials}
+
+
+# ---- resume must resume the same experiment -------------------------------------------------------------
+def test_changed_override_refuses_resume_until_new_name_or_force(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    first = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=2", "data.max_train_samples=10")
+    assert first.returncode == 0, first.stderr[-3000:]
+    changed = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=4", "data.max_train_samples=20")
+    assert changed.returncode == 2 and "Traceback" not in changed.stderr, changed.stderr[-3000:]
+    for needle in ("data.max_train_samples: 10 -> 20", "hydra.sweeper.study_name=", "hydra.sweeper.resume=force"):
+        assert needle in changed.stderr, changed.stderr[-3000:]
+    assert len(_study(sweep_dir).trials) == 2                      # stopped before any trial
+    dropped = _run(sweep_dir, cache_dir, *GRID[:2], "training.learning_rate=choice(1e-3, 3e-3)",
+                   "hydra.sweeper.n_trials=4", "data.max_train_samples=10")   # a changed search space
+    assert dropped.returncode == 2 and "space.training.per_device_train_batch_size" in dropped.stderr
+    # what cannot change results never blocks: workers, launcher, more trials
+    same = _run(sweep_dir, cache_dir, *GRID, *JOBLIB_2, "hydra.sweeper.n_trials=3", "data.max_train_samples=10")
+    assert same.returncode == 0, same.stderr[-3000:]
+    assert len(_complete(_study(sweep_dir))) == 3
+
+    forced = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=4", "data.max_train_samples=20",
+                  "hydra.sweeper.resume=force")
+    assert forced.returncode == 0 and "continues under changed settings" in forced.stdout + forced.stderr
+    study = _study(sweep_dir)
+    assert len(_complete(study)) == 4
+    best = yaml.safe_load((sweep_dir / "best_params.yaml").read_text())["best"]
+    ran = 10 if best["number"] < 3 else 20   # the retrain command is what the best trial ran
+    assert f"data.max_train_samples={ran}" in best["command"], best
+    assert "trial." not in best["command"] and "hydra." not in best["command"]
+    cfg = yaml.safe_load((sweep_dir / "best_config.yaml").read_text())
+    assert cfg["data"]["max_train_samples"] == ran
+
+
+def test_same_data_under_another_path_resumes_changed_data_does_not(tmp_path: Path, cache_dir: Path) -> None:
+    rows = "fname,dialogue,summary\nd1,#Person1#: 안녕.,인사.\n"
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        for split in ("train", "val"):
+            (tmp_path / folder / f"{split}.csv").write_text(rows, encoding="utf-8")
+    sweep_dir = tmp_path / "multirun" / "test"
+
+    def data(folder: str) -> list[str]:
+        return ["data=dialogsum_ko", f"data.train_path={tmp_path / folder / 'train.csv'}",
+                f"data.val_path={tmp_path / folder / 'val.csv'}"]
+
+    assert _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=1", *data("a")).returncode == 0
+    moved = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=2", *data("b"))
+    assert moved.returncode == 0, moved.stderr[-3000:]
+    (tmp_path / "b" / "train.csv").write_text(rows + "d2,#Person1#: 네.,대답.\n", encoding="utf-8")
+    edited = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=3", *data("b"))
+    assert edited.returncode == 2 and "data: csv sha256:" in edited.stderr, edited.stderr[-3000:]
+
+
+def test_study_from_before_fingerprints_resumes_with_one_warning(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    sweep_dir.mkdir(parents=True)
+    old = optuna.create_study(study_name="test", storage=open_storage(str(sweep_dir / "optuna_journal.log")),
+                              direction="maximize")
+    dists = {"training.learning_rate": optuna.distributions.CategoricalDistribution([1e-3, 3e-3]),
+             "training.per_device_train_batch_size": optuna.distributions.CategoricalDistribution([4, 8])}
+    old.add_trial(optuna.trial.create_trial(params={"training.learning_rate": 1e-3,
+                                                    "training.per_device_train_batch_size": 4},
+                                            distributions=dists, value=0.5))
+    result = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert out.count("created before dialsum recorded study settings") == 1
+    assert len(_complete(_study(sweep_dir))) == 2
+
+
+# ---- stopping a sweep ---------------------------------------------------------------------------------
+def _start(sweep_dir: Path, cache_dir: Path, *extra: str, env: dict[str, str]) -> subprocess.Popen:
+    """The fake sweep in the background, its own process group (like a terminal job)."""
+    full_env = {**os.environ, "DIALSUM_CACHE": str(cache_dir), **env}
+    sweep_dir.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([sys.executable, str(ROOT / FAKE), *_args(sweep_dir, *extra)], cwd=sweep_dir.parent,
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _wait_for_jobs(log: Path, n: int, timeout: float = 90) -> None:
+    """Until n jobs have started (each appends a line to the fake log)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if log.is_file() and len(log.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{n} job(s) did not start")
+
+
+@pytest.mark.parametrize("sig,launcher,to_group", [
+    (signal.SIGINT, [], True),            # Ctrl-C in a terminal: the whole foreground group gets it
+    (signal.SIGTERM, JOBLIB_2, False),    # docker stop: only the main process gets it
+])
+def test_signal_stops_the_sweep_and_rerun_completes(tmp_path: Path, cache_dir: Path, sig, launcher,
+                                                    to_group: bool) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    log = tmp_path / "jobs.log"
+    extra = [*GRID, *launcher]
+    proc = _start(sweep_dir, cache_dir, *extra, env={"FAKE_SLEEP": "60", "FAKE_LOG": str(log)})
+    _wait_for_jobs(log, 2 if launcher else 1)
+    time.sleep(0.5)
+    sent = time.time()
+    os.killpg(proc.pid, sig) if to_group else os.kill(proc.pid, sig)
+    out, _ = proc.communicate(timeout=60)
+    seconds = time.time() - sent
+    print(f"{signal.Signals(sig).name}: exit {proc.returncode} after {seconds:.1f} s")
+    assert proc.returncode == 128 + sig, out[-3000:]
+    assert seconds < 15, seconds
+    assert "Traceback" not in out, out[-3000:]
+    for name in ("all_results.jsonl", "sweep_summary.json", "report.md"):
+        assert (sweep_dir / name).is_file(), name
+    assert "stopped by" in json.loads((sweep_dir / "sweep_summary.json").read_text())["stopped"]
+    study = _study(sweep_dir)
+    stopped = [t for t in study.trials if t.state == S.FAIL]
+    assert stopped and all(t.user_attrs.get("interrupted") for t in stopped)
+    assert not [t for t in study.trials if t.state == S.RUNNING]
+    assert {t.user_attrs["requeued_from"] for t in study.trials if t.state == S.WAITING} == {t.number for t in stopped}
+
+    rerun = _run(sweep_dir, cache_dir, *extra)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    complete = _complete(_study(sweep_dir))
+    assert len(complete) == 4 and len(_points(complete)) == 4       # nothing lost, nothing duplicated
+    assert _points(stopped) <= _points(complete)
+
+
+def test_second_ctrl_c_exits_at_once(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    log = tmp_path / "jobs.log"
+    proc = _start(sweep_dir, cache_dir, *GRID, env={"FAKE_SLEEP": "60", "FAKE_LOG": str(log),
+                                                    "FAKE_SLOW_STOP": "1"})
+    _wait_for_jobs(log, 1)
+    os.kill(proc.pid, signal.SIGINT)
+    time.sleep(0.2)
+    sent = time.time()
+    os.kill(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.time() - sent < 3
+    rerun = _run(sweep_dir, cache_dir, *GRID)  # whatever the first stop left RUNNING is recovered
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert len(_points(_complete(_study(sweep_dir)))) == 4
+
+
+@pytest.mark.parametrize("fault", ["FAKE_TELL_ERROR", "FAKE_ASK_ERROR"])
+def test_worker_thread_exception_is_recorded_and_the_sweep_goes_on(tmp_path: Path, cache_dir: Path,
+                                                                    fault: str) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = _run(sweep_dir, cache_dir, *GRID, env={fault: "2"})
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert "sweeper error: " in out and "fake " in out
+    study = _study(sweep_dir)
+    assert not [t for t in study.trials if t.state == S.RUNNING]
+    assert len(_points(_complete(study))) == 4                      # the lost trial was re-queued and ran
+
+
+# ---- failures: retry the machinery's, keep the trial's --------------------------------------------------
+def test_killed_worker_process_is_requeued_and_the_sweep_completes(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = _run(sweep_dir, cache_dir, *GRID, *JOBLIB_2, env={"FAKE_KILL_ONCE": str(tmp_path / "killed"),
+                                                                "FAKE_SLEEP": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = _study(sweep_dir)
+    lost = [t for t in study.trials if t.state == S.FAIL]
+    assert lost and all(t.user_attrs.get("infrastructure") for t in lost), [t.user_attrs for t in lost]
+    assert "TerminatedWorkerError" in lost[0].user_attrs["error"]
+    assert len(_points(_complete(study))) == 4
+
+
+def test_trial_errors_stay_failed_and_retry_failed_requeues_them(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    first = _run(sweep_dir, cache_dir, *GRID, env={"FAKE_FAIL_LR": "0.001"})
+    assert first.returncode == 0, first.stderr[-3000:]
+    failed = [t for t in _study(sweep_dir).trials if t.state == S.FAIL]
+    assert len(failed) == 2 and all("fake training error" in t.user_attrs["error"] for t in failed)
+    assert not [t for t in _study(sweep_dir).trials if t.state == S.WAITING]   # the trial's fault: no retry
+    again = _run(sweep_dir, cache_dir, *GRID)
+    assert "0 trial(s) to run" in again.stdout + again.stderr
+    fixed = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.retry_failed=true")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    complete = _complete(_study(sweep_dir))
+    assert len(complete) == 4 and _points(failed) <= _points(complete)
+    assert {t.user_attrs.get("requeued_from") for t in complete} >= {t.number for t in failed}
+
+
+def test_resumed_seeded_sampler_does_not_repeat_its_proposals(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    space = ["hydra.sweeper.sampler.name=random", "hydra.sweeper.sampler.seed=0", "hydra.sweeper.pruner.name=none",
+             "training.learning_rate=tag(log, interval(1e-4, 1e-2))"]
+    assert _run(sweep_dir, cache_dir, *space, "hydra.sweeper.n_trials=2").returncode == 0
+    assert _run(sweep_dir, cache_dir, *space, "hydra.sweeper.n_trials=4").returncode == 0
+    trials = _study(sweep_dir).trials
+    assert [t.state for t in trials] == [S.COMPLETE] * 4
+    assert not any("duplicate_of" in t.user_attrs for t in trials)
+    assert len(_points(trials)) == 4
+
+
+def test_interrupted_trial_is_recovered_when_the_pid_was_reused(tmp_path: Path, cache_dir: Path) -> None:
+    """A container restarts the sweeper with the same hostname and pid: the pid alone is alive, the run is not."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    assert _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=1").returncode == 0
+    study = _study(sweep_dir)
+    study.enqueue_trial({"training.learning_rate": 3e-3, "training.per_device_train_batch_size": 8})
+    dists = {"training.learning_rate": optuna.distributions.CategoricalDistribution([1e-3, 3e-3]),
+             "training.per_device_train_batch_size": optuna.distributions.CategoricalDistribution([4, 8])}
+    orphan = study.ask(dists)
+    orphan.set_user_attr("sweeper", {"host": socket.gethostname(), "pid": os.getpid(),  # alive: this pytest
+                                     "run_id": "an-earlier-run", "started": 1.0})       # ... but not that run
+    result = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = _study(sweep_dir).trials
+    assert trials[orphan.number].state == S.FAIL and trials[orphan.number].user_attrs["interrupted"]
+    retried = [t for t in trials if t.user_attrs.get("requeued_from") == orphan.number]
+    assert retried and retried[0].state == S.COMPLETE and retried[0].params == orphan.params
