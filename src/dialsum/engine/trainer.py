@@ -84,11 +84,7 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean training.{close[0]}?" if close else ""
             raise DialsumError(f"training.{key} is not a TrainingArguments field (transformers 5).{hint}")
-    ratio = cfg.training.get("warmup_ratio")
-    if ratio is not None:
-        if not 0 <= float(ratio) < 1:
-            raise DialsumError(f"training.warmup_ratio={ratio} must be in [0, 1).")
-        user["warmup_steps"] = float(ratio)
+    user.update(_warmup(user.pop("warmup_steps", None), cfg.training.get("warmup_ratio")))
     hw = cfg.hardware
     objective = cfg.objective
     return args_cls(
@@ -104,6 +100,20 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
         bf16=bool(hw.bf16),
         **_checkpointing(args_cls, bool(hw.gradient_checkpointing)),
     )
+
+
+def _warmup(steps: int | float | None, ratio: float | None) -> dict[str, int | float]:
+    """warmup_steps when given (ratio then unused, said in the log), else warmup_ratio as transformers-5
+    `warmup_steps=<float>`: one rule, so neither key is ever silently ignored."""
+    if steps is not None:
+        if ratio is not None:
+            log.info("training.warmup_steps=%s is set: training.warmup_ratio=%s is not used", steps, ratio)
+        return {"warmup_steps": steps}
+    if ratio is None:
+        return {}
+    if not 0 <= float(ratio) < 1:
+        raise DialsumError(f"training.warmup_ratio={ratio} must be in [0, 1).")
+    return {"warmup_steps": float(ratio)}
 
 
 def _checkpointing(args_cls: type, enabled: bool) -> dict[str, bool]:
