@@ -3,7 +3,8 @@
 The job's behaviour comes from environment variables (FAKE_*), so one app serves every sweeper test:
 FAKE_SLEEP (seconds per job, in small steps that notice a sweep stop), FAKE_FAIL_LR (a learning rate that
 raises), FAKE_KILL_ONCE (a marker path: the first job to see it missing creates it and SIGKILLs its own
-process, like the OS killing a worker for memory), FAKE_LOG (a file each job appends its params to). Sweeper-side faults, patched in this process:
+process, like the OS killing a worker for memory), FAKE_LOG (a file each job appends its params to), FAKE_REPORT (report the value at step 0 through
+dialsum's pruning bridge, when dialsum would attach one). Sweeper-side faults, patched in this process:
 FAKE_TELL_ERROR / FAKE_ASK_ERROR (the N-th Study.tell / Study.ask raises ValueError / OperationalError-like
 errors), FAKE_PASSWORD_DB (a sqlite file that serves any storage URL with a password, standing in for
 PostgreSQL: the test is about where the password is written, not about the database).
@@ -89,6 +90,12 @@ def main(cfg: DictConfig) -> float:
                "best": {"eval/rouge_combined_f1": value, "eval/loss": 3.0 - value}, "peak_rss_mb": 100.0}
     (out_dir / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
     metric = cfg.objective.metric
+    if os.environ.get("FAKE_REPORT"):  # report like a training job does, through dialsum's own bridge set-up
+        from dialsum.engine.run import _trial_bridge
+
+        bridge = _trial_bridge(cfg)
+        if bridge is not None:
+            bridge.trial.report(metrics["best"].get(metric, value), step=0)
     return metrics["best"][metric] if metric in metrics["best"] else value
 
 

@@ -203,6 +203,37 @@ def test_worker_thread_exception_is_recorded_and_the_sweep_goes_on(tmp_path: Pat
     assert len(_points(_complete(study))) == 4                      # the lost trial was re-queued and ran
 
 
+# ---- settings that were silently ignored ------------------------------------------------------------------
+def test_single_objective_from_objectives_is_what_trials_optimise(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.objectives=[eval/loss]",
+                  "hydra.sweeper.direction=minimize", env={"FAKE_REPORT": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = _study(sweep_dir)
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    best = study.best_trial                        # lowest eval/loss = the fake's best point, not its worst
+    assert best.params == {"training.learning_rate": 3e-3, "training.per_device_train_batch_size": 8}
+    assert best.value == pytest.approx(3.0 - 1.000374)
+    assert all(t.intermediate_values == {0: t.value} for t in study.trials)   # the bridge reports eval/loss
+    job = yaml.safe_load((Path(best.user_attrs["job_dir"]) / ".hydra" / "config.yaml").read_text())
+    assert job["objective"] == {"metric": "eval/loss", "direction": "minimize"}
+
+
+def test_direction_as_one_item_list_keeps_pruning(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=2", "hydra.sweeper.direction=[maximize]",
+                  env={"FAKE_REPORT": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert all(t.intermediate_values for t in _study(sweep_dir).trials)
+
+
+def test_single_objective_that_no_job_produces_is_refused(tmp_path: Path, cache_dir: Path) -> None:
+    result = _run(tmp_path / "multirun" / "test", cache_dir, *GRID, "hydra.sweeper.objectives=[peak_rss_mb]",
+                  "hydra.sweeper.direction=minimize")
+    assert result.returncode == 2 and "single objective 'peak_rss_mb'" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
 # ---- failures: retry the machinery's, keep the trial's --------------------------------------------------
 def test_killed_worker_process_is_requeued_and_the_sweep_completes(tmp_path: Path, cache_dir: Path) -> None:
     sweep_dir = tmp_path / "multirun" / "test"

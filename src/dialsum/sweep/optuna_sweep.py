@@ -115,7 +115,12 @@ class OptunaSweep:
                 raise DialsumError(f"hydra.sweeper.direction: {d!r} is not maximize or minimize.")
         self.objective_overrides: list[str] = []
         if len(objectives) == 1:  # the job optimises, prunes on and returns objective.metric: make it this one
-            check_objective(objectives[0], directions[0])
+            try:
+                check_objective(objectives[0], directions[0])
+            except DialsumError as err:
+                raise DialsumError(f"single objective {objectives[0]!r}: each trial optimises, prunes on and returns "
+                                   f"it, so it must be an eval/* metric ({err}) Other metrics (peak_rss_mb) work "
+                                   "as one of several objectives.") from None
             if (objectives[0], directions[0]) != (job_config.objective.metric, job_config.objective.direction):
                 self.objective_overrides = [f"objective.metric={objectives[0]}", f"objective.direction={directions[0]}"]
                 log.info("single objective %s (%s): every trial runs with %s", objectives[0], directions[0],
