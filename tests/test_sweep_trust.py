@@ -234,6 +234,29 @@ def test_single_objective_that_no_job_produces_is_refused(tmp_path: Path, cache_
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("from_env", [False, True])
+def test_storage_password_is_never_written(tmp_path: Path, cache_dir: Path, from_env: bool) -> None:
+    """Every file the sweep leaves (job .hydra/ files, logs, summary, report, the database) and its output."""
+    secret = "s3cr3t-pw"
+    url = f"postgresql://dialsum:{secret}@db.example:5432/optuna"
+    sweep_dir = tmp_path / "multirun" / "test"
+    storage = "hydra.sweeper.storage=${oc.env:DIALSUM_STORAGE}" if from_env else f"hydra.sweeper.storage={url}"
+    env = {"FAKE_PASSWORD_DB": str(sweep_dir / "stand_in_for_postgres.db"), "FAKE_REPORT": "1",
+           **({"DIALSUM_STORAGE": url} if from_env else {})}
+    result = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=2", storage, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert secret not in result.stdout + result.stderr
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) > 10 and (sweep_dir / "0" / ".hydra" / "hydra.yaml") in files
+    leaked = [str(p) for p in files if secret.encode() in p.read_bytes()]
+    assert not leaked, leaked
+    summary = json.loads((sweep_dir / "sweep_summary.json").read_text())
+    assert summary["storage"] == "postgresql://dialsum:***@db.example:5432/optuna"
+    assert '"$DIALSUM_STORAGE"' in summary["dashboard"]
+    assert all(t.intermediate_values for t in _complete(optuna.load_study(
+        study_name="test", storage=f"sqlite:///{sweep_dir / 'stand_in_for_postgres.db'}")))  # jobs connected
+
+
 # ---- failures: retry the machinery's, keep the trial's --------------------------------------------------
 def test_killed_worker_process_is_requeued_and_the_sweep_completes(tmp_path: Path, cache_dir: Path) -> None:
     sweep_dir = tmp_path / "multirun" / "test"

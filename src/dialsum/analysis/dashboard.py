@@ -20,6 +20,7 @@ from typing import Any
 
 from dialsum.analysis.study_io import load_sweep
 from dialsum.errors import DialsumError
+from dialsum.sweep.storage import unmask_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -74,7 +75,7 @@ def start(sweep_dir: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_P
     sweep = load_sweep(sweep_dir)
     check_port_free(host, port)
     log = tempfile.NamedTemporaryFile(prefix=f"dialsum-dashboard-{port}-", suffix=".log", delete=False)
-    proc = subprocess.Popen(dashboard_command(sweep.storage_url, host, port), stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(dashboard_command(unmask_url(sweep.storage_url), host, port),  # password from env stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     log.close()
     _LOGS[proc.pid] = Path(log.name)

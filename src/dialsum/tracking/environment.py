@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dialsum.tracking.redact import redact_urls
+
 PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "hydra-core", "omegaconf", "optuna",
             "rouge-score", "kiwipiepy", "wandb", "numpy", "pandas", "dialsum")
 GIT_TIMEOUT_S = 5
@@ -36,8 +38,8 @@ def snapshot(seed: int, cwd: Path | None = None) -> dict[str, Any]:
     cwd = cwd or Path.cwd()
     status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
     return {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "argv": sys.argv,
+        "command": redact_urls(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]])),
+        "argv": [redact_urls(a) for a in sys.argv],  # a sweep's storage URL may hold a password
         "cwd": str(cwd),
         "seed": seed,
         "git": {"commit": _git(["rev-parse", "HEAD"], cwd), "dirty": bool(status) if status is not None else None},
