@@ -25,3 +25,40 @@ def test_environment_record_hides_url_passwords(monkeypatch) -> None:
     monkeypatch.setattr("sys.argv", ["train.py", "-m", "hydra.sweeper.storage=postgresql://u:s3cr3t@h/db"])
     record = snapshot(seed=1)
     assert "s3cr3t" not in str(record) and "postgresql://u:***@h/db" in record["command"]
+
+
+def test_mistyped_values_are_one_message_without_traceback(tmp_path: Path, cache_dir: Path) -> None:
+    from conftest import run_cli
+
+    result = run_cli(["training.learning_rate=abc", "generation.num_beams=two", "hardware.fp16=maybe", "debug=fast"],
+                     tmp_path, cache_dir)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    for needle in ("training.learning_rate='abc': expected a number", "generation.num_beams='two': expected an integer",
+                   "hardware.fp16='maybe': expected true or false"):
+        assert needle in result.stderr, result.stderr[-3000:]
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
+
+
+def test_mistyped_sweeper_setting_is_refused_before_any_trial(tmp_path: Path, cache_dir: Path) -> None:
+    from conftest import run_cli
+
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = run_cli(["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.n_trials=many",
+                      "hydra.sweeper.sampler.seed=x", "data.max_train_samples=1.5",
+                      "training.learning_rate=choice(1e-3, 3e-3)"], tmp_path, cache_dir, script="tests/fake_app.py")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    for needle in ("hydra.sweeper.n_trials='many': expected an integer",
+                   "hydra.sweeper.sampler.seed='x': expected an integer (or null)",
+                   "data.max_train_samples=1.5: expected an integer (or null)"):
+        assert needle in result.stderr, result.stderr[-3000:]
+    assert not (sweep_dir / "0").exists()
+
+
+@pytest.mark.parametrize("option", ["sweep=bayes", "sweep=grid", "experiment=sweep_demo", "hardware=gpu",
+                                    "hardware=fp16_ckpt", "data=dialogsum_ko", "debug=fast", "model=kogpt2"])
+def test_shipped_configs_pass_the_type_check(option: str) -> None:
+    from conftest import compose_cfg
+    from dialsum.config_schema import check_job_config
+
+    cfg = compose_cfg([option, "hydra/sweeper=optuna"] if option.startswith("sweep") else [option])
+    check_job_config(cfg)

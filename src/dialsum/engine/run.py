@@ -18,6 +18,9 @@ log = logging.getLogger("dialsum")
 
 def train(cfg: DictConfig, out_dir: Path) -> float:
     """Train and evaluate; returns the best value of objective.metric (what sweepers optimise)."""
+    from dialsum.config_schema import check_job_config
+
+    check_job_config(cfg)  # mistyped values: one message naming each, before any work
     check_objective(cfg.objective.metric, cfg.objective.direction)
     _prefetch_analyzer(cfg.metric.tokenizer)
     from dialsum.sweep import devices

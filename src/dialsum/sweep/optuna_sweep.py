@@ -20,6 +20,7 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from dialsum.config_schema import check_sweep_config
 from dialsum.errors import DialsumError
 from dialsum.sweep import fingerprint, retries
 from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
@@ -62,6 +63,7 @@ class OptunaSweep:
             raise DialsumError("search space is empty: give hydra.sweeper.params or a sweep on the command "
                                "line, e.g. training.learning_rate='tag(log, interval(1e-4, 1e-2))'.")
         job_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(space.fixed))
+        check_sweep_config(s, job_config)  # a mistyped fixed value would fail every trial: refuse it now
         check_keys(space, job_config)
         directions, objectives = self._objectives(job_config)
         n_jobs = int(s.get("n_jobs", 1))

@@ -1,0 +1,206 @@
+"""Types of the config sections users type values into, checked before any work starts.
+
+OmegaConf structured configs do the checking (a dataclass per section; `OmegaConf.merge` rejects a value
+that cannot be its field's type). Only the keys listed here are checked, so a key another part of dialsum
+adds to conf/ works before it is listed; unknown key *names* are already refused by Hydra's struct mode.
+Training keys not listed are typed by HF TrainingArguments' own annotations when the run starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ValidationError
+
+from dialsum.errors import DialsumError
+
+
+@dataclass
+class TrainingSchema:
+    learning_rate: float = 1e-3
+    per_device_train_batch_size: int = 16
+    per_device_eval_batch_size: int = 64
+    gradient_accumulation_steps: int = 1
+    num_train_epochs: float = 8
+    max_steps: int = -1
+    warmup_steps: Optional[float] = None
+    warmup_ratio: Optional[float] = None
+    weight_decay: float = 0.0
+    label_smoothing_factor: float = 0.0
+    lr_scheduler_type: str = "linear"
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    eval_strategy: str = "steps"
+    eval_steps: Optional[float] = None
+    save_strategy: str = "steps"
+    save_steps: Optional[float] = None
+    save_total_limit: Optional[int] = None
+    logging_steps: float = 25
+    dataloader_num_workers: int = 0
+    disable_tqdm: bool = True
+    auto_find_batch_size: bool = False
+    early_stopping_patience: Optional[int] = None
+    early_stopping_threshold: float = 0.0
+
+
+@dataclass
+class GenerationSchema:
+    num_beams: int = 1
+    max_new_tokens: int = 80
+    length_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    batch_size: int = 64
+
+
+@dataclass
+class SyntheticSchema:
+    n_train: int = 2000
+    n_val: int = 240
+    n_test: int = 200
+    seed: int = 1234
+    dir: str = ""
+
+
+@dataclass
+class DataSchema:
+    name: str = ""
+    source: str = "synthetic"
+    train_path: Optional[str] = None
+    val_path: Optional[str] = None
+    test_path: Optional[str] = None
+    max_train_samples: Optional[int] = None
+    max_val_samples: Optional[int] = None
+    normalization: str = "light"
+    min_val_rows: int = 0
+    min_val_fraction: float = 0.0
+    synthetic: Optional[SyntheticSchema] = None
+
+
+@dataclass
+class HardwareSchema:
+    accelerator: str = "cpu"
+    fp16: bool = False
+    bf16: bool = False
+    precision: Optional[str] = None
+    gradient_checkpointing: bool = False
+    torch_threads: Optional[int] = None
+    devices: Optional[List[int]] = None
+    trials_per_gpu: int = 1
+
+
+@dataclass
+class SamplerSchema:
+    name: str = "tpe"
+    seed: Optional[int] = None
+    n_startup_trials: int = 4
+    multivariate: bool = True
+    constant_liar: bool = True
+
+
+@dataclass
+class PrunerSchema:
+    name: str = "hyperband"
+    min_resource: int = 1
+    max_resource: int = 6
+    reduction_factor: int = 3
+    n_startup_trials: int = 4
+    n_warmup_steps: int = 1
+
+
+@dataclass
+class SweeperSchema:
+    study_name: str = ""
+    storage: Optional[str] = None
+    direction: Any = "maximize"
+    objectives: Optional[List[str]] = None
+    n_trials: int = 8
+    n_jobs: int = 1
+    max_failure_rate: float = 0.5
+    skip_duplicates: bool = True
+    resume: str = "auto"
+    max_retries: int = 1
+    retry_failed: bool = False
+    sampler: SamplerSchema = field(default_factory=SamplerSchema)
+    pruner: PrunerSchema = field(default_factory=PrunerSchema)
+    params: Optional[Dict[str, Any]] = None
+
+
+SECTIONS = {"training": TrainingSchema, "generation": GenerationSchema, "data": DataSchema,
+            "hardware": HardwareSchema}
+CHOICES = {"hardware.accelerator": ("cpu", "cuda"), "data.source": ("synthetic", "csv"),
+           "data.normalization": ("none", "light", "medium"), "hydra.sweeper.resume": ("auto", "force"),
+           "hydra.sweeper.sampler.name": ("tpe", "random", "grid", "nsga2"),
+           "hydra.sweeper.pruner.name": ("hyperband", "median", "successive_halving", "none")}
+
+
+def check_job_config(cfg: DictConfig) -> None:
+    """training, generation, data and hardware: every mistyped value named with its expected type."""
+    _raise(job_problems(cfg))
+
+
+def check_sweep_config(settings: dict[str, Any], job_cfg: DictConfig) -> None:
+    """hydra.sweeper's settings (resolved) and the trials' fixed job config, before any trial."""
+    _raise(section_problems("hydra.sweeper", settings, SweeperSchema) + job_problems(job_cfg))
+
+
+def job_problems(cfg: DictConfig) -> list[str]:
+    """Problems in the job config sections users type values into."""
+    problems: list[str] = []
+    for section, schema in SECTIONS.items():
+        if section in cfg:
+            problems += section_problems(section, OmegaConf.to_container(cfg[section], resolve=True), schema)
+    return problems
+
+
+def section_problems(prefix: str, values: dict[str, Any], schema: type) -> list[str]:
+    """One line per value that is not of its field's type (or not one of its choices)."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    hints = typing.get_type_hints(schema)
+    problems = []
+    for key, value in (values or {}).items():
+        if key not in fields:
+            continue
+        name = f"{prefix}.{key}"
+        nested = _nested_schema(hints[key])
+        if nested is not None and isinstance(value, dict):
+            problems += section_problems(name, value, nested)
+            continue
+        try:
+            OmegaConf.merge(OmegaConf.structured(schema), {key: value})
+        except ValidationError:
+            problems.append(f"{name}={value!r}: expected {_type_name(hints[key])}")
+            continue
+        if name in CHOICES and value is not None and value not in CHOICES[name]:
+            problems.append(f"{name}={value!r}: expected one of {', '.join(CHOICES[name])}")
+    return problems
+
+
+def _nested_schema(hint: Any) -> type | None:
+    """The dataclass behind a field (Optional[SyntheticSchema] -> SyntheticSchema)."""
+    for candidate in (hint, *typing.get_args(hint)):
+        if dataclasses.is_dataclass(candidate):
+            return candidate
+    return None
+
+
+def _type_name(hint: Any) -> str:
+    """`Optional[int]` -> 'an integer (or null)'."""
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if typing.get_origin(hint) is typing.Union and args else hint
+    if typing.get_origin(base) in (list, List):
+        inner = typing.get_args(base)
+        text = f"a list of {names.get(inner[0], 'values').split(' ', 1)[1]}s" if inner else "a list"
+    else:
+        text = names.get(base, str(base))
+    return text + (" (or null)" if type(None) in typing.get_args(hint) else "")
+
+
+def _raise(problems: list[str]) -> None:
+    """One message for all problems, so the user fixes them in one go."""
+    if problems:
+        raise DialsumError("config values of the wrong type:\n  " + "\n  ".join(problems)
+                           + "\nFix them on the command line or in conf/ (see the comments there).")
