@@ -62,3 +62,22 @@ def test_shipped_configs_pass_the_type_check(option: str) -> None:
 
     cfg = compose_cfg([option, "hydra/sweeper=optuna"] if option.startswith("sweep") else [option])
     check_job_config(cfg)
+
+
+def test_training_needs_no_test_file_and_predict_says_it_does(tmp_path: Path, cache_dir: Path) -> None:
+    from conftest import run_cli
+
+    rows = "".join(f'd{i},"#Person1#: 안녕하세요 {i}.\n#Person2#: 네, 반갑습니다.",#Person1#이 인사합니다 {i}.\n'
+                   for i in range(12))
+    for split in ("train", "val"):
+        (tmp_path / f"{split}.csv").write_text("fname,dialogue,summary\n" + rows, encoding="utf-8")
+    result = run_cli(["data=dialogsum_ko", f"data.train_path={tmp_path / 'train.csv'}",  # test_path: the default,
+                      f"data.val_path={tmp_path / 'val.csv'}", "debug=fast",             # which does not exist here
+                      "metric.tokenizer=whitespace", "artifacts.save_model=true", "hydra.run.dir=outputs/run"],
+                     tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "outputs" / "run" / "metrics.json").is_file()
+    predicted = run_cli([f"run_dir={tmp_path / 'outputs' / 'run'}", "hydra.run.dir=outputs/predict"], tmp_path,
+                        cache_dir, script="predict.py")
+    assert predicted.returncode == 2 and "Traceback" not in predicted.stderr, predicted.stderr[-3000:]
+    assert "predict.py needs the test CSV: data.test_path=data/dialogsum_ko/test.csv" in predicted.stderr

@@ -60,12 +60,15 @@ def _synthetic_paths(syn: DictConfig) -> dict[str, Path | None]:
 PREPARED_VERSION = "1"  # bump when preparation changes: cached prepared splits are then ignored
 
 
-def load_splits(data_cfg: DictConfig, cache_dir: Path | None = None) -> DataSplits:
+def load_splits(data_cfg: DictConfig, cache_dir: Path | None = None, with_test: bool = True) -> DataSplits:
     """Validated, normalised, capped splits; with a cache_dir, prepared once per (files, settings).
 
     A cache hit replays the warnings the first preparation logged (duplicates, leakage, small validation),
-    so every run still says what is wrong with its data."""
+    so every run still says what is wrong with its data. Training passes with_test=False: it never reads
+    the test CSV, so the file need not exist (predict.py reads it)."""
     paths = resolve_paths(data_cfg)
+    if not with_test:
+        paths["test"] = None
     if cache_dir is None:
         return _prepare(data_cfg, paths)
     path = Path(cache_dir) / "splits" / f"{_prepared_key(data_cfg, paths)}.pkl"

@@ -28,6 +28,9 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     test_path = cfg.data.test_path or resolve_paths(run_cfg.data)["test"]
     if test_path is None:
         raise DialsumError("no test CSV: set data.test_path=<csv with fname, dialogue>.")
+    if not Path(test_path).is_file():
+        raise DialsumError(f"predict.py needs the test CSV: data.test_path={test_path} does not exist; set "
+                           "data.test_path=<csv with fname, dialogue> (training never needs it).")
     frame = read_dialogue_csv(test_path, require_summary=False)
     frame = normalize_frame(frame, cfg.data.normalization or run_cfg.data.normalization)
     family = get_family(run_cfg.model.family)

@@ -37,7 +37,7 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
 
     transformers.utils.logging.disable_progress_bar()  # shard-writing bars would clutter every save
     started = time.perf_counter()  # data preparation: what the cache makes cheap on the second run
-    splits = load_splits(cfg.data, cache_dir)
+    splits = load_splits(cfg.data, cache_dir, with_test=False)  # training never reads the test CSV
     texts = list(splits.train["dialogue"]) + list(splits.train["summary"])
     tokenizer, family = build_tokenizer(cfg.model, texts, cache_dir)
     spec = FeatureSpec.from_model_config(cfg.model, family.decoder_only)
