@@ -1,10 +1,13 @@
-"""Trainer callbacks that protect a sweep: a NaN loss fails the trial at once."""
+"""Trainer callbacks that protect a sweep: a NaN loss fails the trial at once; step timing."""
 from __future__ import annotations
+
+import time
+from types import SimpleNamespace
 
 import pytest
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from dialsum.engine.callbacks import EvaluateAtEnd, NanGuard
+from dialsum.engine.callbacks import EvaluateAtEnd, NanGuard, StepTimer
 from dialsum.errors import TrainingDiverged
 
 
@@ -19,3 +22,22 @@ def test_last_step_is_always_evaluated(tmp_path) -> None:
     control = EvaluateAtEnd().on_step_end(TrainingArguments(output_dir=str(tmp_path)),
                                           TrainerState(global_step=10, max_steps=10), TrainerControl())
     assert control.should_evaluate and control.should_save
+
+
+def test_nan_loss_with_fp16_names_the_overflow() -> None:
+    with pytest.raises(TrainingDiverged, match="float16 overflow .* hardware=bf16"):
+        NanGuard().on_log(SimpleNamespace(fp16=True), TrainerState(global_step=3), TrainerControl(),
+                          logs={"loss": float("inf")})
+
+
+def test_step_timer_counts_optimizer_steps_only() -> None:
+    args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=2, world_size=1)
+    timer, state = StepTimer(warmup=1), TrainerState(train_batch_size=8)
+    for step in (1, 2, 3):
+        timer.on_step_begin(args, state, TrainerControl())
+        time.sleep(0.01)
+        state.global_step = step
+        timer.on_step_end(args, state, TrainerControl())
+        time.sleep(0.05)  # evaluation / saving between steps: not counted
+    assert timer.samples == 2 * 8 * 2 and 0.02 <= timer.seconds < 0.1  # step 1 is warm-up
+    assert timer.samples_per_s() == round(32 / timer.seconds, 2)

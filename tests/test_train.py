@@ -38,6 +38,8 @@ def test_each_family_runs_quick_test_offline(families_multirun: Path, index: int
     assert metrics["objective"]["metric"] == "eval/rouge_combined_f1"
     assert metrics["best_step"] and metrics["train_time_s"] > 0 and metrics["peak_rss_mb"] > 0
     assert metrics["n_evaluations"] == 2  # 12 steps, evaluated every 6
+    assert metrics["device"]["type"] == "cpu" and metrics["train_batch_size"] == 16  # this run's, in one process
+    assert metrics["started_at"] < metrics["finished_at"] and metrics["train_samples_per_s"] > 0
 
 
 @pytest.mark.parametrize("index", range(len(FAMILIES)))

@@ -1,9 +1,10 @@
-"""Trainer callbacks: NaN guard, an evaluation at the last step, metric history and the CSV log."""
+"""Trainer callbacks: NaN guard, an evaluation at the last step, step timing, metric history and the CSV log."""
 from __future__ import annotations
 
 import csv
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ class NanGuard(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            raise TrainingDiverged(f"training loss became {loss} at step {state.global_step}; "
-                                   "lower training.learning_rate or enable gradient clipping (max_grad_norm).")
+            overflow = (" With fp16 on, this is often float16 overflow (T5/mT5 especially): try hardware=bf16 "
+                        "or fp32 (hardware=gpu).") if getattr(args, "fp16", False) else ""
+            raise TrainingDiverged(f"training loss became {loss} at step {state.global_step}; lower "
+                                   f"training.learning_rate or enable gradient clipping (max_grad_norm).{overflow}")
 
 
 class EvaluateAtEnd(TrainerCallback):
@@ -33,6 +36,33 @@ class EvaluateAtEnd(TrainerCallback):
             control.should_evaluate = True
             control.should_save = True
         return control
+
+
+class StepTimer(TrainerCallback):
+    """Training samples/s over optimizer steps alone: evaluation, checkpoints and logging between steps are
+    not counted, so runs with different evaluation settings (or a bare Trainer) compare. The first
+    `warmup` steps (CUDA context, kernel selection, allocator growth) are left out too."""
+
+    def __init__(self, warmup: int = 1) -> None:
+        self.warmup = warmup
+        self.seconds = 0.0
+        self.samples = 0
+        self._began: float | None = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._began = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._began is not None and state.global_step > self.warmup:
+            self.seconds += time.perf_counter() - self._began
+            # the batch actually trained (auto_find_batch_size may have shrunk it)
+            batch = getattr(state, "train_batch_size", None) or args.per_device_train_batch_size
+            self.samples += batch * args.gradient_accumulation_steps * args.world_size
+        self._began = None
+
+    def samples_per_s(self) -> float | None:
+        """None when too few steps were timed."""
+        return round(self.samples / self.seconds, 2) if self.seconds > 0 else None
 
 
 class MetricHistory(TrainerCallback):

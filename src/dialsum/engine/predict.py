@@ -23,8 +23,9 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     from dialsum.models.registry import get_family
     from dialsum.sweep.devices import check_hardware, configure
 
-    check_hardware(cfg.hardware)
-    configure(cfg.hardware, 1, Path(cfg.paths.cache_dir) / "device_locks")
+    check_hardware(cfg.hardware)  # config only; the GPU is pinned (configure) before CUDA starts
+    placement = configure(cfg.hardware, 1, Path(cfg.paths.cache_dir) / "device_locks", shared=True)
+    log.info("device: %s", placement)
     test_path = cfg.data.test_path or resolve_paths(run_cfg.data)["test"]
     if test_path is None:
         raise DialsumError("no test CSV: set data.test_path=<csv with fname, dialogue>.")
@@ -35,6 +36,7 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     frame = normalize_frame(frame, cfg.data.normalization or run_cfg.data.normalization)
     family = get_family(run_cfg.model.family)
     tokenizer, model = _load_model(run_dir, family)
+    model = model.to(placement.device)  # hardware=gpu: generate on the GPU, not where from_pretrained put it
     spec = FeatureSpec.from_model_config(run_cfg.model, family.decoder_only)
     prompts = [r["input_ids"] for r in tokenize_frame(frame, tokenizer, spec, with_labels=False)]
     gen_cfg = cfg.get("generation") or run_cfg.generation

@@ -24,10 +24,12 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     check_objective(cfg.objective.metric, cfg.objective.direction)
     _prefetch_analyzer(cfg.metric.tokenizer)
     from dialsum.sweep import devices
+    from dialsum.tracking import resources
 
-    devices.check_hardware(cfg.hardware)
+    devices.check_hardware(cfg.hardware, cfg.model.family)  # config only: nothing may touch CUDA before the claim
     cache_dir = Path(cfg.paths.cache_dir)
     log.info("device: %s", devices.configure(cfg.hardware, int(cfg.trial.n_workers), cache_dir / "device_locks"))
+    resources.begin_run(cfg.hardware.accelerator)  # peaks and start time of this run, not of the process
 
     from dialsum.data.features import FeatureSpec, ListDataset, cached_features
     from dialsum.data.splits import load_splits
@@ -63,7 +65,7 @@ def _prefetch_analyzer(tokenizer: str) -> None:
 def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any, train_ds: Any, val_ds: Any,
          prompts: list[list[int]], val_frame: Any, data_prep_s: float) -> float:
     """Run the Trainer with dialsum's callbacks and write the run folder."""
-    from dialsum.engine.callbacks import CsvLogger, EvaluateAtEnd, MetricHistory, NanGuard, ProgressLog
+    from dialsum.engine.callbacks import CsvLogger, EvaluateAtEnd, MetricHistory, NanGuard, ProgressLog, StepTimer
     from dialsum.engine.scoring import SummaryScorer
     from dialsum.engine.trainer import GenerationEval, build_trainer, training_arguments
 
@@ -72,7 +74,8 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
                                      gen_cfg=cfg.generation, scorer=SummaryScorer(cfg.metric),
                                      decoder_only=family.decoder_only, n_log_examples=int(cfg.artifacts.n_log_examples))
     history = MetricHistory()
-    callbacks: list = [NanGuard(), EvaluateAtEnd(), history, ProgressLog()]
+    timer = StepTimer()
+    callbacks: list = [NanGuard(), EvaluateAtEnd(), history, ProgressLog(), timer]
     if cfg.logger.name == "csv":
         callbacks.append(CsvLogger(out_dir / cfg.logger.filename))
     bridge = _trial_bridge(cfg)
@@ -99,6 +102,7 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
         best_metrics = {} if pruned else generation_eval.run(trainer.model, tokenizer, args.device)
         metrics = _summarise(cfg, history.evaluations, best_metrics, trainer, result, train_time, data_prep_s)
         metrics["final_eval_s"] = round(time.perf_counter() - started, 3)
+        metrics["train_samples_per_s"] = timer.samples_per_s()  # optimizer steps only (no eval/saves)
         metrics["state"] = "pruned" if pruned else "completed"
         metrics["baseline_first_utterance"] = {f"eval/{k}": v for k, v in generation_eval.scorer.baseline(
             generation_eval.dialogues, generation_eval.references).items()}
@@ -149,7 +153,7 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | bool | None:
 def _summarise(cfg: DictConfig, evaluations: list[dict[str, Any]], best_metrics: dict[str, float], trainer: Any,
                result: Any, train_time: float, data_prep_s: float) -> dict[str, Any]:
     """metrics.json content: objective, best and final evaluation, timings and memory."""
-    from dialsum.tracking.run_folder import peak_memory_mb
+    from dialsum.tracking.resources import run_record
 
     metric, direction = cfg.objective.metric, cfg.objective.direction
     pick = max if direction == "maximize" else min
@@ -169,7 +173,8 @@ def _summarise(cfg: DictConfig, evaluations: list[dict[str, Any]], best_metrics:
         "train_time_s": round(train_time, 3),
         "step_time_s": round(train_time / steps, 4),
         "data_prep_s": round(data_prep_s, 3),
-        **peak_memory_mb(cfg.hardware.accelerator),
+        "train_batch_size": getattr(trainer.state, "train_batch_size", None),  # per device x n_gpu: no DataParallel
+        **run_record(cfg.hardware.accelerator),  # device, this run's peak memory, started_at / finished_at
     }
 
 

@@ -16,6 +16,7 @@ from dialsum.engine.generation import generate_summaries
 from dialsum.engine.metric_names import trainer_key
 from dialsum.engine.scoring import SummaryScorer
 from dialsum.errors import DialsumError
+from dialsum.sweep.devices import precision_flags
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,7 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
         greater_is_better=objective.direction == "maximize",
         prediction_loss_only=True,
         use_cpu=hw.accelerator == "cpu",
-        fp16=bool(hw.fp16),
-        bf16=bool(hw.bf16),
+        **precision_flags(hw),  # hardware.fp16 / bf16, or hardware.precision when set
         **_checkpointing(args_cls, bool(hw.gradient_checkpointing)),
     )
 

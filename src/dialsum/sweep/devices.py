@@ -1,42 +1,55 @@
-"""Give each parallel worker its share of the machine: one GPU claimed for its lifetime, or CPU threads.
+"""Give each run its share of the machine: one GPU slot claimed for the process's lifetime, or CPU threads.
 
-Setting CUDA_VISIBLE_DEVICES per job does not work in a reused joblib worker once CUDA is initialised,
-so a worker claims a device with an OS file lock (released when the process exits) and keeps it.
+What a process sees is decided by CUDA_VISIBLE_DEVICES *before* CUDA initialises in it. Left alone, HF
+TrainingArguments takes cuda:0, counts every visible GPU (n_gpu) and Trainer wraps the model in
+nn.DataParallel, multiplying the batch. So a run first claims a slot (an OS file lock, released when the
+process exits; a reused sweep worker keeps it), then pins CUDA_VISIBLE_DEVICES to that one GPU, and only
+then lets anything touch CUDA (`torch.cuda.is_available()` initialises the driver). `torch.cuda.device_count()`
+is safe before that: it asks NVML, honours CUDA_VISIBLE_DEVICES and does not initialise CUDA.
 """
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, Any, Sequence
 
 from dialsum.errors import DialsumError
 
 log = logging.getLogger(__name__)
 
-_claim: tuple[int, IO[str]] | None = None  # (device, open lock file) held by this process
+VISIBLE_ENV = "CUDA_VISIBLE_DEVICES"
+DISTRIBUTED_ENV = ("LOCAL_RANK", "WORLD_SIZE")  # set by torchrun / accelerate launch: they place processes
+NO_GPU = ("this hardware config needs a CUDA GPU (accelerator=cuda / fp16 / bf16) but none is visible. "
+          "Use hardware=cpu, or run on a GPU machine.")
+PRECISIONS = ("fp32", "fp16", "bf16")
+FP16_OVERFLOW_FAMILIES = ("t5", "mt5")
 
 
-def claim_device(devices: Sequence[int], lock_dir: Path) -> int:
-    """Claim the first free device among `devices` for this process; the same one on every later call."""
-    global _claim
-    if _claim is not None and _claim[0] in devices:
-        return _claim[0]
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    for device in devices:
-        handle = open(lock_dir / f"device{device}.lock", "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        handle.write(str(os.getpid()))
-        handle.flush()
-        _claim = (device, handle)
-        return device
-    raise DialsumError(f"all devices {list(devices)} are claimed by other workers; use at most "
-                       f"{len(devices)} parallel jobs (hydra.sweeper.n_jobs) or list more in hardware.devices.")
+@dataclass(frozen=True)
+class Slot:
+    """One of trials_per_gpu places on a GPU, named by the host's id for the GPU."""
+
+    gpu: str     # the GPU as the host names it: an index, or a UUID / MIG id from CUDA_VISIBLE_DEVICES
+    index: int   # 0 .. trials_per_gpu - 1
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where this process runs: the torch device to use and a line for the log."""
+
+    device: str  # "cpu", or "cuda:0" (the one GPU this process sees)
+    note: str
+
+    def __str__(self) -> str:
+        return self.note
+
+
+_claim: tuple[Slot, IO[str]] | None = None  # the slot this process holds, with its open lock file
+_host_visible: list[str] | None = None      # the GPUs visible before this process pinned one
 
 
 def cpu_threads(n_workers: int, requested: int | None) -> int:
@@ -46,27 +59,185 @@ def cpu_threads(n_workers: int, requested: int | None) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, n_workers))
 
 
-def configure(hardware, n_workers: int, lock_dir: Path) -> str:
-    """Set torch threads and, on GPU, this worker's device; returns a line for the log."""
+def trials_per_gpu(hardware: Any) -> int:
+    """hardware.trials_per_gpu, validated: how many runs may share one GPU."""
+    value = hardware.get("trials_per_gpu", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DialsumError(f"hardware.trials_per_gpu={value!r} must be an integer >= 1 (1 = a GPU per run; "
+                           "K = K small runs share each GPU).")
+    return value
+
+
+def precision_flags(hardware: Any) -> dict[str, bool]:
+    """fp16/bf16 for TrainingArguments: hardware.precision (one key a sweep can search) wins over the flags."""
+    precision = hardware.get("precision")
+    if precision is None:
+        return {"fp16": bool(hardware.fp16), "bf16": bool(hardware.bf16)}
+    if precision not in PRECISIONS:
+        raise DialsumError(f"hardware.precision={precision!r} is unknown; use one of {list(PRECISIONS)} or null.")
+    return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
+
+
+def check_hardware(hardware: Any, family: str | None = None) -> None:
+    """Config mistakes caught before anything touches CUDA: slots, precision, fp16 with T5/mT5."""
+    trials_per_gpu(hardware)
+    flags = precision_flags(hardware)
+    if flags["fp16"] and flags["bf16"]:
+        raise DialsumError("hardware fp16 and bf16 are both on; pick one (hardware=fp16_ckpt or hardware=bf16).")
+    if (flags["fp16"] or flags["bf16"]) and hardware.accelerator != "cuda":
+        raise DialsumError("fp16/bf16 mixed precision needs a CUDA GPU (accelerator=cuda); use hardware=gpu / "
+                           "fp16_ckpt / bf16 on a GPU machine, or hardware=cpu with fp32.")
+    if flags["fp16"] and family in FP16_OVERFLOW_FAMILIES:
+        log.warning("fp16 with %s: T5/mT5 activations are known to overflow float16 (NaN loss); prefer "
+                    "hardware=bf16 (Ampere or newer GPUs) or fp32 (hardware=gpu).", family)
+
+
+def launched_distributed() -> bool:
+    """torchrun / accelerate launch placed this process: dialsum must not re-pin its GPU."""
+    return all(name in os.environ for name in DISTRIBUTED_ENV)
+
+
+def host_gpus() -> list[str]:
+    """The GPUs this process may use, as the host names them, without initialising CUDA."""
+    if _host_visible is not None:
+        return list(_host_visible)  # already pinned: what was visible before
+    import torch
+
+    count = torch.cuda.device_count()  # NVML first: no CUDA initialisation, honours CUDA_VISIBLE_DEVICES
+    listed = os.environ.get(VISIBLE_ENV)
+    if listed is None:
+        return [str(i) for i in range(count)]
+    return [entry.strip() for entry in listed.split(",") if entry.strip()][:count]
+
+
+def allowed_gpus(devices: Sequence[int] | None, visible: list[str]) -> list[str]:
+    """hardware.devices (indices into the visible GPUs) -> host ids; null = all visible."""
+    if devices is None:
+        return visible
+    bad = [d for d in devices if not isinstance(d, int) or not 0 <= d < len(visible)]
+    if bad or not devices:
+        raise DialsumError(f"hardware.devices={list(devices)}: {len(visible)} GPU(s) are visible, so use indices "
+                           f"0..{len(visible) - 1} (of CUDA_VISIBLE_DEVICES when set), or null for all.")
+    return [visible[d] for d in devices]
+
+
+def slot_order(gpus: list[str], per_gpu: int) -> list[Slot]:
+    """Slot 0 of every GPU before slot 1 of any: parallel runs spread over all GPUs first."""
+    return [Slot(gpu, k) for k in range(per_gpu) for gpu in gpus]
+
+
+def claim_slot(candidates: Sequence[Slot], lock_dir: Path) -> Slot:
+    """Claim the first free slot for this process (held until it exits); the same one on every later call."""
+    global _claim
+    if _claim is not None:
+        if _claim[0] in candidates:
+            return _claim[0]
+        _claim[1].close()  # a different device set was asked for: give the old slot back
+        _claim = None
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    holders = []
+    for slot in candidates:
+        handle = open(lock_dir / _lock_name(slot), "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holders.append(handle.read().strip() or "?")
+            handle.close()
+            continue
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        _claim = (slot, handle)
+        return slot
+    gpus = sorted({s.gpu for s in candidates})
+    raise DialsumError(f"all {len(candidates)} slot(s) on GPU(s) {gpus} are claimed by other dialsum processes "
+                       f"(pids {', '.join(holders)}); run fewer at once (hydra.sweeper.n_jobs), raise "
+                       "hardware.trials_per_gpu to share a GPU, or list other GPUs in hardware.devices.")
+
+
+def _lock_name(slot: Slot) -> str:
+    """Lock file name for a slot (the GPU id made file-name safe)."""
+    return f"device{re.sub(r'[^A-Za-z0-9_-]', '_', slot.gpu)}.slot{slot.index}.lock"
+
+
+def pin(gpu: str) -> None:
+    """Make `gpu` the only GPU this process sees; must run before CUDA initialises in it."""
+    global _host_visible
+    import torch
+
+    if _host_visible is None:
+        if torch.cuda.is_initialized():
+            raise DialsumError("CUDA was initialised in this process before dialsum could pin its GPU, so "
+                               "it would see every GPU. Do not touch torch.cuda before train()/predict().")
+        _host_visible = host_gpus()
+        if VISIBLE_ENV not in os.environ:
+            os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # indices as nvidia-smi numbers GPUs
+    elif torch.cuda.is_initialized() and os.environ.get(VISIBLE_ENV) != gpu:
+        raise DialsumError(f"this process already uses GPU {os.environ.get(VISIBLE_ENV)} and cannot switch to "
+                           f"GPU {gpu} (CUDA is initialised); keep hardware.devices the same within a sweep.")
+    os.environ[VISIBLE_ENV] = gpu
+
+
+def _require_cuda(pinned: bool) -> None:
+    """Now CUDA may initialise: it must work, and a pinned process must see exactly one GPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise DialsumError(NO_GPU)
+    torch.cuda.init()  # from here device_count() is the CUDA runtime's own count, not NVML's
+    if pinned and torch.cuda.device_count() != 1:
+        raise DialsumError(f"this process sees {torch.cuda.device_count()} GPUs after pinning one: CUDA was "
+                           "initialised before dialsum's device claim. Do not touch torch.cuda before train().")
+
+
+def configure(hardware: Any, n_workers: int, lock_dir: Path, shared: bool = False) -> Placement:
+    """Set torch threads; on GPU claim a slot and pin its GPU before CUDA starts. `shared`: no free slot is
+    not an error (predict: a short job may share a busy GPU)."""
     import torch
 
     threads = cpu_threads(n_workers, hardware.get("torch_threads"))
     torch.set_num_threads(threads)
     if hardware.accelerator != "cuda":
-        return f"cpu, {threads} torch thread(s)"
-    visible = list(hardware.get("devices") or range(torch.cuda.device_count()))
-    if n_workers <= 1:
-        return f"cuda:{torch.cuda.current_device()}"
-    device = claim_device(visible, lock_dir)
-    torch.cuda.set_device(device)
-    return f"cuda:{device} (claimed by worker pid {os.getpid()})"
+        return Placement("cpu", f"cpu, {threads} torch thread(s)")
+    if launched_distributed():
+        rank = int(os.environ["LOCAL_RANK"])
+        _require_cuda(pinned=False)
+        return Placement(f"cuda:{rank}", f"cuda:{rank} (rank {rank} of {os.environ['WORLD_SIZE']} placed by "
+                                         "torchrun/accelerate launch; not re-pinned)")
+    visible = host_gpus()
+    if not visible:
+        raise DialsumError(NO_GPU)
+    per_gpu = trials_per_gpu(hardware)
+    candidates = slot_order(allowed_gpus(hardware.get("devices"), visible), per_gpu)
+    try:
+        slot = claim_slot(candidates, lock_dir)
+        how = f"slot {slot.index + 1}/{per_gpu}, claimed by pid {os.getpid()}"
+    except DialsumError:
+        if not shared:
+            raise
+        slot, how = candidates[0], "shared: every slot is claimed by other processes"
+    pin(slot.gpu)
+    _require_cuda(pinned=True)
+    return Placement("cuda:0", f"cuda:0 = host GPU {slot.gpu} ({torch.cuda.get_device_name(0)}), {how}")
 
 
-def check_hardware(hardware) -> None:
-    """fp16/bf16/CUDA without a GPU is a clear error, never a silent switch to CPU."""
-    import torch
-
-    wants_gpu = hardware.accelerator == "cuda" or hardware.fp16 or hardware.bf16
-    if wants_gpu and not torch.cuda.is_available():
-        raise DialsumError("this hardware config needs a CUDA GPU (accelerator=cuda / fp16 / bf16) but none is "
-                           "visible (torch.cuda.is_available() is False). Use hardware=cpu, or run on a GPU machine.")
+def check_workers(hardware: Any, n_jobs: int, launcher: Any) -> None:
+    """Sweeper side, before any trial: one launcher worker per parallel trial, and enough GPU slots."""
+    settings = getattr(launcher, "joblib", None)  # hydra-joblib-launcher keeps its Parallel kwargs here
+    if settings is not None and settings.get("n_jobs") != n_jobs:
+        log.info("hydra.launcher.n_jobs=%s -> %d: one worker process per parallel trial (idle workers would "
+                 "hold GPU claims)", settings.get("n_jobs"), n_jobs)
+        settings["n_jobs"] = n_jobs
+    per_gpu = trials_per_gpu(hardware)
+    if hardware.accelerator != "cuda" or launched_distributed():
+        return
+    visible = host_gpus()
+    if not visible:
+        raise DialsumError(NO_GPU)
+    gpus = allowed_gpus(hardware.get("devices"), visible)
+    if n_jobs > len(gpus) * per_gpu:
+        raise DialsumError(f"hydra.sweeper.n_jobs={n_jobs} is more than the {len(gpus) * per_gpu} GPU slot(s) "
+                           f"available ({len(gpus)} GPU(s) x hardware.trials_per_gpu={per_gpu}); lower n_jobs, "
+                           "or set hardware.trials_per_gpu so small trials share a GPU.")

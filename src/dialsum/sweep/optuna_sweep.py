@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum.config_schema import check_sweep_config
 from dialsum.errors import DialsumError
-from dialsum.sweep import fingerprint, retries
+from dialsum.sweep import devices, fingerprint, retries
 from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
@@ -68,6 +68,7 @@ class OptunaSweep:
         directions, objectives = self._objectives(job_config)
         n_jobs = int(s.get("n_jobs", 1))
         self._check_launcher(n_jobs)
+        devices.check_workers(job_config.hardware, n_jobs, self.launcher)  # GPU slots; launcher workers = n_jobs
         self.max_retries = int(s.get("max_retries", 1))
         self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
         hide_storage_secret(self.config, self.storage_url)

@@ -118,8 +118,8 @@ class WandbLogger(TrainerCallback):
         return wandb.Table(columns=list(EXAMPLE_COLUMNS), data=data)
 
     def _perf(self, step: int) -> dict[str, float]:
-        """Seconds per optimizer step since the previous train log, and the process's peak memory so far."""
-        from dialsum.tracking.run_folder import peak_memory_mb
+        """Seconds per optimizer step since the previous train log, and this run's peak memory so far."""
+        from dialsum.tracking.resources import peak_memory_mb
 
         now = time.perf_counter()
         out: dict[str, float] = {}
