@@ -3,7 +3,8 @@
 The job's behaviour comes from environment variables (FAKE_*), so one app serves every sweeper test:
 FAKE_SLEEP (seconds per job, in small steps that notice a sweep stop), FAKE_FAIL_LR (a learning rate that
 raises), FAKE_KILL_ONCE (a marker path: the first job to see it missing creates it and SIGKILLs its own
-process, like the OS killing a worker for memory), FAKE_LOG (a file each job appends its params to), FAKE_REPORT (report the value at step 0 through
+process, like the OS killing a worker for memory), FAKE_KILL_LR (every job at this learning rate
+SIGKILLs its process), FAKE_LOG (a file each job appends its params to), FAKE_REPORT (report the value at step 0 through
 dialsum's pruning bridge, when dialsum would attach one). Sweeper-side faults, patched in this process:
 FAKE_TELL_ERROR / FAKE_ASK_ERROR (the N-th Study.tell / Study.ask raises ValueError / OperationalError-like
 errors), FAKE_PASSWORD_DB (a sqlite file that serves any storage URL with a password, standing in for
@@ -78,6 +79,8 @@ def main(cfg: DictConfig) -> float:
     if kill_marker and not Path(kill_marker).exists():
         Path(kill_marker).write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("FAKE_KILL_LR") and float(os.environ["FAKE_KILL_LR"]) == float(cfg.training.learning_rate):
+        os.kill(os.getpid(), signal.SIGKILL)  # dies at this learning rate every time (a deterministic OOM kill)
     deadline = time.time() + float(os.environ.get("FAKE_SLEEP", "0"))
     while time.time() < deadline:
         if not os.environ.get("FAKE_SLOW_STOP"):  # FAKE_SLOW_STOP: a long step that ignores the stop

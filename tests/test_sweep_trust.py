@@ -270,6 +270,19 @@ def test_killed_worker_process_is_requeued_and_the_sweep_completes(tmp_path: Pat
     assert len(_points(_complete(study))) == 4
 
 
+def test_retries_are_bounded_by_max_retries(tmp_path: Path, cache_dir: Path) -> None:
+    """A point whose worker dies every time is retried max_retries (1) times, then stays FAIL."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = _run(sweep_dir, cache_dir, *GRID, *JOBLIB_2, env={"FAKE_KILL_LR": "0.001"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = _study(sweep_dir).trials
+    killed = [t for t in trials if t.params["training.learning_rate"] == 1e-3]
+    assert all(t.state == S.FAIL for t in killed)
+    assert sorted(t.user_attrs.get("attempt", 0) for t in killed) == [0, 0, 1, 1]   # 2 points x (try + 1 retry)
+    assert not [t for t in trials if t.state in (S.WAITING, S.RUNNING)]
+    assert len(_complete(_study(sweep_dir))) >= 2
+
+
 def test_trial_errors_stay_failed_and_retry_failed_requeues_them(tmp_path: Path, cache_dir: Path) -> None:
     sweep_dir = tmp_path / "multirun" / "test"
     first = _run(sweep_dir, cache_dir, *GRID, env={"FAKE_FAIL_LR": "0.001"})

@@ -23,6 +23,7 @@ TrialState = optuna.trial.TrialState
 # Exceptions that mean "the machinery failed", by class name (loky, concurrent.futures, submitit, dialsum).
 INFRASTRUCTURE_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "BrokenExecutor", "ShutdownExecutorError",
                          "UncompletedJobError", "SweepInterrupted", "KeyboardInterrupt")
+RETRY_REASONS = ("infrastructure", "sweeper error")  # re-queue reasons that count against max_retries
 START_TIME_TOLERANCE_S = 1.0  # process start times compare equal within this (float rounding in storage)
 
 
@@ -75,10 +76,10 @@ def counted_trials(study: optuna.Study) -> int:
 
 
 def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial | optuna.Trial, reason: str) -> None:
-    """Queue the trial's parameters again (same params, attempt + 1), saying why."""
-    attrs = trial.user_attrs if isinstance(trial, optuna.trial.FrozenTrial) else trial.user_attrs
+    """Queue the trial's parameters again, saying why; only machinery failures use up a retry (attempt + 1)."""
+    attempt = int(trial.user_attrs.get("attempt", 0)) + (reason in RETRY_REASONS)
     study.enqueue_trial(dict(trial.params), user_attrs={
-        "requeued_from": trial.number, "requeue_reason": reason, "attempt": int(attrs.get("attempt", 0)) + 1})
+        "requeued_from": trial.number, "requeue_reason": reason, "attempt": attempt})
 
 
 def may_retry(trial: optuna.Trial, error: BaseException, max_retries: int, stopping: bool) -> bool:
