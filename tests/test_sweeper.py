@@ -232,3 +232,35 @@ def test_sigkill_mid_trial_then_rerun_loses_nothing(tmp_path: Path, cache_dir: P
     assert requeued and requeued[0].params == killed.params
     assert len({t.user_attrs["job_dir"] for t in trials if "job_dir" in t.user_attrs}) == len(
         [t for t in trials if "job_dir" in t.user_attrs])                # job folders never collide
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.launcher.n_jobs=2"]])
+def test_ctrl_c_mid_training_stops_within_seconds_then_rerun_completes(tmp_path: Path, cache_dir: Path,
+                                                                        launcher: list[str]) -> None:
+    """Real training (in the sweeper's process, or in loky workers): Ctrl-C stops it, the rerun finishes."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    args = [a for a in _sweep(sweep_dir, *GRID_2X2, *SHORT_TRIALS, *launcher, "training.max_steps=200")
+            if a != "debug=fast"]
+    env = {**os.environ, "DIALSUM_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 300
+    while not (sweep_dir / "0" / "metrics.csv").exists() and time.time() < deadline:  # trial 0 is training
+        time.sleep(0.5)
+    time.sleep(2)
+    sent = time.time()
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground process group
+    out, _ = proc.communicate(timeout=120)
+    seconds = time.time() - sent
+    print(f"Ctrl-C to exit: {seconds:.1f} s ({'joblib' if launcher else 'in-process'})")
+    assert proc.returncode == 130 and seconds < 30, out[-3000:]
+    assert (sweep_dir / "all_results.jsonl").is_file() and (sweep_dir / "sweep_summary.json").is_file()
+    trials = _study(sweep_dir).trials
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert all(t.user_attrs.get("interrupted") for t in trials if t.state == optuna.trial.TrialState.FAIL)
+
+    result = run_cli(args, tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    complete = [t for t in _study(sweep_dir).trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len({tuple(sorted(t.params.items())) for t in complete}) == 4 == len(complete)

@@ -31,7 +31,7 @@ RESUME_MODES = ("auto", "force")
 # Config keys that never change a trial's result: where things are written, logging, which device, how
 # many workers share the machine, and data *paths* (the data itself is identified by content hash).
 IGNORED_PREFIXES = ("paths.", "trial.", "logger.", "artifacts.", "task_name", "hardware.devices",
-                    "hardware.torch_threads", "data.train_path", "data.val_path", "data.test_path",
+                    "hardware.torch_threads", "hardware.trials_per_gpu", "data.train_path", "data.val_path", "data.test_path",
                     "data.synthetic.dir", "training.logging_steps", "training.disable_tqdm",
                     "training.dataloader_num_workers", "training.save_total_limit")
 MAX_LISTED = 12  # differences shown in the error message

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum.config_schema import check_sweep_config
 from dialsum.errors import DialsumError
-from dialsum.sweep import devices, fingerprint, retries
+from dialsum.sweep import fingerprint, retries
 from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
@@ -68,23 +68,11 @@ class OptunaSweep:
         directions, objectives = self._objectives(job_config)
         n_jobs = int(s.get("n_jobs", 1))
         self._check_launcher(n_jobs)
-        devices.check_workers(job_config.hardware, n_jobs, self.launcher)  # GPU slots; launcher workers = n_jobs
         self.max_retries = int(s.get("max_retries", 1))
         self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
         hide_storage_secret(self.config, self.storage_url)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        pruner = optuna.pruners.NopPruner() if len(directions) > 1 else build_pruner(s.get("pruner"))
-        study = optuna.create_study(study_name=s["study_name"], storage=open_storage(self.storage_url),
-                                    pruner=pruner, directions=directions, load_if_exists=True)
-        current = fingerprint.build(job_config, space, s, directions, objectives)
-        self.forced = fingerprint.check_resume(study, current, str(s.get("resume") or "auto"))
-        self.fp_hash = fingerprint.short_hash(current)
-        # A fixed seed continues past the trials the study already has, so a resumed sampler never
-        # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
-        study.sampler = build_sampler(s.get("sampler") or {}, space, len(directions),
-                                      seed_offset=len(study.trials))
-        if len(directions) > 1:
-            log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
+        study = self._open_study(job_config, space, directions, objectives)
         self.me = retries.run_identity()
         requeued = retries.recover_interrupted(study, self.me, tell)
         if s.get("retry_failed"):
@@ -102,6 +90,23 @@ class OptunaSweep:
                      n_jobs=n_jobs, stop_reason=self.stop_reason)
         self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if self.sweeper_errors >= MAX_SWEEPER_ERRORS else 0)
         return self.records
+
+    def _open_study(self, job_config: DictConfig, space: SearchSpace, directions: list[str],
+                    objectives: list[str]) -> optuna.Study:
+        """Create the study, or resume it when this run is the same experiment (fingerprint)."""
+        s = self.settings
+        pruner = optuna.pruners.NopPruner() if len(directions) > 1 else build_pruner(s.get("pruner"))
+        study = optuna.create_study(study_name=s["study_name"], storage=open_storage(self.storage_url),
+                                    pruner=pruner, directions=directions, load_if_exists=True)
+        current = fingerprint.build(job_config, space, s, directions, objectives)
+        self.forced = fingerprint.check_resume(study, current, str(s.get("resume") or "auto"))
+        self.fp_hash = fingerprint.short_hash(current)
+        # A fixed seed continues past the trials the study already has, so a resumed sampler never
+        # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
+        study.sampler = build_sampler(s.get("sampler") or {}, space, len(directions), seed_offset=len(study.trials))
+        if len(directions) > 1:
+            log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
+        return study
 
     def _objectives(self, job_config: DictConfig) -> tuple[list[str], list[str]]:
         """Directions and the metric each one reads; a single objective is what the job returns."""
