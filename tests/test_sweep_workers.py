@@ -8,8 +8,9 @@ from pathlib import Path
 
 import optuna
 
-from dialsum.sweep.optuna_sweep import recover_interrupted
+from dialsum.sweep.retries import recover_interrupted, run_identity
 from dialsum.sweep.storage import open_storage
+from dialsum.sweep.trial_job import tell
 
 
 def _dead_pid() -> int:
@@ -29,11 +30,12 @@ def test_trials_of_a_killed_sweep_are_failed_and_requeued(tmp_path: Path) -> Non
     alive = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)})
     alive.set_user_attr("sweeper", {"host": socket.gethostname(), "pid": 1})  # a live process: left alone
 
-    assert recover_interrupted(study) == 1
+    me = run_identity()
+    assert recover_interrupted(study, me, tell) == 1
     trials = study.get_trials(deepcopy=False)
     assert trials[orphan.number].state == optuna.trial.TrialState.FAIL
     assert trials[orphan.number].user_attrs["interrupted"] is True
     assert trials[alive.number].state == optuna.trial.TrialState.RUNNING
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert len(waiting) == 1 and waiting[0].system_attrs["fixed_params"] == orphan.params
-    assert recover_interrupted(study) == 0  # idempotent
+    assert recover_interrupted(study, me, tell) == 0  # idempotent

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum.config_schema import check_sweep_config
 from dialsum.errors import DialsumError
-from dialsum.sweep import fingerprint, retries
+from dialsum.sweep import devices, fingerprint, retries
 from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
@@ -68,6 +68,7 @@ class OptunaSweep:
         directions, objectives = self._objectives(job_config)
         n_jobs = int(s.get("n_jobs", 1))
         self._check_launcher(n_jobs)
+        devices.check_workers(job_config.hardware, n_jobs, self.launcher)  # GPU slots; launcher workers = n_jobs
         self.max_retries = int(s.get("max_retries", 1))
         self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
         hide_storage_secret(self.config, self.storage_url)
@@ -82,12 +83,12 @@ class OptunaSweep:
                  study.sampler.__class__.__name__, max(0, self.n_trials - retries.counted_trials(study)), n_jobs,
                  mask_url(self.storage_url), f"; re-queued {requeued} trial(s)" if requeued else "")
         started = time.time()
-        with SignalStop(on_stop=terminate_children) as stop:
+        with SignalStop(on_stop=terminate_children) as stop:  # also while writing results: 2nd Ctrl-C exits
             self._run(study, space, n_jobs, objectives)
-        if stop.signum:
-            self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
-        finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
-                     n_jobs=n_jobs, stop_reason=self.stop_reason)
+            if stop.signum:
+                self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
+            finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
+                         n_jobs=n_jobs, stop_reason=self.stop_reason)
         self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if self.sweeper_errors >= MAX_SWEEPER_ERRORS else 0)
         return self.records
 

@@ -25,8 +25,8 @@ def launch(launcher: Any, overrides: list[str], number: int) -> tuple[Any, bool,
     """(return value or exception, completed?, job folder); a launcher failure is an outcome too."""
     try:
         ret = launcher.launch([overrides], initial_job_idx=number)[0]
-    except Exception as err:  # the launcher itself failed (a worker process died, the pool broke)
-        return err, False, None
+    except BaseException as err:  # noqa: BLE001 - the launcher failed (a worker died, the pool broke) or an
+        return err, False, None    # in-process job called sys.exit: an outcome of this trial, not of the loop
     job_dir = str(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
     return ret._return_value, ret.status == JobStatus.COMPLETED, job_dir  # value, or the job's exception
 
