@@ -2,8 +2,8 @@
 
 OmegaConf structured configs do the checking (a dataclass per section; `OmegaConf.merge` rejects a value
 that cannot be its field's type). Only the keys listed here are checked, so a key another part of dialsum
-adds to conf/ works before it is listed; unknown key *names* are already refused by Hydra's struct mode.
-Training keys not listed are typed by HF TrainingArguments' own annotations when the run starts.
+adds to conf/ works before it is listed; unknown key *names* are already refused by Hydra's struct mode
+(and unknown training keys by dialsum.engine.trainer.training_arguments).
 """
 from __future__ import annotations
 
