@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install train test test-slow test-all bench dashboard clean
+.PHONY: install train test test-slow test-all bench gpu-check dashboard clean
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ test-all: install
 
 bench: install          ## speed targets; results go to BENCHMARKS.md by hand
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+gpu-check:              ## end to end on a GPU machine, no install: make gpu-check PYTHON=python3.12 [ARGS=--cpu-smoke]
+	PYTHONPATH=src$(if $(PYTHONPATH),:$(PYTHONPATH)) $(PYTHON) benchmarks/gpu_check.py $(ARGS)
 
 dashboard: install      ## make dashboard SWEEP=multirun/<study>
 	$(PY) -m dialsum dashboard $(SWEEP)

@@ -32,12 +32,13 @@ def test_nan_loss_with_fp16_names_the_overflow() -> None:
 
 def test_step_timer_counts_optimizer_steps_only() -> None:
     args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=2, world_size=1)
-    timer, state = StepTimer(warmup=1), TrainerState(train_batch_size=8)
+    timer, state = StepTimer(), TrainerState(train_batch_size=8)
     for step in (1, 2, 3):
         timer.on_step_begin(args, state, TrainerControl())
         time.sleep(0.01)
         state.global_step = step
         timer.on_step_end(args, state, TrainerControl())
         time.sleep(0.05)  # evaluation / saving between steps: not counted
-    assert timer.samples == 2 * 8 * 2 and 0.02 <= timer.seconds < 0.1  # step 1 is warm-up
-    assert timer.samples_per_s() == round(32 / timer.seconds, 2)
+    timed = timer.steps[1:]  # step 1 is warm-up
+    assert [n for _, n in timed] == [16, 16] and 0.02 <= sum(s for s, _ in timed) < 0.1
+    assert timer.samples_per_s() == round(32 / sum(s for s, _ in timed), 2)

@@ -40,29 +40,31 @@ class EvaluateAtEnd(TrainerCallback):
 
 class StepTimer(TrainerCallback):
     """Training samples/s over optimizer steps alone: evaluation, checkpoints and logging between steps are
-    not counted, so runs with different evaluation settings (or a bare Trainer) compare. The first
-    `warmup` steps (CUDA context, kernel selection, allocator growth) are left out too."""
+    not counted, so runs with different evaluation settings (or a bare Trainer) compare. The first 10 % of
+    steps (at least one) are warm-up and left out: CUDA context, kernel selection for each new batch shape."""
 
-    def __init__(self, warmup: int = 1) -> None:
-        self.warmup = warmup
-        self.seconds = 0.0
-        self.samples = 0
+    WARMUP_SHARE = 0.1
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[float, int]] = []  # (seconds, samples) of each optimizer step
         self._began: float | None = None
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._began = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self._began is not None and state.global_step > self.warmup:
-            self.seconds += time.perf_counter() - self._began
+        if self._began is not None:
             # the batch actually trained (auto_find_batch_size may have shrunk it)
             batch = getattr(state, "train_batch_size", None) or args.per_device_train_batch_size
-            self.samples += batch * args.gradient_accumulation_steps * args.world_size
+            self.steps.append((time.perf_counter() - self._began,
+                               batch * args.gradient_accumulation_steps * args.world_size))
         self._began = None
 
     def samples_per_s(self) -> float | None:
-        """None when too few steps were timed."""
-        return round(self.samples / self.seconds, 2) if self.seconds > 0 else None
+        """None when no step is left after the warm-up."""
+        timed = self.steps[max(1, math.ceil(len(self.steps) * self.WARMUP_SHARE)):]
+        seconds = sum(s for s, _ in timed)
+        return round(sum(n for _, n in timed) / seconds, 2) if seconds > 0 else None
 
 
 class MetricHistory(TrainerCallback):
