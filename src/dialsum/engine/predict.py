@@ -35,7 +35,7 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     frame = read_dialogue_csv(test_path, require_summary=False)
     frame = normalize_frame(frame, cfg.data.normalization or run_cfg.data.normalization)
     family = get_family(run_cfg.model.family)
-    tokenizer, model = _load_model(run_dir, family)
+    tokenizer, model = _load_model(run_dir, family, run_cfg.model)
     model = model.to(placement.device)  # hardware=gpu: generate on the GPU, not where from_pretrained put it
     spec = FeatureSpec.from_model_config(run_cfg.model, family.decoder_only)
     prompts = [r["input_ids"] for r in tokenize_frame(frame, tokenizer, spec, with_labels=False)]
@@ -62,11 +62,14 @@ def _run_config(run_dir: Path) -> DictConfig:
     return OmegaConf.load(path)
 
 
-def _load_model(run_dir: Path, family):
-    """The saved best model and its tokenizer (tags included)."""
+def _load_model(run_dir: Path, family, model_cfg: DictConfig):
+    """The saved best model and its tokenizer (tags included), loaded the way training loaded it."""
     import transformers
 
-    tokenizer = transformers.AutoTokenizer.from_pretrained(run_dir / "model")
+    from dialsum.models.checkpoint import load_tokenizer
+
+    checkpoint = model_cfg.get("checkpoint") if model_cfg.get("init") == "pretrained" else None
+    tokenizer = load_tokenizer(str(run_dir / "model"), checkpoint or {})
     model = getattr(transformers, family.model_class).from_pretrained(run_dir / "model")
     return tokenizer, model
 

@@ -33,10 +33,11 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
 
     from dialsum.data.features import FeatureSpec, ListDataset, cached_features
     from dialsum.data.splits import load_splits
-    from dialsum.models.builder import build_model, build_tokenizer
+    from dialsum.models.builder import build_model, build_tokenizer, warn_learning_rate
 
     import transformers
 
+    warn_learning_rate(cfg.model, cfg.training.learning_rate)
     transformers.utils.logging.disable_progress_bar()  # shard-writing bars would clutter every save
     started = time.perf_counter()  # data preparation: what the cache makes cheap on the second run
     splits = load_splits(cfg.data, cache_dir, with_test=False)  # training never reads the test CSV
