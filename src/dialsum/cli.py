@@ -1,4 +1,5 @@
-"""`dialsum <command>`: helper commands around runs and sweeps (report, dashboard, export-best, compare, data)."""
+"""`dialsum <command>`: helper commands around runs and sweeps (report, dashboard, export-best, compare,
+import-wandb, data)."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--alpha", type=float, default=0.05, help="significance level")
     compare.add_argument("--n-resamples", type=int, default=10000, help="bootstrap/permutation resamples")
 
+    wandb = sub.add_parser("import-wandb", help="W&B sweep YAML -> conf/sweep/NAME.yaml (run offline with -m sweep=NAME)")
+    wandb.add_argument("sweep_file", type=Path)
+    wandb.add_argument("--name", required=True, help="the sweep preset's name")
+    wandb.add_argument("--conf-dir", type=Path, default=Path("conf"))
+    wandb.add_argument("--force", action="store_true", help="replace an existing conf/sweep/NAME.yaml")
+
     data = sub.add_parser("data", help="write the synthetic dataset to a folder")
     data.add_argument("out_dir", type=Path)
     data.add_argument("--train", type=int, default=2000)
@@ -67,6 +74,13 @@ def main(argv: list[str] | None = None) -> None:
 
             for path in compare(args.multirun_dir, alpha=args.alpha, n_resamples=args.n_resamples):
                 print(path)
+        elif args.command == "import-wandb":
+            from dialsum.sweep.wandb_import import import_wandb
+
+            out, notes = import_wandb(args.sweep_file, args.name, args.conf_dir, force=args.force)
+            for note in notes:
+                print(f"note: {note}")
+            print(f"wrote {out}; run it with: python train.py -m sweep={args.name}")
         elif args.command == "data":
             from dialsum.data.synthetic import write_splits
 

@@ -1,0 +1,243 @@
+"""`dialsum import-wandb sweep.yaml --name NAME`: a W&B sweep definition -> conf/sweep/NAME.yaml, run offline
+by dialsum's Optuna sweeper (W&B's own sweep controller needs the W&B server).
+
+Hand-written because nothing converts W&B sweep files to Optuna: this maps W&B's documented format
+(method, metric, parameters, count, early_terminate) onto hydra-optuna-sweeper syntax and says what it
+approximates."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dialsum.engine.metric_names import EVAL_METRICS
+from dialsum.errors import DialsumError
+from dialsum.sweep.wandb_aliases import GROUPS, leaf_keys, resolve_key
+
+SAMPLERS = {"grid": "grid", "random": "random", "bayes": "tpe"}
+DEFAULT_TRIALS = 20        # W&B random/bayes sweeps without `count` run until stopped
+NORMAL_WIDTH = 3.0         # normal(mu, sigma) -> uniform over mu +- 3 sigma (Optuna has no normal prior)
+HYPERBAND_RUNGS = 3        # min_iter without max_iter: rungs min_iter * eta^k for k < 3
+
+
+def import_wandb(path: Path, name: str, conf_dir: Path, force: bool = False) -> tuple[Path, list[str]]:
+    """Convert and write conf/sweep/<name>.yaml; returns the file and the notes printed to the user."""
+    spec = _read(path)
+    if not (conf_dir / "train.yaml").is_file():
+        raise DialsumError(f"--conf-dir {conf_dir} holds no train.yaml; run from the project root or pass "
+                           "--conf-dir path/to/dialsum/conf.")
+    out = conf_dir / "sweep" / f"{name}.yaml"
+    if out.exists() and not force:
+        raise DialsumError(f"{out} exists; pick another --name or pass --force to replace it.")
+    notes: list[str] = []
+    known = leaf_keys(_compose(conf_dir))
+    params, fixed = _parameters(spec.get("parameters") or {}, known, notes)
+    for key in _default_space(conf_dir):  # the sweeper's default space would be merged in: hold it fixed
+        params.setdefault(key, f"${{{key}}}")
+    sweeper = _sweeper(spec, name, params, notes)
+    body: dict[str, Any] = {"defaults": [{"override /hydra/sweeper": "optuna"},
+                                         {"override /hydra/launcher": "joblib"}]}
+    body["objective"] = {"metric": sweeper.pop("_metric"), "direction": sweeper["direction"]}
+    for key, value in fixed.items():
+        if key in GROUPS:  # a config group: the value picks its yaml file
+            body["defaults"].append({f"override /{key}": value})
+        else:
+            _set(body, key, value)
+    body["hydra"] = {"sweeper": sweeper, "launcher": {"n_jobs": "${hydra.sweeper.n_jobs}"}}
+    header = [f"# @package _global_", f"# Imported from {path.name} by `dialsum import-wandb` on "
+              f"{dt.date.today().isoformat()}. Run: python train.py -m sweep={name}"]
+    header += [f"# note: {n}" for n in notes]
+    from dialsum.tracking.atomic import write_text
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out, "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True))
+    return out, notes
+
+
+def _default_space(conf_dir: Path) -> list[str]:
+    """Keys swept by conf/hydra/sweeper/optuna.yaml, which every preset's params are merged into."""
+    defaults = yaml.safe_load((conf_dir / "hydra" / "sweeper" / "optuna.yaml").read_text(encoding="utf-8"))
+    return list((defaults or {}).get("params") or {})
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The W&B sweep YAML as a mapping, or one clear error."""
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise DialsumError(f"cannot read W&B sweep file {path}: {err.strerror}.") from None
+    except yaml.YAMLError as err:
+        raise DialsumError(f"{path} is not valid YAML: {err}.") from None
+    if not isinstance(spec, dict) or "parameters" not in spec:
+        raise DialsumError(f"{path} is not a W&B sweep definition (needs `method` and `parameters`).")
+    return spec
+
+
+def _compose(conf_dir: Path) -> dict[str, Any]:
+    """The default train config, to resolve and check parameter names."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
+        return OmegaConf.to_container(compose(config_name="train"), resolve=False)
+
+
+def _sweeper(spec: dict[str, Any], name: str, params: dict[str, str], notes: list[str]) -> dict[str, Any]:
+    """Sampler, objective, budget and pruner of the study."""
+    method = spec.get("method", "random")
+    if method not in SAMPLERS:
+        raise DialsumError(f"W&B method {method!r} is unknown; use one of {sorted(SAMPLERS)}.")
+    if method == "bayes":
+        notes.append("method bayes -> Optuna TPE (W&B uses a Gaussian process): same goal, other model.")
+    metric = spec.get("metric") or {}
+    goal = metric.get("goal", "maximize")
+    if goal not in ("maximize", "minimize"):
+        raise DialsumError(f"metric.goal={goal!r}; use maximize or minimize.")
+    count = spec.get("count") or spec.get("run_cap")
+    if count is None and method != "grid":
+        notes.append(f"no `count`: W&B would run until stopped; n_trials={DEFAULT_TRIALS} (hydra.sweeper.n_trials).")
+    if method == "grid":
+        count = count or _grid_size(params)
+    sweeper: dict[str, Any] = {
+        "study_name": f"{name}_${{model.name}}_${{model.init}}", "direction": goal,
+        "n_trials": int(count) if count is not None else DEFAULT_TRIALS,
+        "sampler": {"name": SAMPLERS[method]}, "pruner": _pruner(spec.get("early_terminate"), notes),
+        "params": params, "_metric": _metric(metric.get("name"))}
+    return sweeper
+
+
+def _grid_size(params: dict[str, str]) -> int:
+    """Points of a grid: every parameter must be a list of values (as W&B requires too)."""
+    from dialsum.sweep.search_space import parse_space
+
+    grid = parse_space({k: v for k, v in params.items() if not v.startswith("${")}, []).grid
+    continuous = [key for key, values in grid.items() if not values]
+    if continuous:
+        raise DialsumError(f"method grid needs `values` for every parameter; {', '.join(continuous)} is continuous.")
+    return math.prod(len(values) for values in grid.values())
+
+
+def _metric(name: str | None) -> str:
+    """W&B metric name -> dialsum's eval/* name (eval_x and bare x accepted)."""
+    if not name:
+        raise DialsumError("the W&B file has no metric.name; add e.g. metric: {name: eval/rouge_combined_f1, "
+                           "goal: maximize}.")
+    candidates = [name, "eval/" + name.removeprefix("eval_").removeprefix("eval/")]
+    for candidate in candidates:
+        if candidate in EVAL_METRICS:
+            return candidate
+    raise DialsumError(f"metric.name={name!r} is not a metric dialsum logs; use one of {', '.join(EVAL_METRICS)}.")
+
+
+def _pruner(early: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
+    """early_terminate: hyperband -> Optuna's HyperbandPruner, counted in evaluations."""
+    if not early:
+        return {"name": "none"}
+    if early.get("type") != "hyperband":
+        raise DialsumError(f"early_terminate.type={early.get('type')!r}: only hyperband exists in W&B.")
+    eta = int(early.get("eta", 3))
+    if "max_iter" in early:
+        max_r = int(early["max_iter"])
+        min_r = int(early.get("min_iter") or max(1, round(max_r / eta ** int(early.get("s", 0) or 0))))
+    elif "min_iter" in early:
+        min_r = int(early["min_iter"])
+        max_r = min_r * eta ** HYPERBAND_RUNGS
+        notes.append(f"hyperband without max_iter: max_resource={max_r} (min_iter x eta^{HYPERBAND_RUNGS}); set "
+                     "hydra.sweeper.pruner.max_resource to training.max_steps / training.eval_steps.")
+    else:
+        raise DialsumError("early_terminate hyperband needs min_iter, or max_iter (with s).")
+    if early.get("strict"):
+        notes.append("hyperband strict=true has no Optuna counterpart; Optuna's Hyperband is used as is.")
+    notes.append(f"hyperband min_iter={min_r}, max_iter={max_r}, eta={eta}: W&B counts iterations of the logged "
+                 "metric; dialsum counts evaluations (one per training.eval_steps).")
+    return {"name": "hyperband", "min_resource": min_r, "max_resource": max_r, "reduction_factor": eta}
+
+
+def _parameters(spec: dict[str, Any], known: set[str], notes: list[str],
+                prefix: str = "") -> tuple[dict[str, str], dict[str, Any]]:
+    """W&B parameters (nested ones flattened) -> search space and fixed values by dialsum key."""
+    params: dict[str, str] = {}
+    fixed: dict[str, Any] = {}
+    for raw, p in spec.items():
+        name = f"{prefix}{raw}"
+        if not isinstance(p, dict):
+            raise DialsumError(f"W&B parameter {name!r} must be a mapping (values / value / distribution).")
+        if "parameters" in p:  # nested parameters
+            sub_params, sub_fixed = _parameters(p["parameters"], known, notes, prefix=f"{name}.")
+            params.update(sub_params)
+            fixed.update(sub_fixed)
+            continue
+        key = resolve_key(name, known)
+        if "value" in p or p.get("distribution") == "constant":
+            fixed[key] = _number(p.get("value"))
+        else:
+            params[key] = _distribution(name, p, notes)
+    return params, fixed
+
+
+def _distribution(name: str, p: dict[str, Any], notes: list[str]) -> str:
+    """One W&B distribution in hydra-optuna-sweeper syntax."""
+    dist = p.get("distribution") or ("categorical" if "values" in p else "uniform")
+    if "values" in p or dist in ("categorical", "int_categorical"):
+        if "probabilities" in p:
+            notes.append(f"{name}: probabilities {p['probabilities']} dropped: Optuna's samplers draw choices "
+                         "uniformly (TPE then learns which are good).")
+        return "choice(" + ", ".join(_literal(v) for v in p.get("values") or []) + ")"
+    lo, hi = _number(p.get("min")), _number(p.get("max"))
+    if dist in ("normal", "q_normal", "log_normal", "q_log_normal"):
+        mu, sigma = float(_number(p.get("mu", 0.0))), float(_number(p.get("sigma", 1.0)))
+        lo, hi = mu - NORMAL_WIDTH * sigma, mu + NORMAL_WIDTH * sigma
+        notes.append(f"{name}: {dist}(mu={mu}, sigma={sigma}) approximated by a uniform over mu +- "
+                     f"{NORMAL_WIDTH:g} sigma{' (in log space)' if 'log' in dist else ''}: Optuna has no normal prior.")
+        if "log" in dist:
+            return f"tag(log, interval({math.exp(lo):.6g}, {math.exp(hi):.6g}))"
+        return f"interval({lo:.6g}, {hi:.6g})"
+    if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)):
+        raise DialsumError(f"W&B parameter {name!r}: distribution {dist!r} needs numeric min and max.")
+    if dist.startswith("q_"):
+        notes.append(f"{name}: quantization q={p.get('q', 1)} dropped ({dist} -> {dist[2:]}).")
+        dist = dist[2:]
+    forms = {
+        "uniform": lambda: f"interval({float(lo)}, {float(hi)})",
+        "int_uniform": lambda: f"int(interval({int(lo)}, {int(hi)}))",
+        "log_uniform_values": lambda: f"tag(log, interval({float(lo)}, {float(hi)}))",
+        "log_uniform": lambda: f"tag(log, interval({math.exp(lo):.6g}, {math.exp(hi):.6g}))",  # bounds are ln(x)
+        "inv_log_uniform_values": lambda: f"tag(log, interval({1 / float(hi):.6g}, {1 / float(lo):.6g}))",
+        "inv_log_uniform": lambda: f"tag(log, interval({math.exp(-hi):.6g}, {math.exp(-lo):.6g}))",
+    }
+    if dist not in forms:
+        raise DialsumError(f"W&B parameter {name!r}: distribution {dist!r} has no Optuna counterpart; use one of "
+                           f"{', '.join(sorted(forms))}, categorical, normal or log_normal.")
+    return forms[dist]()
+
+
+def _number(value: Any) -> Any:
+    """PyYAML reads `1e-5` (no dot) as a string; W&B's agent passes it on as a number, so do we."""
+    if isinstance(value, str):
+        try:
+            return int(value) if value.lstrip("+-").isdigit() else float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _literal(value: Any) -> str:
+    """A choice value in Hydra's override grammar."""
+    value = _number(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "\\'") + "'"
+    return "null" if value is None else repr(value)
+
+
+def _set(body: dict[str, Any], key: str, value: Any) -> None:
+    """Fixed W&B `value:` parameters as nested config values."""
+    node = body
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value

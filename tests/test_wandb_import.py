@@ -1,0 +1,117 @@
+"""`dialsum import-wandb`: our users' W&B sweep files become dialsum sweep presets that run offline."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import CONF, ROOT, run_cli
+from dialsum.errors import DialsumError
+from dialsum.sweep.wandb_import import import_wandb
+
+STORIES = ROOT / "tests" / "wandb_sweeps"
+
+
+@pytest.fixture
+def conf_copy(tmp_path: Path) -> Path:
+    """A private copy of conf/ for the generated presets."""
+    return Path(shutil.copytree(CONF, tmp_path / "conf"))
+
+
+def _convert(conf_copy: Path, story: str) -> tuple[dict, str, list[str]]:
+    """Convert one story file; the preset as YAML, its text, and the printed notes."""
+    out, notes = import_wandb(STORIES / f"{story}.yaml", story, conf_copy)
+    text = out.read_text(encoding="utf-8")
+    return yaml.safe_load(text), text, notes
+
+
+def test_story1_grid_with_hyperband(conf_copy: Path) -> None:
+    preset, text, notes = _convert(conf_copy, "story1_grid")
+    sweeper = preset["hydra"]["sweeper"]
+    assert text.startswith("# @package _global_")
+    assert sweeper["sampler"]["name"] == "grid" and sweeper["n_trials"] == 8
+    assert sweeper["params"]["training.learning_rate"] == "choice(1e-05, 3e-05, 5e-05, 7e-05)"  # `1e-5` is text in YAML
+    assert sweeper["pruner"] == {"name": "hyperband", "min_resource": 3, "max_resource": 81, "reduction_factor": 3}
+    assert preset["training"]["seed"] == 42 and preset["objective"]["metric"] == "eval/rouge_combined_f1"
+    assert any("dialsum counts evaluations" in n for n in notes)
+
+
+def test_story3_bayes_eleven_parameters(conf_copy: Path) -> None:
+    preset, _, _ = _convert(conf_copy, "story3_bayes")
+    sweeper = preset["hydra"]["sweeper"]
+    assert sweeper["sampler"]["name"] == "tpe" and sweeper["n_trials"] == 100 and len(sweeper["params"]) == 11
+    assert sweeper["params"]["model.dropout"] == "interval(0.0, 0.5)"
+    assert sweeper["params"]["model.max_source_length"] == "choice(256, 512, 768)"
+    assert sweeper["params"]["training.label_smoothing_factor"] == "interval(0.0, 0.3)"
+    assert sweeper["pruner"]["min_resource"] == 1 and sweeper["pruner"]["max_resource"] == 81  # 81 / 3^4
+
+
+def test_default_space_is_held_fixed_not_merged_in(conf_copy: Path) -> None:
+    preset, _, _ = _convert(conf_copy, "story4_memory")
+    params = preset["hydra"]["sweeper"]["params"]
+    assert params["training.learning_rate"] == "${training.learning_rate}"  # optuna.yaml sweeps it by default
+    assert preset["hydra"]["sweeper"]["n_trials"] == 36 and preset["hardware"]["fp16"] is False
+
+
+def test_phase_pair_log_uniform_probabilities_nested_normal(conf_copy: Path) -> None:
+    phase1, _, notes1 = _convert(conf_copy, "story3_phase1_random")
+    low, high = phase1["hydra"]["sweeper"]["params"]["training.learning_rate"][len("tag(log, interval("):-2].split(", ")
+    assert abs(float(low) - 1e-6) / 1e-6 < 0.05 and abs(float(high) - 1e-3) / 1e-3 < 0.05  # ln bounds -> values
+    assert any("probabilities" in n for n in notes1) and any("q=0.05" in n for n in notes1)
+    phase2, _, notes2 = _convert(conf_copy, "story3_phase2_bayes")
+    params = phase2["hydra"]["sweeper"]["params"]
+    assert params["training.learning_rate"] == "interval(2e-05, 8e-05)"  # nested optimizer.learning_rate, normal
+    assert phase2["objective"]["metric"] == "eval/rouge1_f1"  # eval_rouge1_f1 in the W&B file
+    assert any("strict" in n for n in notes2) and any("normal" in n for n in notes2)
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"method": "bayes", "metric": {"name": "eval/rouge1_f1"}, "parameters": {"learnin_rate": {"values": [1]}}},
+     "'learnin_rate' has no dialsum key. Closest: learning_rate"),
+    ({"method": "random", "metric": {"name": "eval/rouge1_f1"},
+      "parameters": {"learning_rate": {"distribution": "beta", "min": 0, "max": 1}}}, "'beta' has no Optuna counterpart"),
+    ({"method": "random", "metric": {"name": "eval/bleu"}, "parameters": {"seed": {"value": 1}}},
+     "metric.name='eval/bleu' is not a metric dialsum logs"),
+    ({"method": "grid", "metric": {"name": "eval/loss", "goal": "minimize"},
+      "parameters": {"warmup_ratio": {"min": 0.0, "max": 0.3}}}, "method grid needs `values`"),
+])
+def test_bad_files_are_one_clear_error(tmp_path: Path, conf_copy: Path, body: dict, message: str) -> None:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    with pytest.raises(DialsumError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        import_wandb(path, "bad", conf_copy)
+    assert not (conf_copy / "sweep" / "bad.yaml").exists()
+
+
+def test_cli_refuses_to_overwrite_and_exits_2(tmp_path: Path, conf_copy: Path) -> None:
+    cmd = [sys.executable, "-m", "dialsum", "import-wandb", str(STORIES / "story4_memory.yaml"), "--name", "memory",
+           "--conf-dir", str(conf_copy)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "exists; pick another --name or pass --force" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert subprocess.run([*cmd, "--force"], capture_output=True, text=True, timeout=120).returncode == 0
+
+
+def _run_two_trials(tmp_path: Path, conf_copy: Path, cache_dir: Path, story: str) -> None:
+    """Convert, then `python train.py -m sweep=<story> experiment=quick_test` with 2 trials, offline."""
+    import_wandb(STORIES / f"{story}.yaml", story, conf_copy)
+    result = run_cli(["--config-dir", str(conf_copy), "-m", f"sweep={story}", "experiment=quick_test",
+                      "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "sweep" / "all_results.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["state"] in ("COMPLETE", "PRUNED") for r in rows)
+
+
+def test_story1_runs_offline_as_a_two_trial_sweep(tmp_path: Path, conf_copy: Path, cache_dir: Path) -> None:
+    _run_two_trials(tmp_path, conf_copy, cache_dir, "story1_grid")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("story", ["story3_bayes", "story3_phase1_random", "story3_phase2_bayes", "story4_memory"])
+def test_other_stories_run_offline(tmp_path: Path, conf_copy: Path, cache_dir: Path, story: str) -> None:
+    _run_two_trials(tmp_path, conf_copy, cache_dir, story)
