@@ -4,6 +4,7 @@ to transformers' default, as digit82's config does). Loaded with model.init=pret
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import transformers
 
 from conftest import ROOT
 
-TOKENIZERS = ROOT.parent / "shared" / "data" / "tokenizers"
+# DIALSUM_TOKENIZERS: the same files elsewhere (e.g. carried to a GPU machine)
+TOKENIZERS = Path(os.environ.get("DIALSUM_TOKENIZERS", ROOT.parent / "shared" / "data" / "tokenizers"))
 TINY = dict(d_model=64, layers=1, heads=2, ffn=128)
 
 # model name in conf/model -> (tokenizer folder, files to copy, config class, model class, config kwargs)
