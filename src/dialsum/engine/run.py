@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -77,7 +78,7 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
     history = MetricHistory()
     timer = StepTimer()
     callbacks: list = [NanGuard(), EvaluateAtEnd(), history, ProgressLog(), timer]
-    if cfg.logger.name == "csv":
+    if cfg.logger.name == "csv" and os.environ.get("RANK", "0") == "0":  # DDP: one writer
         callbacks.append(CsvLogger(out_dir / cfg.logger.filename))
     bridge = _trial_bridge(cfg)
     if bridge is not None:
@@ -181,9 +182,11 @@ def _summarise(cfg: DictConfig, evaluations: list[dict[str, Any]], best_metrics:
 
 def _write_folder(cfg: DictConfig, out_dir: Path, trainer: Any, tokenizer: Any, rows: list[dict[str, Any]],
                   metrics: dict[str, Any]) -> None:
-    """Model, predictions, environment, then metrics.json (the 'finished' marker)."""
+    """Model, predictions, environment, then metrics.json (the 'finished' marker); rank 0 only under DDP."""
     from dialsum.tracking.run_folder import save_model, write_results
 
+    if not trainer.is_world_process_zero():
+        return  # torchrun / accelerate launch: the other ranks trained the same model
     if cfg.artifacts.save_model:
         save_model(out_dir, trainer.model, tokenizer)
     if not cfg.artifacts.keep_checkpoints:
