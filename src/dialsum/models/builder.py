@@ -27,7 +27,7 @@ def build_tokenizer(model_cfg: DictConfig, train_texts: list[str], cache_dir: Pa
     elif model_cfg.init == "pretrained":
         name = model_cfg.pretrained_name_or_path
         tokenizer = load_tokenizer(name, model_cfg.checkpoint)
-        check_special_tokens(tokenizer, spec, name)
+        check_special_tokens(tokenizer, name)
         add_tags(tokenizer, find_tags(train_texts))
     else:
         raise DialsumError(f"model.init={model_cfg.init!r} is unknown; use 'scratch' or 'pretrained'.")

@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from dialsum.errors import DialsumError
-from dialsum.models.registry import FamilySpec
 
 log = logging.getLogger(__name__)
 
 TOKENIZER_CLASSES = ("auto", "fast")
 # Files that make a folder hold a tokenizer (fast JSON, sentencepiece, BPE vocab).
 TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "sentencepiece.bpe.model", "vocab.json", "tokenizer_config.json")
-# Special tokens every family needs to train and to stop generating; decoder-only needs no bos.
-REQUIRED = {False: ("eos_token", "pad_token"), True: ("eos_token", "pad_token")}
+# Special tokens every family needs to end labels, stop generating and pad batches (bos is optional).
+REQUIRED = ("eos_token", "pad_token")
 
 
 def load_tokenizer(name: str, checkpoint_cfg: Any):
@@ -38,9 +37,9 @@ def load_tokenizer(name: str, checkpoint_cfg: Any):
     return tokenizer
 
 
-def check_special_tokens(tokenizer: Any, spec: FamilySpec, name: str) -> None:
+def check_special_tokens(tokenizer: Any, name: str) -> None:
     """A tokenizer without eos/pad trains on labels that never end: stop before training, say the fix."""
-    missing = [t for t in REQUIRED[spec.decoder_only] if getattr(tokenizer, t) is None]
+    missing = [t for t in REQUIRED if getattr(tokenizer, t) is None]
     if missing:
         raise DialsumError(
             f"the tokenizer of {name!r} has no {', '.join(missing)} (special_tokens_map.json / tokenizer_config.json "
