@@ -70,7 +70,9 @@ def test_sweep_folder_outputs(grid_sweep) -> None:
 
 def test_trials_report_every_evaluation(grid_sweep) -> None:
     _, sweep_dir, _ = grid_sweep
-    for trial in _study(sweep_dir).trials:
+    study = _study(sweep_dir)
+    assert study.metric_names == ["eval/rouge_combined_f1"]  # the dashboard's label, not "Objective 0"
+    for trial in study.trials:
         assert sorted(trial.intermediate_values) == [0, 1]  # debug=fast: 4 steps, eval every 2
 
 
@@ -164,7 +166,7 @@ def test_multi_objective_rouge_vs_memory(tmp_path: Path, cache_dir: Path) -> Non
     out = result.stdout + result.stderr
     assert "cannot prune" in out
     study = _study(sweep_dir)
-    assert len(study.directions) == 2
+    assert len(study.directions) == 2 and study.metric_names == ["eval/rouge_combined_f1", "peak_rss_mb"]
     assert all(t.state == optuna.trial.TrialState.COMPLETE and len(t.values) == 2 for t in study.trials)
     assert all(t.values[1] > 0 and not t.intermediate_values for t in study.trials)
     assert (sweep_dir / "best_params.yaml").is_file()

@@ -99,6 +99,7 @@ class OptunaSweep:
         pruner = optuna.pruners.NopPruner() if len(directions) > 1 else build_pruner(s.get("pruner"))
         study = optuna.create_study(study_name=s["study_name"], storage=open_storage(self.storage_url),
                                     pruner=pruner, directions=directions, load_if_exists=True)
+        _name_metrics(study, objectives)
         current = fingerprint.build(job_config, space, s, directions, objectives)
         self.forced = fingerprint.check_resume(study, current, str(s.get("resume") or "auto"))
         self.fp_hash = fingerprint.short_hash(current)
@@ -303,3 +304,13 @@ class OptunaSweep:
                         "interrupted" if stopping else "lost to an infrastructure failure", record.error)
         else:
             log.error("trial %d failed: %s (job folder %s)", trial.number, record.error, record.job_dir)
+
+
+def _name_metrics(study: optuna.Study, objectives: list[str]) -> None:
+    """The dashboard and report show `eval/rouge_combined_f1`, not "Objective 0" (experimental in Optuna 5)."""
+    import warnings
+
+    if study.metric_names != objectives:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(objectives)
