@@ -145,8 +145,8 @@ def _framed(tokenizer: Any, texts: list[str], max_length: int, bos: bool, eos: b
     head = [tokenizer.bos_token_id] if bos and tokenizer.bos_token_id is not None else []
     tail = [tokenizer.eos_token_id] if eos else []
     budget = max_length - len(head) - len(tail)
-    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    return [head + seq[:budget] + tail for seq in ids]
+    ids = tokenizer(texts, add_special_tokens=False, max_length=budget, truncation=True)["input_ids"]
+    return [head + seq + tail for seq in ids]
 
 
 def _decoder_only(sources: list[str], summaries: list[str] | None, tokenizer: Any,

@@ -80,14 +80,20 @@ class MetricHistory(TrainerCallback):
 
 
 class CsvLogger(TrainerCallback):
-    """Long-format CSV (step, metric, value): any column set, appendable, opens in any tool."""
+    """Long-format CSV (step, metric, value): any column set, appendable, opens in any tool. Under DDP
+    (torchrun) only the world's process zero writes."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            csv.writer(fh).writerow(["step", "metric", "value"])
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            with self.path.open("w", newline="", encoding="utf-8") as fh:
+                csv.writer(fh).writerow(["step", "metric", "value"])
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero:
+            return
         with self.path.open("a", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             for key, value in to_public(logs or {}).items():

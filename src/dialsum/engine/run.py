@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
@@ -78,7 +77,7 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
     history = MetricHistory()
     timer = StepTimer()
     callbacks: list = [NanGuard(), EvaluateAtEnd(), history, ProgressLog(), timer]
-    if cfg.logger.name == "csv" and os.environ.get("RANK", "0") == "0":  # DDP: one writer
+    if cfg.logger.name == "csv":
         callbacks.append(CsvLogger(out_dir / cfg.logger.filename))
     bridge = _trial_bridge(cfg)
     if bridge is not None:

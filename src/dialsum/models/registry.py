@@ -20,14 +20,13 @@ class FamilySpec:
 
 
 def _bart(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
-    """BART: decoder starts from </s>, like the real KoBART. Embeddings scaled by sqrt(d_model): without
-    it the tiny post-LN encoder collapsed to one vector for every input (measured: the decoder then
-    ignored the dialogue and wrote the same summary for all of them)."""
+    """BART (decoder start and forced eos: models.checkpoint.align_special_ids, from conf/model). Embeddings
+    scaled by sqrt(d_model): without it the tiny post-LN encoder collapsed to one vector for every input
+    (measured: the decoder then ignored the dialogue and wrote the same summary for all of them)."""
     return dict(scale_embedding=True, d_model=s.d_model, encoder_layers=s.layers, decoder_layers=s.layers,
                 encoder_attention_heads=s.heads, decoder_attention_heads=s.heads,
                 encoder_ffn_dim=s.ffn_dim, decoder_ffn_dim=s.ffn_dim, dropout=dropout,
-                max_position_embeddings=1024, decoder_start_token_id=ids["eos_token_id"],
-                forced_eos_token_id=ids["eos_token_id"], **ids)
+                max_position_embeddings=1024, **ids)
 
 
 def _gpt2(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
@@ -37,10 +36,9 @@ def _gpt2(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
 
 
 def _t5(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
-    """T5/mT5: decoder starts from <pad>, as in the real checkpoints."""
+    """T5/mT5 (decoder start: models.checkpoint.align_special_ids, from conf/model)."""
     return dict(d_model=s.d_model, d_kv=s.d_model // s.heads, d_ff=s.ffn_dim, num_layers=s.layers,
-                num_decoder_layers=s.layers, num_heads=s.heads, dropout_rate=dropout,
-                decoder_start_token_id=ids["pad_token_id"], **ids)
+                num_decoder_layers=s.layers, num_heads=s.heads, dropout_rate=dropout, **ids)
 
 
 FAMILIES: dict[str, FamilySpec] = {
