@@ -87,7 +87,7 @@ def run_bare(args, model, tokenizer, train_rows):
 
 def run_dialsum(cfg, args, model, tokenizer, train_rows, val_rows, val_frame, out: Path):
     """Side B: dialsum's trainer class, collator and callbacks."""
-    from dialsum.engine.callbacks import CsvLogger, MetricHistory, NanGuard, ProgressLog
+    from dialsum.engine.callbacks import CsvLogger, MetricHistory, NanGuard, ProgressLog, StepTimer
     from dialsum.engine.scoring import SummaryScorer
     from dialsum.engine.trainer import GenerationEval, build_trainer
 
@@ -97,7 +97,7 @@ def run_dialsum(cfg, args, model, tokenizer, train_rows, val_rows, val_frame, ou
                                      scorer=SummaryScorer(cfg.metric), decoder_only=False,
                                      n_log_examples=int(cfg.artifacts.n_log_examples))
     out.mkdir(parents=True, exist_ok=True)
-    callbacks = [NanGuard(), MetricHistory(), ProgressLog(), CsvLogger(out / "metrics.csv")]
+    callbacks = [NanGuard(), MetricHistory(), ProgressLog(), StepTimer(), CsvLogger(out / "metrics.csv")]
     trainer = build_trainer(cfg, args, model, tokenizer, train_rows, val_rows, generation_eval, callbacks)
     return timed_train(trainer)
 
