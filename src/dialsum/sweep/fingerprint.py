@@ -46,23 +46,34 @@ def dialsum_version() -> str:
 
 
 def build(job_config: DictConfig, space: SearchSpace, settings: Mapping[str, Any], directions: list[str],
-          objectives: list[str]) -> dict[str, Any]:
-    """The study's defining settings as a flat, JSON-able dict of `key -> value`."""
+          objectives: list[str], dialsum_app: bool = True) -> dict[str, Any]:
+    """The study's defining settings as a flat, JSON-able dict of `key -> value`.
+
+    Another Hydra app's study is its composed config (minus Hydra's section), space, objectives, sampler and
+    pruner: dialsum's ignored keys and data hash only apply to dialsum's own train config."""
     config = _resolved_job_part(job_config)
     swept = tuple(space.distributions)
+    ignored = IGNORED_PREFIXES if dialsum_app else ()
     flat = {f"config.{k}": v for k, v in _flatten(config).items()
-            if not k.startswith(IGNORED_PREFIXES) and not _under(k, swept)}
+            if not k.startswith(ignored) and not _under(k, swept)}
     flat.update({f"space.{k}": optuna.distributions.distribution_to_json(d) for k, d in space.distributions.items()})
-    flat["data"] = data_identity(job_config.data)
+    if dialsum_app:
+        flat["data"] = data_identity(job_config.data)
     flat["objectives"] = list(zip(objectives, directions))
-    sampler = dict(settings.get("sampler") or {})
-    name = sampler.get("name", "tpe")
-    flat.update({f"sampler.{k}": sampler.get(k) for k in ("name", *SAMPLER_KEYS.get(name, ()))})
+    flat.update(_component("sampler", settings.get("sampler"), SAMPLER_KEYS, "tpe"))
     if len(directions) == 1:  # multi-objective studies never prune
-        pruner = dict(settings.get("pruner") or {})
-        pname = pruner.get("name", "none")
-        flat.update({f"pruner.{k}": pruner.get(k) for k in ("name", *PRUNER_KEYS.get(pname, ()))})
+        flat.update(_component("pruner", settings.get("pruner"), PRUNER_KEYS, "none"))
     return {"settings": flat, "fixed_overrides": list(space.fixed), "version": dialsum_version()}
+
+
+def _component(kind: str, cfg: Mapping[str, Any] | None, keys: Mapping[str, tuple[str, ...]],
+               default: str) -> dict[str, Any]:
+    """Sampler/pruner settings that change results: dialsum's `{name: ...}` keys, or every `_target_` argument."""
+    cfg = dict(cfg or {})
+    if cfg.get("_target_"):
+        return {f"{kind}.{k}": v for k, v in sorted(cfg.items())}
+    name = cfg.get("name", default)
+    return {f"{kind}.{k}": cfg.get(k) for k in ("name", *keys.get(name, ()))}
 
 
 def _resolved_job_part(job_config: DictConfig) -> dict[str, Any]:

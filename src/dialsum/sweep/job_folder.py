@@ -52,6 +52,6 @@ def read_job_overrides(folder: str | Path | None) -> list[str] | None:
     return experiment_overrides([str(o) for o in OmegaConf.load(path)])
 
 
-def train_command(overrides: list[str]) -> str:
-    """One shell line that trains with these overrides."""
-    return "python train.py " + " ".join(shlex.quote(o) for o in overrides)
+def train_command(overrides: list[str], script: str = "train.py") -> str:
+    """One shell line that trains with these overrides (script: another Hydra app's, already shell-quoted)."""
+    return f"python {script} " + " ".join(shlex.quote(o) for o in overrides)

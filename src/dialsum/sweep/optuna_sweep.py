@@ -20,17 +20,17 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from dialsum.config_schema import check_sweep_config
 from dialsum.errors import DialsumError
-from dialsum.sweep import devices, fingerprint, retries
+from dialsum.sweep import app_profile, fingerprint, retries
 from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
-from dialsum.sweep.samplers import build_sampler, grid_size
-from dialsum.sweep.search_space import SearchSpace, check_keys, parse_space
+from dialsum.sweep.job_folder import experiment_overrides
+from dialsum.sweep.samplers import build_sampler, grid_size, sampler_name
+from dialsum.sweep.search_space import SearchSpace, parse_space
 from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url, open_storage
 from dialsum.sweep.trial_job import is_finished as _finished
-from dialsum.sweep.trial_job import launch, objective_values, tell, trial_overrides
+from dialsum.sweep.trial_job import launch, tell
 
 log = logging.getLogger(__name__)
 TrialState = optuna.trial.TrialState
@@ -63,12 +63,12 @@ class OptunaSweep:
             raise DialsumError("search space is empty: give hydra.sweeper.params or a sweep on the command "
                                "line, e.g. training.learning_rate='tag(log, interval(1e-4, 1e-2))'.")
         job_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(space.fixed))
-        check_sweep_config(s, job_config)  # a mistyped fixed value would fail every trial: refuse it now
-        check_keys(space, job_config)
-        directions, objectives = self._objectives(job_config)
+        self.app = app_profile.for_job(job_config, s, self.config)  # dialsum's train.py, or any Hydra app
+        self.app.check(job_config, space)
+        directions, objectives = self.app.objectives(job_config)
         n_jobs = int(s.get("n_jobs", 1))
         self._check_launcher(n_jobs)
-        devices.check_workers(job_config.hardware, n_jobs, self.launcher)  # GPU slots; launcher workers = n_jobs
+        self.app.check_workers(job_config, n_jobs, self.launcher)  # GPU slots; launcher workers = n_jobs
         self.max_retries = int(s.get("max_retries", 1))
         self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
         hide_storage_secret(self.config, self.storage_url)
@@ -88,7 +88,7 @@ class OptunaSweep:
             if stop.signum:
                 self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
             finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
-                         n_jobs=n_jobs, stop_reason=self.stop_reason)
+                         n_jobs=n_jobs, stop_reason=self.stop_reason, script=self.app.script)
         self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if self.sweeper_errors >= MAX_SWEEPER_ERRORS else 0)
         return self.records
 
@@ -100,7 +100,7 @@ class OptunaSweep:
         study = optuna.create_study(study_name=s["study_name"], storage=open_storage(self.storage_url),
                                     pruner=pruner, directions=directions, load_if_exists=True)
         _name_metrics(study, objectives)
-        current = fingerprint.build(job_config, space, s, directions, objectives)
+        current = fingerprint.build(job_config, space, s, directions, objectives, dialsum_app=self.app.dialsum)
         self.forced = fingerprint.check_resume(study, current, str(s.get("resume") or "auto"))
         self.fp_hash = fingerprint.short_hash(current)
         # A fixed seed continues past the trials the study already has, so a resumed sampler never
@@ -109,33 +109,6 @@ class OptunaSweep:
         if len(directions) > 1:
             log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
         return study
-
-    def _objectives(self, job_config: DictConfig) -> tuple[list[str], list[str]]:
-        """Directions and the metric each one reads; a single objective is what the job returns."""
-        from dialsum.engine.metric_names import check_objective
-
-        direction = self.settings.get("direction", "maximize")
-        directions = [direction] if isinstance(direction, str) else list(direction)
-        objectives = list(self.settings.get("objectives") or [job_config.objective.metric])
-        if len(objectives) != len(directions):
-            raise DialsumError(f"hydra.sweeper.objectives has {len(objectives)} metric(s) but direction has "
-                               f"{len(directions)}; give one direction per objective.")
-        for d in directions:
-            if d not in ("maximize", "minimize"):
-                raise DialsumError(f"hydra.sweeper.direction: {d!r} is not maximize or minimize.")
-        self.objective_overrides: list[str] = []
-        if len(objectives) == 1:  # the job optimises, prunes on and returns objective.metric: make it this one
-            try:
-                check_objective(objectives[0], directions[0])
-            except DialsumError as err:
-                raise DialsumError(f"single objective {objectives[0]!r}: each trial optimises, prunes on and returns "
-                                   f"it, so it must be an eval/* metric ({err}) Other metrics (peak_rss_mb) work "
-                                   "as one of several objectives.") from None
-            if (objectives[0], directions[0]) != (job_config.objective.metric, job_config.objective.direction):
-                self.objective_overrides = [f"objective.metric={objectives[0]}", f"objective.direction={directions[0]}"]
-                log.info("single objective %s (%s): every trial runs with %s", objectives[0], directions[0],
-                         " ".join(self.objective_overrides))
-        return directions, objectives
 
     def _check_launcher(self, n_jobs: int) -> None:
         """Parallel trials need a launcher that runs jobs in separate processes."""
@@ -149,7 +122,7 @@ class OptunaSweep:
     def _n_trials(self, space: SearchSpace) -> int:
         """n_trials counts the whole study (grid: capped at the grid size)."""
         n_trials = int(self.settings.get("n_trials", 10))
-        if (self.settings.get("sampler") or {}).get("name") == "grid":
+        if sampler_name(self.settings.get("sampler")) == "grid":
             n_trials = min(n_trials, grid_size(space))
         return n_trials
 
@@ -175,6 +148,7 @@ class OptunaSweep:
                 trial = self._next_trial(study, space)
                 if trial is None:
                     return
+                self.app.extend_space(trial, self.lock)  # custom_search_space: more params on the asked trial
                 trial.set_user_attr("sweeper", self.me)
                 trial.set_user_attr("fingerprint", self.fp_hash)
                 record = self._reuse_duplicate(study, trial) if self.settings.get("skip_duplicates", True) else None
@@ -258,10 +232,10 @@ class OptunaSweep:
     def _run_trial(self, study: optuna.Study, trial: optuna.Trial, space: SearchSpace, worker_id: int,
                    n_jobs: int, objectives: list[str]) -> TrialRecord:
         """Launch one job and record COMPLETE / PRUNED / FAIL (re-queued when the machinery failed)."""
-        overrides = trial_overrides(space.fixed, trial.params, trial.number, study.study_name,
-                                    mask_url(self.storage_url), n_jobs, self.objective_overrides)
+        overrides = self.app.trial_overrides(space.fixed, trial.params, trial.number, study.study_name,
+                                             mask_url(self.storage_url), n_jobs)
         trial.set_user_attr("worker", worker_id)
-        trial.set_user_attr("overrides", [o for o in overrides if not o.startswith("trial.")])
+        trial.set_user_attr("overrides", experiment_overrides(overrides))
         started = time.time()
         outcome, ok, job_dir = launch(self.launcher, overrides, trial.number)
         duration = time.time() - started
@@ -271,9 +245,9 @@ class OptunaSweep:
         record = TrialRecord(number=trial.number, params=dict(trial.params), worker=worker_id,
                              start=started, duration_s=duration, job_dir=job_dir)
         if ok:
-            values = objective_values(outcome, job_dir, objectives)
+            values = self.app.values(outcome, job_dir, objectives)
             if values is None:
-                outcome, ok = ValueError(f"objective is not a finite number ({outcome!r})"), False
+                outcome, ok = ValueError(self.app.bad_value(outcome, len(objectives))), False
             else:
                 record.state, record.values = "COMPLETE", values
                 tell(study, trial, values=values)

@@ -17,6 +17,8 @@ PRUNER_KEYS = {"hyperband": ("min_resource", "max_resource", "reduction_factor")
 def build_pruner(cfg: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
     """Pruner from config; Optuna does not store it in the study, so jobs build the same one."""
     cfg = dict(cfg or {})
+    if cfg.get("_target_"):
+        return _from_target(cfg)
     name = cfg.pop("name", "none")
     if name == "hyperband":
         # max_resource must be explicit: with "auto" nothing is pruned until a trial completes.
@@ -32,3 +34,16 @@ def build_pruner(cfg: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
     if name == "none":
         return optuna.pruners.NopPruner()
     raise DialsumError(f"pruner.name={name!r} is unknown; choose one of {PRUNERS}.")
+
+
+def _from_target(cfg: dict[str, Any]) -> optuna.pruners.BasePruner:
+    """hydra-optuna-sweeper's form: `_target_: optuna.pruners.MedianPruner` + keyword arguments."""
+    from hydra.utils import get_class
+
+    target = str(cfg.pop("_target_"))
+    kwargs = {k: v for k, v in cfg.items() if k not in ("_partial_", "_recursive_", "_convert_", "name")}
+    try:
+        return get_class(target)(**kwargs)
+    except Exception as err:  # noqa: BLE001 - import or argument errors, both the user's config
+        raise DialsumError(f"hydra.sweeper.pruner: cannot build {target} with {kwargs} ({err}); use an Optuna "
+                           "pruner class and its arguments, e.g. hydra/sweeper/pruner=median.") from None

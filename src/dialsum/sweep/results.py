@@ -73,22 +73,24 @@ def write_best_config(trial: optuna.trial.FrozenTrial, out_path: Path) -> bool:
     if src is None or not src.is_file():
         return False
     cfg = OmegaConf.load(src)
-    cfg.trial = {"number": None, "study_name": None, "storage": None, "n_workers": 1}
+    if "trial" in cfg and OmegaConf.select(cfg, "trial.n_workers") is not None:  # dialsum's trial.* fields only
+        cfg.trial = {"number": None, "study_name": None, "storage": None, "n_workers": 1}
     atomic.write_text(out_path, "# Best trial %d of the sweep; rerun with the command in best_params.yaml\n"
                       % trial.number + OmegaConf.to_yaml(cfg))
     return True
 
 
-def rerun_command(trial: optuna.trial.FrozenTrial) -> str | None:
+def rerun_command(trial: optuna.trial.FrozenTrial, script: str = "train.py") -> str | None:
     """One line that retrains a trial, from what its job actually ran (never the current command line)."""
     overrides = read_job_overrides(trial.user_attrs.get("job_dir"))
     if overrides is None and trial.user_attrs.get("overrides"):
         overrides = experiment_overrides(list(trial.user_attrs["overrides"]))
-    return train_command(overrides) if overrides is not None else None
+    return train_command(overrides, script) if overrides is not None else None
 
 
 def finish_sweep(study: optuna.Study, records: list[TrialRecord], sweep_dir: Path, storage_url: str,
-                 wall_s: float, n_jobs: int, stop_reason: str | None = None) -> list[TrialRecord]:
+                 wall_s: float, n_jobs: int, stop_reason: str | None = None,
+                 script: str = "train.py") -> list[TrialRecord]:
     """Write the result files, print the summary, and build the report."""
     rows = trial_rows(study)
     atomic.write_jsonl(sweep_dir / "all_results.jsonl", rows)
@@ -96,19 +98,29 @@ def finish_sweep(study: optuna.Study, records: list[TrialRecord], sweep_dir: Pat
     summary = _summary(study, records, rows, wall_s, n_jobs)
     if best:
         best_info = [{"number": t.number, "values": t.values, "params": t.params,
-                      "command": rerun_command(source_trial(study, t))} for t in best]
+                      "command": rerun_command(source_trial(study, t), script)} for t in best]
         atomic.write_text(sweep_dir / "best_params.yaml", OmegaConf.to_yaml(
             {"study_name": study.study_name, "directions": [d.name.lower() for d in study.directions],
              "best": best_info[0] if len(best_info) == 1 else best_info}))
+        _write_optimization_results(study, best, sweep_dir)
         if write_best_config(source_trial(study, best[0]), sweep_dir / "best_config.yaml"):
             summary["best_config"] = str(sweep_dir / "best_config.yaml")
         summary["best"] = best_info
     summary.update({"storage": mask_url(storage_url), "dashboard": dashboard_command(storage_url),
-                    "stopped": stop_reason})
+                    "stopped": stop_reason, "script": script})
     atomic.write_json(sweep_dir / "sweep_summary.json", summary)
     _print_summary(summary, sweep_dir)
     _build_report(sweep_dir)
     return records
+
+
+def _write_optimization_results(study: optuna.Study, best: list[optuna.trial.FrozenTrial], sweep_dir: Path) -> None:
+    """hydra-optuna-sweeper's result file, same keys, for tools and habits built on that plugin."""
+    if len(study.directions) == 1:
+        content: dict[str, Any] = {"name": "optuna", "best_params": best[0].params, "best_value": best[0].value}
+    else:
+        content = {"name": "optuna", "solutions": [{"params": t.params, "values": t.values} for t in best]}
+    atomic.write_text(sweep_dir / "optimization_results.yaml", OmegaConf.to_yaml(content))
 
 
 def _summary(study: optuna.Study, records: list[TrialRecord], rows: list[dict[str, Any]], wall_s: float,
@@ -133,8 +145,8 @@ def _print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
         lines.append(f"best trial {b['number']}: {b['values']} {b['params']}")
         lines.append(f"  retrain: {b['command'] or '(the job folder is gone: see best_params.yaml params)'}")
     if "best_config" in summary:
-        lines.append(f"  or: python train.py --config-path {Path(summary['best_config']).parent.resolve()} "
-                     "--config-name best_config")
+        lines.append(f"  or: python {summary.get('script', 'train.py')} --config-path "
+                     f"{Path(summary['best_config']).parent.resolve()} --config-name best_config")
     if summary.get("stopped"):
         lines.append(f"stopped early: {summary['stopped']}")
     if not summary.get("best"):

@@ -10,6 +10,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
+from hydra_plugins.dialsum_sweeper import config as _config  # noqa: F401 - registers hydra/sweeper=dialsum_optuna
+
 log = logging.getLogger(__name__)
 
 USER_ERROR_EXIT = 2

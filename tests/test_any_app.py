@@ -1,0 +1,208 @@
+"""dialsum's sweeper in Hydra apps that are not dialsum: hydra-optuna-sweeper's examples, three apps of our own,
+cross-process pruning through dialsum.pruning, and coexistence with another plugin that registers `optuna`.
+
+Every app is a pure function run through its real CLI (`python app.py -m ...`) in a subprocess: seconds each.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+from omegaconf import OmegaConf
+
+from dialsum.sweep.storage import open_storage
+
+APPS = Path(__file__).resolve().parent / "hydra_apps"
+EXAMPLES = APPS / "optuna_examples"
+
+
+def run_app(script: Path, cwd: Path, *args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python <app> -m ...` as a user runs it."""
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, str(script), "-m", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def rows(sweep_dir: Path) -> list[dict]:
+    """all_results.jsonl."""
+    return [json.loads(line) for line in (sweep_dir / "all_results.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def study_of(sweep_dir: Path, name: str) -> optuna.Study:
+    """The study in the sweep folder's journal file."""
+    return optuna.load_study(study_name=name, storage=open_storage(str(sweep_dir / "optuna_journal.log")))
+
+
+# ---- hydra-optuna-sweeper's examples, only the sweeper renamed -------------------------------------------------
+def test_example_sphere(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    result = run_app(EXAMPLES / "sphere.py", tmp_path, f"hydra.sweep.dir={out}", "hydra.sweeper.n_trials=8")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = OmegaConf.load(out / "optimization_results.yaml")  # hydra-optuna-sweeper's result file
+    assert results.name == "optuna" and set(results.best_params) == {"x", "y"}
+    assert results.best_value == results.best_params.x ** 2 + results.best_params.y ** 2
+    assert [r["state"] for r in rows(out)] == ["COMPLETE"] * 8
+    assert "study sphere (TPESampler)" in result.stdout + result.stderr
+
+
+def test_example_multi_objective(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    result = run_app(EXAMPLES / "multi-objective.py", tmp_path, f"hydra.sweep.dir={out}", "hydra.sweeper.n_trials=8")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for solution in OmegaConf.load(out / "optimization_results.yaml").solutions:
+        x, y = solution.params.x, solution.params.y
+        assert list(solution["values"]) == [4 * (x * x + y * y), (x - 5) ** 2 + (y - 5) ** 2]
+    assert [d.name for d in study_of(out, "multi-objective").directions] == ["MINIMIZE", "MINIMIZE"]
+
+
+def test_example_custom_search_space(tmp_path: Path) -> None:
+    """The relative `.custom-search-space-objective.configure` path, `z` bounded by x, and a new key `+w`."""
+    out = tmp_path / "sweep"
+    result = run_app(EXAMPLES / "custom-search-space-objective.py", tmp_path, f"hydra.sweep.dir={out}",
+                     "hydra.sweeper.n_trials=6", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0",
+                     "max_z_difference_from_x=0.3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for row in rows(out):
+        p = row["params"]
+        assert row["state"] == "COMPLETE" and abs(p["x"] - p["z"]) <= 0.3 and 0 <= p["+w"] <= 1
+        assert row["objective"] == pytest.approx(p["+w"] ** 2 + p["x"] ** 2 + p["y"] ** 2 + p["z"] ** 2)
+
+
+# ---- our own apps ------------------------------------------------------------------------------------------------
+def test_single_objective_app_with_range_choice_interval(tmp_path: Path) -> None:
+    sys.path.insert(0, str(APPS))
+    try:
+        from quadratic import loss_at
+    finally:
+        sys.path.remove(str(APPS))
+    out = tmp_path / "sweep"
+    result = run_app(APPS / "quadratic.py", tmp_path, f"hydra.sweep.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "retrain: python" in result.stdout and "quadratic.py" in result.stdout
+    for row in rows(out):
+        p = row["params"]
+        assert 1e-4 <= p["lr"] <= 1.0 and p["layers"] in (1, 2, 3, 4) and p["optimizer"] in ("sgd", "adam")
+        if row["state"] == "COMPLETE":
+            assert row["n_evaluations"] == 4
+            assert row["objective"] == loss_at(OmegaConf.create(p), 3)
+    job_cfg = OmegaConf.load(out / "0" / ".hydra" / "config.yaml")
+    assert set(job_cfg) == {"lr", "layers", "optimizer", "steps", "sleep", "log"}  # the app's config untouched
+
+
+def test_foreign_app_prunes_across_joblib_workers(tmp_path: Path) -> None:
+    """n_jobs=2 (joblib): each job attaches to its own trial from the environment, reports, gets pruned."""
+    out, log = tmp_path / "sweep", tmp_path / "jobs.jsonl"
+    result = run_app(APPS / "quadratic.py", tmp_path, f"hydra.sweep.dir={out}", "hydra/launcher=joblib",
+                     "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=8", f"log={log}", "sleep=0.02")
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = study_of(out, "quadratic")
+    states = [t.state.name for t in study.trials]
+    assert "PRUNED" in states and "COMPLETE" in states, states
+    jobs = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert len({j["pid"] for j in jobs}) == 2 and os.getpid() not in {j["pid"] for j in jobs}
+    for job in jobs:  # a reused worker never sees another job's trial
+        trial = study.trials[int(job["env_number"])]
+        assert trial.params == {"lr": job["lr"], "layers": job["layers"], "optimizer": job["optimizer"]}
+    for t in study.trials:  # reported from the worker processes, read back by the sweeper's study
+        assert (1 <= len(t.intermediate_values) < 4) if t.state.name == "PRUNED" else len(t.intermediate_values) == 4
+
+
+def test_two_objective_app(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    result = run_app(APPS / "two_objectives.py", tmp_path, f"hydra.sweep.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = study_of(out, "two_objectives")
+    assert study.metric_names == ["size", "error"] and "(NSGAIISampler)" in result.stdout + result.stderr
+    for row in rows(out):
+        p = row["params"]
+        assert row["state"] == "COMPLETE"
+        size = p["width"] * p["depth"]
+        assert row["objective"] == [size, round(1 / size + (0.05 if p["activation"] == "relu" else 0), 6)]
+
+
+def test_app_extending_the_space_in_code(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    result = run_app(APPS / "code_space.py", tmp_path, f"hydra.sweep.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = set()
+    for row in rows(out):
+        p = row["params"]
+        seen.add(p["optimizer"])
+        assert ("+momentum" in p) == (p["optimizer"] == "sgd") and 0 <= p["warmup"] <= 10
+        assert row["objective"] == pytest.approx(p["lr"] * 100 + p.get("+momentum", 0.0) + p["warmup"] / 10, abs=1e-5)
+    assert seen == {"sgd", "adam"}
+
+
+def test_wrong_return_value_fails_the_trial_with_a_message(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    result = run_app(APPS / "two_objectives.py", tmp_path, f"hydra.sweep.dir={out}", "hydra.sweeper.direction=minimize",
+                     "hydra.sweeper.objectives=null", "hydra.sweeper.n_trials=2")
+    assert result.returncode == 0, result.stderr[-3000:]  # a failed trial never kills the sweep
+    errors = {r["error"] for r in rows(out)}
+    assert all("the task function returned (" in e and "needs a finite number" in e for e in errors), errors
+
+
+# ---- living next to another plugin that registers hydra/sweeper=optuna ---------------------------------------------
+FAKE_PLUGIN = '''
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from hydra.plugins.sweeper import Sweeper
+
+
+@dataclass
+class OtherTPE:  # hydra-optuna-sweeper 1.2's field set
+    _target_: str = "optuna.samplers.TPESampler"
+    seed: Optional[int] = None
+    consider_magic_clip: bool = True
+    consider_endpoints: bool = False
+    n_startup_trials: int = 10
+    n_ei_candidates: int = 24
+    multivariate: bool = False
+
+
+@dataclass
+class OtherConf:
+    _target_: str = "hydra_plugins.other_optuna.plugin.OtherSweeper"
+    defaults: List[Any] = field(default_factory=lambda: [{"sampler": "tpe"}])
+    sampler: Any = None
+    direction: Any = "minimize"
+    study_name: Optional[str] = None
+    storage: Optional[str] = None
+    n_trials: int = 3
+    n_jobs: int = 1
+    params: Optional[Dict[str, Any]] = None
+
+
+class OtherSweeper(Sweeper):
+    def __init__(self, **kwargs): pass
+    def setup(self, **kwargs): pass
+    def sweep(self, arguments): print("OTHER SWEEPER"); return []
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="optuna", node=OtherConf, provider="other")
+ConfigStore.instance().store(group="hydra/sweeper/sampler", name="tpe", node=OtherTPE, provider="other")
+'''
+
+
+def test_next_to_another_optuna_plugin(tmp_path: Path) -> None:
+    """`dialsum_optuna` is dialsum's in any app; `optuna` is the other plugin's; shared sampler names still work."""
+    plugin = tmp_path / "plugins" / "hydra_plugins" / "other_optuna"
+    plugin.mkdir(parents=True)
+    (plugin / "__init__.py").write_text("")
+    (plugin / "plugin.py").write_text(textwrap.dedent(FAKE_PLUGIN))
+    env = {"PYTHONPATH": str(tmp_path / "plugins")}
+    other = run_app(EXAMPLES / "sphere.py", tmp_path, "hydra/sweeper=optuna", env_extra=env)
+    assert other.returncode == 0 and "OTHER SWEEPER" in other.stdout, other.stderr[-2000:]
+    out = tmp_path / "sweep"
+    ours = run_app(EXAMPLES / "sphere.py", tmp_path, f"hydra.sweep.dir={out}", "hydra.sweeper.n_trials=3", env_extra=env)
+    assert ours.returncode == 0, ours.stderr[-3000:]
+    assert [r["state"] for r in rows(out)] == ["COMPLETE"] * 3
