@@ -35,10 +35,13 @@ def is_dialsum_job(job_config: DictConfig) -> bool:
     return all(OmegaConf.select(job_config, key, default=_ABSENT) is not _ABSENT for key in DIALSUM_MARKERS)
 
 
-def for_job(job_config: DictConfig, settings: dict[str, Any], config: DictConfig) -> "AppProfile":
+def for_job(job_config: DictConfig, settings: dict[str, Any], config: DictConfig,
+            config_loader: Any = None) -> "AppProfile":
     """The profile for this sweep's app (settings may get defaults filled in, e.g. study_name)."""
     cls = DialsumApp if is_dialsum_job(job_config) else AppProfile
-    return cls(settings, config)
+    profile = cls(settings, config)
+    profile.config_loader = config_loader
+    return profile
 
 
 def directions_of(settings: dict[str, Any]) -> list[str]:
@@ -64,10 +67,21 @@ class AppProfile:
         self.extender = resolve_function(settings.get("custom_search_space"))
         self.directions: list[str] = []
         self.script = shlex.quote(sys.argv[0] or "app.py")
+        self.config_loader: Any = None  # Hydra's, to tell config groups (db=choice(mysql,pg)) from keys
 
     def check(self, job_config: DictConfig, space: SearchSpace) -> None:
-        """Every swept key exists in the app's config (or is added with '+')."""
-        check_keys(space, job_config)
+        """Every swept key exists in the app's config (or is added with '+'), or is a config group."""
+        keys = {k: d for k, d in space.distributions.items() if not self._is_group(k)}
+        check_keys(SearchSpace(keys, space.fixed, {}), job_config)
+
+    def _is_group(self, key: str) -> bool:
+        """Is `key` one of the app's config groups (swept by option name)?"""
+        if self.config_loader is None:
+            return False
+        try:
+            return bool(self.config_loader.get_group_options(key.lstrip("+~")))
+        except Exception:  # noqa: BLE001 - not a group (or a loader without groups): check it as a key
+            return False
 
     def check_workers(self, job_config: DictConfig, n_jobs: int, launcher: Any) -> None:
         """One launcher worker per parallel trial; no GPU slots to plan."""

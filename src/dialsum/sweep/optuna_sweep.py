@@ -63,7 +63,7 @@ class OptunaSweep:
             raise DialsumError("search space is empty: give hydra.sweeper.params or a sweep on the command "
                                "line, e.g. training.learning_rate='tag(log, interval(1e-4, 1e-2))'.")
         job_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(space.fixed))
-        self.app = app_profile.for_job(job_config, s, self.config)  # dialsum's train.py, or any Hydra app
+        self.app = app_profile.for_job(job_config, s, self.config, self.hydra_context.config_loader)  # or any app
         self.app.check(job_config, space)
         directions, objectives = self.app.objectives(job_config)
         n_jobs = int(s.get("n_jobs", 1))
