@@ -1,8 +1,8 @@
 """A Hydra app with no dialsum config: one objective over range/choice/interval params, with pruning.
 
 It "trains" for `steps` steps, reports the loss at each through dialsum's public pruning API and stops when
-the pruner says so. FAKE-free: everything it does comes from its own config (`log` names a file each job
-appends one JSON line to: its pid, the trial number it sees and its params, so tests can check who ran what).
+the pruner says so. Everything it does comes from its own config; `log` names a file each job appends one
+JSON line to (its pid, the trial number in its environment, its params), so tests can check who ran what.
 """
 import json
 import os

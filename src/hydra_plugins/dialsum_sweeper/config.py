@@ -131,7 +131,7 @@ class DialsumOptunaSweeperConf:
     direction: Any = "minimize"            # or a list, one per value the task function returns
     objectives: Optional[List[str]] = None  # names of the objectives (dashboard, report); values are returned
     storage: Optional[str] = None          # null = a journal file in the sweep folder
-    study_name: Optional[str] = None       # null = the app's job name (hydra.job.name)
+    study_name: Optional[str] = None       # null = the app's job name (hydra.job.name); same study + storage = resume
     n_trials: int = 20
     n_jobs: int = 1                        # > 1 needs a parallel launcher (hydra/launcher=joblib)
     max_failure_rate: float = 0.5
