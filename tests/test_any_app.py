@@ -145,6 +145,10 @@ def test_app_extending_the_space_in_code(tmp_path: Path) -> None:
         assert ("+momentum" in p) == (p["optimizer"] == "sgd") and 0 <= p["warmup"] <= 10
         assert row["objective"] == pytest.approx(p["lr"] * 100 + p.get("+momentum", 0.0) + p["warmup"] / 10, abs=1e-5)
     assert seen == {"sgd", "adam"}
+    again = run_app(APPS / "code_space.py", tmp_path, f"hydra.sweep.dir={out}", "hydra.sweeper.n_trials=8")
+    assert again.returncode == 0 and "2 trial(s) to run" in again.stdout + again.stderr  # resumed: 6 + 2
+    changed = run_app(APPS / "code_space.py", tmp_path, f"hydra.sweep.dir={out}", "max_momentum=0.5")
+    assert changed.returncode == 2 and "config.max_momentum: 0.9 -> 0.5" in changed.stderr  # not the same study
 
 
 @SLOW
