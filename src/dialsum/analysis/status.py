@@ -19,7 +19,6 @@ from omegaconf import OmegaConf
 
 from dialsum.analysis.study_io import SweepStudy, job_dir, job_hydra_file, load_sweep, objective_names
 from dialsum.errors import DialsumError
-from dialsum.sweep.bridge import DEVICE_ATTR
 from dialsum.sweep.progress import N_TRIALS_ATTR, format_duration, format_values
 from dialsum.sweep.retries import requeued_numbers
 
@@ -31,6 +30,7 @@ MAX_PARETO = 3              # Pareto-front trials listed for a multi-objective s
 HOME_AND_CLEAR = "\x1b[H"   # cursor home; each line then clears its own rest, and the screen below is cleared
 CLEAR_LINE = "\x1b[K"
 CLEAR_BELOW = "\x1b[J"
+DEVICE_ATTR = "device"      # trial user attr written by dialsum.sweep.bridge (which imports transformers: not here)
 
 
 @dataclass
