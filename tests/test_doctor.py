@@ -185,3 +185,12 @@ def test_conf_dir_is_the_projects(tmp_path: Path) -> None:
     assert find_conf_dir(None) == CONF.resolve() and find_conf_dir(CONF) == CONF.resolve()
     with pytest.raises(Exception, match="--conf-dir"):
         find_conf_dir(tmp_path)
+
+
+def test_storage_from_an_unset_environment_variable_fails_with_the_fix(monkeypatch) -> None:
+    from dialsum.doctor import _storage, compose
+
+    monkeypatch.delenv("DIALSUM_STORAGE", raising=False)
+    cfg = compose(CONF.resolve(), ["hydra/sweeper=optuna", "hydra.sweeper.storage=${oc.env:DIALSUM_STORAGE}"])
+    [check] = _storage(cfg)
+    assert check.status == FAIL and "DIALSUM_STORAGE" in check.line and "DIALSUM_STORAGE=<URL>" in check.fix

@@ -83,7 +83,7 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     directions = [d.name.lower() for d in sweep.study.directions]
     failed = [t for t in trials if t.state == TrialState.FAIL]
-    return StatusFacts(
+    facts = StatusFacts(
         study_name=sweep.study.study_name, storage=sweep.storage_url, names=objective_names(sweep),
         directions=directions, counts=counts, best=_best(sweep, complete, directions),
         running=[_running(t, now) for t in trials if t.state == TrialState.RUNNING],
@@ -92,8 +92,10 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
         sweepers=len({_sweeper_key(t) for t in trials if t.user_attrs.get("sweeper")}),
         done=sum(1 for t in trials if t.state.is_finished() and t.number not in requeued),
         n_trials=n_trials if n_trials is not None else planned_trials(sweep),
-        per_hour=throughput_per_hour(trials, now),
-        finished=sweep.summary is not None and counts["RUNNING"] == 0)
+        per_hour=throughput_per_hour(trials, now), finished=False)
+    idle = counts["RUNNING"] == 0 and counts["WAITING"] == 0
+    facts.finished = idle and (sweep.summary is not None or (facts.n_trials is not None and facts.done >= facts.n_trials))
+    return facts
 
 
 def _best(sweep: SweepStudy, complete: list[FrozenTrial], directions: list[str]) -> list[FrozenTrial]:

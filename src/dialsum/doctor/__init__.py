@@ -41,14 +41,13 @@ def compose(conf_dir: Path, overrides: list[str]) -> Any:
 
 def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> list[Check]:
     """Every check in order; one that crashes is reported as a FAIL of its own, never a traceback."""
-    storage_url = OmegaConf.select(cfg, "hydra.sweeper.storage", default=None) or os.environ.get("DIALSUM_STORAGE")
     folders = {"outputs": _top(cfg.hydra.run.dir), "multirun": _top(cfg.hydra.sweep.dir),
                "cache": Path(cfg.paths.cache_dir)}
     steps: list[tuple[str, Callable[[], list[Check]]]] = [
         ("versions", machine.versions), ("config", lambda: run.config(cfg)),
         ("gpu", lambda: machine.gpus(cfg.hardware)), ("data", lambda: run.data(cfg)),
         ("model", lambda: run.checkpoint(cfg.model)), ("wandb", lambda: machine.wandb_login(cfg.logger)),
-        ("disk", lambda: machine.disk_space(folders)), ("storage", lambda: run.storage(storage_url))]
+        ("disk", lambda: machine.disk_space(folders)), ("storage", lambda: _storage(cfg))]
     if quick:
         steps.append(("quick", lambda: run.quick_run(overrides, project_root)))
     found: list[Check] = []
@@ -61,6 +60,19 @@ def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> l
             print(result.render(), flush=True)
         found += results
     return found
+
+
+def _storage(cfg: Any) -> list[Check]:
+    """hydra.sweeper.storage (when the sweeper is composed), else $DIALSUM_STORAGE, checked."""
+    from omegaconf.errors import InterpolationResolutionError
+
+    try:
+        url = OmegaConf.select(cfg, "hydra.sweeper.storage", default=None)
+    except InterpolationResolutionError as err:
+        reason = str(err).splitlines()[0]
+        return [fail("storage", f"hydra.sweeper.storage does not resolve: {reason}",
+                     "set the environment variable it names, e.g. DIALSUM_STORAGE=<URL>")]
+    return run.storage(url or os.environ.get("DIALSUM_STORAGE"))
 
 
 def _top(run_dir: str) -> Path:
