@@ -74,7 +74,8 @@ def test_status_shows_every_state_two_sweepers_and_fits_100_columns(every_state:
     assert all(len(line) <= status.WIDTH for line in lines), [line for line in lines if len(line) > 100]
     assert lines[0] == "study   night (in progress)"
     # 4 is re-queued: it does not count toward n_trials (its retry will)
-    assert "trials  5/12 done: 3 complete, 1 pruned, 2 failed | 2 running, 1 queued | 2 sweeper(s)" in lines
+    assert "trials  5/12 done: 3 complete, 1 pruned, 2 failed | 2 running, 1 queued" in lines
+    assert "running (2 sweeper(s): node1 pid 100, node2 pid 200)" in lines
     assert "best    #1 objective = 0.4550 (maximize)" in lines
     assert "training.learning_rate=0.0002" in text
     running = [line for line in lines if line.startswith("  #6") or line.startswith("  #7")]
@@ -164,7 +165,7 @@ def test_status_cli_on_the_sweep_folder_and_its_storage_url(fake_app_sweep, caps
     main(["status", str(sweep_dir)])  # the same command in-process (a second subprocess costs seconds)
     for out in (by_url.stdout, capsys.readouterr().out):
         assert "study   test (finished)" in out
-        assert "4/4 done: 4 complete, 0 pruned, 0 failed | 0 running, 0 queued | 1 sweeper(s)" in out
+        assert "4/4 done: 4 complete, 0 pruned, 0 failed | 0 running, 0 queued" in out and "\nrunning" not in out
         assert "best    #1 eval/rouge_combined_f1 = 1.0004 (maximize)" in out
         assert "all planned trials done" in out
     study = optuna.load_study(study_name="test", storage=open_storage(str(sweep_dir / JOURNAL_FILENAME)))

@@ -57,7 +57,7 @@ class StatusFacts:
     running: list[RunningTrial]
     failures: list[tuple[int, str, bool]]   # (number, message, re-queued)
     n_failures: int
-    sweepers: int
+    sweepers: list[str]                     # sweeper processes (host pid) with running trials
     done: int                               # finished trials that count toward n_trials
     n_trials: int | None
     per_hour: float | None
@@ -89,7 +89,7 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
         running=[_running(t, now) for t in trials if t.state == TrialState.RUNNING],
         failures=[(t.number, str(t.user_attrs.get("error") or "no message recorded"), t.number in requeued)
                   for t in failed[-MAX_FAILURES:]], n_failures=len(failed),
-        sweepers=len({_sweeper_key(t) for t in trials if t.user_attrs.get("sweeper")}),
+        sweepers=sorted({_sweeper_key(t) for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("sweeper")}),
         done=sum(1 for t in trials if t.state.is_finished() and t.number not in requeued),
         n_trials=n_trials if n_trials is not None else planned_trials(sweep),
         per_hour=throughput_per_hour(trials, now), finished=False)
@@ -120,7 +120,7 @@ def _running(trial: FrozenTrial, now: dt.datetime) -> RunningTrial:
 def _sweeper_key(trial: FrozenTrial) -> str:
     """One sweeper process: host and pid."""
     who = trial.user_attrs.get("sweeper") or {}
-    return f"{who.get('host')}:{who.get('pid')}" if isinstance(who, dict) else str(who)
+    return f"{who.get('host')} pid {who.get('pid')}" if isinstance(who, dict) else str(who)
 
 
 def planned_trials(sweep: SweepStudy) -> int | None:
@@ -163,7 +163,7 @@ def render(facts: StatusFacts) -> str:
     lines = [f"study   {facts.study_name} ({'finished' if facts.finished else 'in progress'})",
              f"storage {facts.storage}",
              f"trials  {planned} done: {c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed | "
-             f"{c['RUNNING']} running, {c['WAITING']} queued | {facts.sweepers} sweeper(s)"]
+             f"{c['RUNNING']} running, {c['WAITING']} queued"]
     lines += _best_lines(facts)
     speed = f"{facts.per_hour:.1f} trials/hour" if facts.per_hour is not None else "n/a (nothing finished yet)"
     if facts.n_trials is None:
@@ -174,7 +174,8 @@ def render(facts: StatusFacts) -> str:
         eta = f"ETA {format_duration(facts.eta_s)} ({facts.n_trials - facts.done} to go)"
     lines.append(f"speed   {speed} | {eta}")
     if facts.running:
-        lines.append("running")
+        lines.append(f"running ({len(facts.sweepers)} sweeper(s): {', '.join(facts.sweepers)})" if facts.sweepers
+                     else "running")
         for r in facts.running:
             value = f"step {r.step} {format_values([r.value])}" if r.step is not None else "no evaluation yet"
             lines.append(f"  #{r.number:<4} {value:<20} {format_duration(r.elapsed_s):>6}  {r.device}")
