@@ -67,6 +67,16 @@ def test_busy_gpu_and_devices_subset(monkeypatch) -> None:
     assert bad.status == FAIL and "hardware.devices=[7]" in bad.line
 
 
+def test_parallel_trials_need_gpu_slots_and_fp16_t5_warns(monkeypatch) -> None:
+    _gpus(monkeypatch, 2)
+    hardware = compose_cfg(["hardware=gpu"]).hardware
+    assert _statuses(machine.gpus(hardware, n_jobs=2)) == [OK, OK]
+    checks = machine.gpus(hardware, n_jobs=3)
+    assert checks[-1].status == FAIL and "n_jobs=3" in checks[-1].line and "trials_per_gpu" in checks[-1].fix
+    checks = run.config(compose_cfg(["hardware=fp16_ckpt", "model=t5"]))
+    assert _statuses(checks) == [OK, WARN] and "overflow" in checks[1].line
+
+
 def test_wandb_online_needs_a_login_and_never_shows_the_key(monkeypatch, tmp_path: Path) -> None:
     logger = compose_cfg(["logger=wandb", "logger.mode=online"]).logger
     monkeypatch.delenv("WANDB_API_KEY", raising=False)

@@ -158,12 +158,13 @@ def test_sweep_logs_one_progress_line_per_finished_trial(fake_app_sweep) -> None
     assert "ETA " in lines[0] and lines[-1].endswith("| done")
 
 
-def test_status_cli_on_the_sweep_folder_and_its_storage_url(fake_app_sweep, capsys) -> None:
+def test_status_cli_on_the_sweep_folder_and_its_storage_url(fake_app_sweep) -> None:
     sweep_dir, _ = fake_app_sweep
-    by_url = _dialsum("status", str(sweep_dir / JOURNAL_FILENAME), cwd=sweep_dir.parent)  # the real CLI
-    assert by_url.returncode == 0, by_url.stderr[-2000:]
-    main(["status", str(sweep_dir)])  # the same command in-process (a second subprocess costs seconds)
-    for out in (by_url.stdout, capsys.readouterr().out):
+    by_folder = _dialsum("status", str(sweep_dir), cwd=sweep_dir.parent)
+    by_url = _dialsum("status", str(sweep_dir / JOURNAL_FILENAME), cwd=sweep_dir.parent)
+    for result in (by_folder, by_url):
+        assert result.returncode == 0, result.stderr[-2000:]
+        out = result.stdout
         assert "study   test (finished)" in out
         assert "4/4 done: 4 complete, 0 pruned, 0 failed | 0 running, 0 queued" in out and "\nrunning" not in out
         assert "best    #1 eval/rouge_combined_f1 = 1.0004 (maximize)" in out

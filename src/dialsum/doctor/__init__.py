@@ -45,7 +45,7 @@ def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> l
                "cache": Path(cfg.paths.cache_dir)}
     steps: list[tuple[str, Callable[[], list[Check]]]] = [
         ("versions", machine.versions), ("config", lambda: run.config(cfg)),
-        ("gpu", lambda: machine.gpus(cfg.hardware)), ("data", lambda: run.data(cfg)),
+        ("gpu", lambda: machine.gpus(cfg.hardware, _n_jobs(cfg))), ("data", lambda: run.data(cfg)),
         ("model", lambda: run.checkpoint(cfg.model)), ("wandb", lambda: machine.wandb_login(cfg.logger)),
         ("disk", lambda: machine.disk_space(folders)), ("storage", lambda: _storage(cfg))]
     if quick:
@@ -60,6 +60,11 @@ def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> l
             print(result.render(), flush=True)
         found += results
     return found
+
+
+def _n_jobs(cfg: Any) -> int:
+    """Parallel trials of the composed sweeper (1 without hydra/sweeper=optuna)."""
+    return int(OmegaConf.select(cfg, "hydra.sweeper.n_jobs", default=1) or 1)
 
 
 def _storage(cfg: Any) -> list[Check]:

@@ -35,8 +35,9 @@ def versions() -> list[Check]:
     return [ok("versions", ", ".join(found))]
 
 
-def gpus(hardware: Any, cuda: Any = None) -> list[Check]:
-    """GPUs visible, their free memory and compute capability, against hardware.* (works without CUDA)."""
+def gpus(hardware: Any, n_jobs: int = 1, cuda: Any = None) -> list[Check]:
+    """GPUs visible, their free memory and compute capability, against hardware.* and the sweep's parallel
+    trials (n_jobs); works without CUDA."""
     from dialsum.sweep import devices
 
     if cuda is None:
@@ -62,6 +63,11 @@ def gpus(hardware: Any, cuda: Any = None) -> list[Check]:
     for index, gpu in enumerate(visible[:count]):
         if gpu in allowed:
             checks.append(_gpu_line(cuda, index, gpu, flags["bf16"]))
+    slots = len(allowed) * devices.trials_per_gpu(hardware)
+    if n_jobs > slots:
+        checks.append(fail("gpu", f"hydra.sweeper.n_jobs={n_jobs} parallel trials, but only {slots} GPU slot(s) "
+                                  f"({len(allowed)} GPU(s) x hardware.trials_per_gpu)",
+                           "lower hydra.sweeper.n_jobs, or raise hardware.trials_per_gpu so small trials share a GPU"))
     return checks
 
 

@@ -30,15 +30,17 @@ def config(cfg: Any) -> list[Check]:
     from dialsum.sweep.devices import check_hardware
 
     problems = job_problems(cfg)
-    try:
-        check_objective(cfg.objective.metric, cfg.objective.direction)
-        check_hardware(cfg.hardware, cfg.model.family)
-    except DialsumError as err:
-        problems.append(str(err))
+    with _captured("dialsum.sweep.devices") as warnings:  # e.g. fp16 with T5/mT5 (NaN loss)
+        try:
+            check_objective(cfg.objective.metric, cfg.objective.direction)
+            check_hardware(cfg.hardware, cfg.model.family)
+        except DialsumError as err:
+            problems.append(str(err))
     if problems:
         return [fail("config", p) for p in problems]
     return [ok("config", f"model={cfg.model.name} ({cfg.model.init}), data={cfg.data.name}, "
-                         f"hardware.accelerator={cfg.hardware.accelerator}, logger={cfg.logger.name}")]
+                         f"hardware.accelerator={cfg.hardware.accelerator}, logger={cfg.logger.name}")] + [
+        warn("config", message) for message in warnings]
 
 
 def data(cfg: Any) -> list[Check]:
