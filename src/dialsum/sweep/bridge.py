@@ -28,6 +28,13 @@ def device_label() -> str:
     return f"{host} cpu x{torch.get_num_threads()}"
 
 
+def record_device(study_name: str, storage_url: str, number: int) -> None:
+    """The device attr for a trial that gets no bridge (multi-objective: Optuna takes no intermediate values)."""
+    storage = open_storage(storage_url)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study_name), number)
+    storage.set_trial_user_attr(trial_id, DEVICE_ATTR, device_label())
+
+
 class TrialBridge(TrainerCallback):
     """Reports with step = evaluation index, the resource Hyperband counts."""
 
