@@ -74,6 +74,7 @@ def test_trials_report_every_evaluation(grid_sweep) -> None:
     assert study.metric_names == ["eval/rouge_combined_f1"]  # the dashboard's label, not "Objective 0"
     for trial in study.trials:
         assert sorted(trial.intermediate_values) == [0, 1]  # debug=fast: 4 steps, eval every 2
+        assert " cpu x" in trial.user_attrs["device"]  # recorded by the job, shown by `dialsum status`
 
 
 def test_best_config_reproduces_the_best_trial(grid_sweep, cache_dir: Path) -> None:
@@ -169,6 +170,7 @@ def test_multi_objective_rouge_vs_memory(tmp_path: Path, cache_dir: Path) -> Non
     assert len(study.directions) == 2 and study.metric_names == ["eval/rouge_combined_f1", "peak_rss_mb"]
     assert all(t.state == optuna.trial.TrialState.COMPLETE and len(t.values) == 2 for t in study.trials)
     assert all(t.values[1] > 0 and not t.intermediate_values for t in study.trials)
+    assert all(" cpu x" in t.user_attrs["device"] for t in study.trials)  # for `dialsum status`
     assert (sweep_dir / "best_params.yaml").is_file()
 
 

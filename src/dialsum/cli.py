@@ -1,5 +1,5 @@
-"""`dialsum <command>`: helper commands around runs and sweeps (report, dashboard, export-best, compare,
-import-wandb, data)."""
+"""`dialsum <command>`: helper commands around runs and sweeps (report, dashboard, export-best, status, doctor,
+compare, import-wandb, data). report, dashboard, export-best and status take a sweep folder or a storage URL."""
 from __future__ import annotations
 
 import argparse
@@ -16,21 +16,32 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dialsum", description="Helpers around dialsum runs and sweeps.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    report = sub.add_parser("report", help="write report.html + report.md for a sweep folder")
-    report.add_argument("sweep_dir", type=Path)
+    report = sub.add_parser("report", help="write report.html + report.md for a sweep folder or storage URL")
+    _target(report)
     report.add_argument("--top-k", type=int, default=10, help="trials in the top table")
+    report.add_argument("--out", type=Path, default=None, help="folder for the report (default: the sweep folder)")
 
     dash = sub.add_parser("dashboard", help="serve optuna-dashboard on a sweep's storage")
-    dash.add_argument("sweep_dir", type=Path)
+    _target(dash)
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8080)
 
     export = sub.add_parser("export-best", help="write conf/experiment/NAME.yaml from a sweep's best trial")
-    export.add_argument("sweep_dir", type=Path)
+    _target(export)
     export.add_argument("--name", required=True)
     export.add_argument("--conf-dir", type=Path, default=Path("conf"))
     export.add_argument("--full-data", action=argparse.BooleanOptionalAction, default=True,
                         help="drop sample caps / debug limits so the rerun uses the full data")
+
+    status = sub.add_parser("status", help="a sweep's state in the terminal: counts, best, running, ETA, failures")
+    _target(status)
+    status.add_argument("--watch", type=float, default=None, metavar="SECONDS", help="redraw every SECONDS")
+    status.add_argument("--n-trials", type=int, default=None, help="planned trials, when the study does not say")
+
+    doctor = sub.add_parser("doctor", help="preflight checks before a long run (takes train.py's overrides)")
+    doctor.add_argument("overrides", nargs="*", help="as for train.py, e.g. data=dialogsum_ko hardware=gpu")
+    doctor.add_argument("--quick", action="store_true", help="also run experiment=quick_test end to end")
+    doctor.add_argument("--conf-dir", type=Path, default=None, help="config folder (default: ./conf)")
 
     compare = sub.add_parser("compare", help="multi-seed model comparison of a multirun folder")
     compare.add_argument("multirun_dir", type=Path)
@@ -52,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _target(sub: argparse.ArgumentParser) -> None:
+    """A sweep folder or a storage URL, and which study of it."""
+    sub.add_argument("sweep_dir", metavar="SWEEP", help="a sweep folder (multirun/<study>) or a storage URL "
+                     "(postgresql://..., sqlite:///x.db, a journal file); a masked password comes from $DIALSUM_STORAGE")
+    sub.add_argument("--study", default=None, help="the study, when the storage holds several")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Dispatch; user errors print one line and exit 2."""
     args = _parser().parse_args(argv)
@@ -59,16 +77,28 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "report":
             from dialsum.analysis.report import build_report
 
-            for path in build_report(args.sweep_dir, top_k=args.top_k):
+            for path in build_report(args.sweep_dir, top_k=args.top_k, study_name=args.study, out_dir=args.out):
                 print(path)
         elif args.command == "dashboard":
             from dialsum.analysis.dashboard import serve
 
-            serve(args.sweep_dir, host=args.host, port=args.port)
+            serve(args.sweep_dir, host=args.host, port=args.port, study_name=args.study)
         elif args.command == "export-best":
             from dialsum.analysis.export import export_best
 
-            print(export_best(args.sweep_dir, args.name, conf_dir=args.conf_dir, full_data=args.full_data))
+            print(export_best(args.sweep_dir, args.name, conf_dir=args.conf_dir, full_data=args.full_data,
+                              study_name=args.study))
+        elif args.command == "status":
+            from dialsum.analysis.status import status_text, watch
+
+            if args.watch is None:
+                print(status_text(args.sweep_dir, args.study, args.n_trials))
+            else:
+                watch(args.sweep_dir, args.watch, args.study, args.n_trials)
+        elif args.command == "doctor":
+            from dialsum.doctor import run_doctor
+
+            sys.exit(run_doctor(args.overrides, quick=args.quick, conf_dir=args.conf_dir))
         elif args.command == "compare":
             from dialsum.analysis.compare import compare
 

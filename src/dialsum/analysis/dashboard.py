@@ -20,7 +20,7 @@ from typing import Any
 
 from dialsum.analysis.study_io import load_sweep
 from dialsum.errors import DialsumError
-from dialsum.sweep.storage import unmask_url
+from dialsum.sweep.storage import mask_url, unmask_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -70,13 +70,13 @@ def local_url(host: str, port: int) -> str:
 
 
 def start(sweep_dir: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          timeout_s: float = STARTUP_TIMEOUT_S) -> tuple[subprocess.Popen, str]:
-    """Start optuna-dashboard on the sweep's storage; return (process, dashboard URL) once it answers."""
-    sweep = load_sweep(sweep_dir)
+          timeout_s: float = STARTUP_TIMEOUT_S, study_name: str | None = None) -> tuple[subprocess.Popen, str]:
+    """Start optuna-dashboard on the sweep's (or storage URL's) storage; return (process, URL) once it answers."""
+    sweep = load_sweep(sweep_dir, study_name)
     check_port_free(host, port)
     log = tempfile.NamedTemporaryFile(prefix=f"dialsum-dashboard-{port}-", suffix=".log", delete=False)
-    proc = subprocess.Popen(dashboard_command(unmask_url(sweep.storage_url), host, port),  # password from env stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(dashboard_command(unmask_url(sweep.open_url), host, port),  # password from env
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     _LOGS[proc.pid] = Path(log.name)
     base = local_url(host, port)
@@ -120,7 +120,8 @@ def stop(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> int | Non
     return proc.poll()
 
 
-def serve(sweep_dir: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+def serve(sweep_dir: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          study_name: str | None = None) -> None:
     """Run the dashboard in the foreground until Ctrl-C (forwarded to it) or until it exits."""
     if host in WILDCARD_HOSTS:
         print(f"warning: --host {host or '0.0.0.0'} exposes the dashboard (which can modify the study) to the "
@@ -128,8 +129,8 @@ def serve(sweep_dir: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_P
     proc: subprocess.Popen | None = None
     previous = _interrupt_on(STOP_SIGNALS)
     try:
-        proc, url = start(sweep_dir, host, port)  # a Ctrl-C while it starts stops it too (start cleans up)
-        print(f"optuna-dashboard for {sweep_dir}: {url}  (Ctrl-C to stop)", flush=True)
+        proc, url = start(sweep_dir, host, port, study_name=study_name)  # a Ctrl-C while it starts stops it too (start cleans up)
+        print(f"optuna-dashboard for {mask_url(str(sweep_dir))}: {url}  (Ctrl-C to stop)", flush=True)
         code = proc.wait()
     except KeyboardInterrupt:
         if proc is not None:

@@ -44,14 +44,14 @@ class ExportPlan:
 
 
 def export_best(sweep_dir: Path | str, name: str, conf_dir: Path | str = Path("conf"), full_data: bool = True,
-                trial_number: int | None = None) -> Path:
+                trial_number: int | None = None, study_name: str | None = None) -> Path:
     """Write <conf_dir>/experiment/<name>.yaml from the best trial (or trial_number); returns its path."""
     check_name(name)
     conf_dir = Path(conf_dir)
     target = conf_dir / EXPERIMENT_GROUP / f"{name}.yaml"
     check_conf_dir(conf_dir)
     check_overwrite(target)
-    sweep = load_sweep(sweep_dir)
+    sweep = load_sweep(sweep_dir, study_name)
     trial = pick_trial(sweep, trial_number)
     folder = job_dir(trial, sweep.sweep_dir)
     if folder is None:

@@ -94,11 +94,13 @@ class Section:
     body: str = ""       # extra HTML (the top-k table)
 
 
-def build_report(sweep_dir: Path | str, top_k: int = 10) -> list[Path]:
-    """Write <sweep_dir>/report.html and report.md; returns their paths."""
-    sweep_dir = Path(sweep_dir)
-    facts = gather(load_sweep(sweep_dir))
-    html_path, md_path = sweep_dir / HTML_NAME, sweep_dir / MD_NAME
+def build_report(sweep_dir: Path | str, top_k: int = 10, study_name: str | None = None,
+                 out_dir: Path | str | None = None) -> list[Path]:
+    """Write report.html and report.md into out_dir (default: the sweep folder; for a storage URL the folder
+    of its trials' jobs, else ./<study_name>/); returns their paths."""
+    facts = gather(load_sweep(sweep_dir, study_name))
+    folder = Path(out_dir) if out_dir is not None else facts.sweep.sweep_dir
+    html_path, md_path = folder / HTML_NAME, folder / MD_NAME
     atomic.write_text(html_path, render_html(facts, build_sections(facts, top_k)))
     atomic.write_text(md_path, render_markdown(facts))
     return [html_path, md_path]

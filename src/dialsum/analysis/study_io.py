@@ -1,6 +1,9 @@
-"""Find and load the Optuna study behind a sweep folder (finished, running or resumed), and read its job folders.
+"""Find and load the Optuna study behind a sweep folder or a storage URL (finished, running or resumed), and
+read its job folders.
 
-Shared by the report, the dashboard and export-best so the three always agree on which study a folder means.
+Shared by the report, the dashboard, export-best and status so they always agree on which study a target means.
+A target is a sweep folder, a storage URL (`postgresql://...`, `sqlite:///x.db`), a journal file or an SQLite
+file; `--study NAME` picks one study when the storage holds several.
 """
 from __future__ import annotations
 
@@ -16,20 +19,24 @@ from omegaconf import DictConfig, OmegaConf
 from dialsum.errors import DialsumError
 from dialsum.sweep.job_folder import HYDRA_SUBDIR, is_sweeper_only, read_job_metrics, read_job_overrides  # noqa: F401
 from dialsum.sweep.job_folder import override_key as _override_key
-from dialsum.sweep.storage import JOURNAL_FILENAME, open_storage
+from dialsum.sweep.storage import JOURNAL_FILENAME, mask_url, open_storage
 
 SUMMARY_FILENAME = "sweep_summary.json"
 TrialState = optuna.trial.TrialState
+SQLITE_MAGIC = b"SQLite format 3\x00"  # first bytes of every SQLite database file
 
 
 @dataclass
 class SweepStudy:
-    """A sweep folder, the storage URL its study lives in, the loaded study, and the summary if finished."""
+    """A sweep folder, the storage URL its study lives in, the loaded study, and the summary if finished.
+
+    storage_url is for showing (password masked); open_url is what opens it again (the dashboard)."""
 
     sweep_dir: Path
     storage_url: str
     study: optuna.Study
     summary: dict[str, Any] | None
+    open_url: str = ""
 
     @property
     def is_multi_objective(self) -> bool:
@@ -71,38 +78,105 @@ def find_storage_url(sweep_dir: Path, summary: dict[str, Any] | None = None) -> 
 
 
 def pick_study_name(sweep_dir: Path, storage: optuna.storages.BaseStorage, url: str,
-                    summary: dict[str, Any] | None) -> str:
-    """The summary's study; else the only study in the storage; else the one named like the folder."""
+                    summary: dict[str, Any] | None, wanted: str | None = None) -> str:
+    """--study NAME; else the summary's study; else the only study in the storage; else the one named like
+    the folder."""
     names = optuna.get_all_study_names(storage)
+    if wanted:
+        return choose_study(names, wanted, url)
     wanted = (summary or {}).get("study_name")
     if wanted:
         if wanted not in names:
-            raise DialsumError(f"study {wanted!r} from {SUMMARY_FILENAME} is not in storage {url} "
+            raise DialsumError(f"study {wanted!r} from {SUMMARY_FILENAME} is not in storage {mask_url(url)} "
                                f"(it holds: {', '.join(names) or 'nothing'}).")
         return str(wanted)
+    if Path(sweep_dir).name in names and len(names) > 1:
+        return Path(sweep_dir).name
+    return choose_study(names, None, url, hint=f" and none is named like the folder {Path(sweep_dir).name!r}")
+
+
+def choose_study(names: list[str], wanted: str | None, url: str, hint: str = "") -> str:
+    """The study asked for, or the only one; an ambiguous or unknown name lists what the storage holds."""
+    shown = mask_url(url)
+    if wanted:
+        if wanted not in names:
+            raise DialsumError(f"storage {shown} has no study {wanted!r}; it holds: {', '.join(sorted(names)) or 'nothing'}.")
+        return wanted
     if len(names) == 1:
         return names[0]
-    if Path(sweep_dir).name in names:
-        return Path(sweep_dir).name
     if not names:
-        raise DialsumError(f"storage {url} holds no study yet: the sweep has not asked for its first trial (a "
+        raise DialsumError(f"storage {shown} holds no study yet: the sweep has not asked for its first trial (a "
                            "relative sqlite:/// path is relative to the folder the sweep was started from).")
-    raise DialsumError(f"storage {url} holds several studies ({', '.join(sorted(names))}) and none is named "
-                       f"like the folder {Path(sweep_dir).name!r}; rename the folder to the study you mean.")
+    raise DialsumError(f"storage {shown} holds several studies ({', '.join(sorted(names))}){hint}; pick one with "
+                       "--study NAME.")
 
 
-def load_sweep(sweep_dir: Path | str) -> SweepStudy:
-    """Open a sweep folder's study read-only in spirit (nothing is written to the storage)."""
-    sweep_dir = Path(sweep_dir)
+def is_storage_target(target: Path | str) -> bool:
+    """A URL or a storage file (journal, SQLite), as opposed to a sweep folder."""
+    text = str(target)
+    return "://" in text or Path(text).is_file()
+
+
+def storage_url_of(target: str) -> str:
+    """A URL as given; an SQLite file -> sqlite:///<absolute path>; any other file is a journal."""
+    if "://" in target:
+        return target
+    path = Path(target).resolve()
+    with open(path, "rb") as handle:
+        head = handle.read(len(SQLITE_MAGIC))
+    return f"sqlite:///{path}" if head == SQLITE_MAGIC else str(path)
+
+
+def _open(url: str) -> optuna.storages.BaseStorage:
+    """The storage; a driver or connection error names the (masked) URL."""
+    try:
+        return open_storage(url)
+    except DialsumError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any driver/connection error is the user's storage URL
+        message = str(err).replace(url, mask_url(url))
+        raise DialsumError(f"cannot open storage {mask_url(url)}: {type(err).__name__}: {message}") from None
+
+
+def load_sweep(target: Path | str, study_name: str | None = None) -> SweepStudy:
+    """Open a sweep folder's (or a storage URL's) study read-only in spirit (nothing is written to it)."""
+    if is_storage_target(target):
+        return _load_from_storage(storage_url_of(str(target)), study_name)
+    sweep_dir = Path(target)
     summary = read_summary(sweep_dir)
     url = find_storage_url(sweep_dir, summary)
-    try:
-        storage = open_storage(url)
-    except Exception as err:  # noqa: BLE001 - any driver/connection error is the user's storage URL
-        raise DialsumError(f"cannot open storage {url}: {type(err).__name__}: {err}") from None
-    name = pick_study_name(sweep_dir, storage, url, summary)
+    storage = _open(url)
+    name = pick_study_name(sweep_dir, storage, url, summary, study_name)
+    if summary is not None and summary.get("study_name") not in (None, name):
+        summary = None  # the folder's summary is another study's
     study = optuna.load_study(study_name=name, storage=storage)
-    return SweepStudy(sweep_dir=sweep_dir, storage_url=url, study=study, summary=summary)
+    return SweepStudy(sweep_dir=sweep_dir, storage_url=mask_url(url), study=study, summary=summary, open_url=url)
+
+
+def _load_from_storage(url: str, study_name: str | None) -> SweepStudy:
+    """A study straight from its storage; its sweep folder is found from where its job folders are."""
+    storage = _open(url)
+    name = choose_study(optuna.get_all_study_names(storage), study_name, url)
+    study = optuna.load_study(study_name=name, storage=storage)
+    folder = _sweep_folder(study, url)
+    summary = read_summary(folder) if folder is not None else None
+    if summary is not None and summary.get("study_name") not in (None, name):
+        summary = None
+    # No folder reachable from here (another machine's sweep): outputs such as the report go to ./<study>/
+    return SweepStudy(sweep_dir=folder if folder is not None else Path(name), storage_url=mask_url(url),
+                      study=study, summary=summary, open_url=url)
+
+
+def _sweep_folder(study: optuna.Study, url: str) -> Path | None:
+    """The folder holding the journal file, else the most common parent of the trials' job folders."""
+    if "://" not in url and Path(url).name == JOURNAL_FILENAME:
+        return Path(url).parent
+    parents: dict[Path, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        recorded = trial.user_attrs.get("job_dir")
+        if recorded and Path(recorded).parent.is_dir():
+            parents[Path(recorded).parent] = parents.get(Path(recorded).parent, 0) + 1
+    return max(parents, key=lambda p: parents[p]) if parents else None
 
 
 def job_dir(trial: optuna.trial.FrozenTrial, sweep_dir: Path) -> Path | None:

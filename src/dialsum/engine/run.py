@@ -132,6 +132,9 @@ def _trial_bridge(cfg: DictConfig):
     pruner = OmegaConf.to_container(sweeper.pruner, resolve=True) if sweeper.get("pruner") else None
     direction = sweeper.get("direction", "maximize")
     if not isinstance(direction, str) and len(direction) > 1:
+        from dialsum.sweep.bridge import record_device
+
+        record_device(trial.study_name, trial.storage, int(trial.number))  # for `dialsum status`
         return None  # multi-objective: Optuna takes no intermediate values (and cannot prune)
     from dialsum.sweep.bridge import TrialBridge
 

@@ -18,9 +18,10 @@ TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "sentencepiece.bpe.model", 
 REQUIRED = ("eos_token", "pad_token")
 
 
-def load_tokenizer(name: str, checkpoint_cfg: Any):
+def load_tokenizer(name: str, checkpoint_cfg: Any, local_files_only: bool = False):
     """AutoTokenizer, or PreTrainedTokenizerFast for repos with only tokenizer.json (KoGPT2: AutoTokenizer
-    builds a byte-level GPT-2 tokenizer from it in transformers 5 and produces garbage)."""
+    builds a byte-level GPT-2 tokenizer from it in transformers 5 and produces garbage). local_files_only:
+    never ask the hub (dialsum doctor checks the cache)."""
     import transformers
 
     kind = checkpoint_cfg.get("tokenizer_class", "auto")
@@ -30,7 +31,7 @@ def load_tokenizer(name: str, checkpoint_cfg: Any):
     specials = dict(checkpoint_cfg.get("special_tokens") or {})
     cls = transformers.AutoTokenizer if kind == "auto" else transformers.PreTrainedTokenizerFast
     try:
-        tokenizer = cls.from_pretrained(name, **specials)
+        tokenizer = cls.from_pretrained(name, local_files_only=local_files_only, **specials)
     except (OSError, ValueError) as err:
         raise DialsumError(unloadable(name, err)) from None
     _check_specials_in_vocab(tokenizer, specials, name)

@@ -11,6 +11,28 @@ from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.storage import open_storage
 
 log = logging.getLogger(__name__)
+DEVICE_ATTR = "device"  # trial user attr: where the job runs, e.g. "node3 GPU 1 (NVIDIA A100-SXM4-40GB)"
+
+
+def device_label() -> str:
+    """host + the one GPU this process was pinned to (CUDA is initialised by then), else its CPU threads."""
+    import os
+    import socket
+
+    import torch
+
+    host = socket.gethostname()
+    if torch.cuda.is_initialized():
+        gpu = os.environ.get("CUDA_VISIBLE_DEVICES", str(torch.cuda.current_device()))
+        return f"{host} GPU {gpu} ({torch.cuda.get_device_name(torch.cuda.current_device())})"
+    return f"{host} cpu x{torch.get_num_threads()}"
+
+
+def record_device(study_name: str, storage_url: str, number: int) -> None:
+    """The device attr for a trial that gets no bridge (multi-objective: Optuna takes no intermediate values)."""
+    storage = open_storage(storage_url)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study_name), number)
+    storage.set_trial_user_attr(trial_id, DEVICE_ATTR, device_label())
 
 
 class TrialBridge(TrainerCallback):
@@ -31,7 +53,9 @@ class TrialBridge(TrainerCallback):
         study = optuna.load_study(study_name=study_name, storage=storage, pruner=build_pruner(pruner_cfg))
         study_id = storage.get_study_id_from_name(study_name)
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
-        return cls(optuna.trial.Trial(study, trial_id), eval_key)
+        trial = optuna.trial.Trial(study, trial_id)
+        trial.set_user_attr(DEVICE_ATTR, device_label())  # what `dialsum status` shows for a running trial
+        return cls(trial, eval_key)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         value = (metrics or {}).get(self.eval_key)

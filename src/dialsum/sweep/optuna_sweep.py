@@ -21,7 +21,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
-from dialsum.sweep import app_profile, fingerprint, retries
+from dialsum.sweep import app_profile, fingerprint, progress, retries
 from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
@@ -162,6 +162,7 @@ class OptunaSweep:
                         self.in_flight -= 1
             if record is not None:
                 self._count(record)
+                progress.log_trial(self, study, record)  # "[sweep] trial n/N STATE value | best | ETA"
 
     def _count(self, record: TrialRecord) -> None:
         """Keep the record; stop launching past max_failure_rate failures of the trials' own making."""
