@@ -138,3 +138,80 @@ def test_sigkilled_sweeper_trial_is_requeued_after_the_grace_period(tmp_path: Pa
     assert retry[0].user_attrs["requeue_reason"] == "heartbeat stale"
     assert retry[0].datetime_start.timestamp() >= killed_at + 3 - 1.5   # only after the grace period
     assert "stopped beating for longer than the grace period" in out
+
+
+class Namespaces:
+    """Network + UTS + pid namespaces per sweeper, each its own hostname, PostgreSQL reached over a veth pair:
+    as close to separate hosts as one machine gets. Root only; everything is removed in close()."""
+
+    def __init__(self, n: int) -> None:
+        self.tag = f"{os.getpid() % 0xFFFF:04x}"
+        self.names: list[str] = []
+        for i in range(1, n + 1):
+            ns, host, peer, net = f"ds{self.tag}n{i}", f"ds{self.tag}h{i}", f"ds{self.tag}p{i}", f"10.231.{i}"
+            self.names.append(ns)
+            for cmd in (f"ip netns add {ns}", f"ip link add {host} type veth peer name {peer}",
+                        f"ip link set {peer} netns {ns}", f"ip addr add {net}.1/24 dev {host}", f"ip link set {host} up",
+                        f"ip netns exec {ns} ip addr add {net}.2/24 dev {peer}",
+                        f"ip netns exec {ns} ip link set {peer} up", f"ip netns exec {ns} ip link set lo up"):
+                subprocess.run(cmd.split(), check=True, capture_output=True)
+
+    def prefix(self, i: int) -> list[str]:
+        """Run a command in namespace i (1-based) with hostname machine-i."""
+        return ["ip", "netns", "exec", self.names[i - 1], "unshare", "--uts", "--pid", "--fork", "sh", "-c",
+                f'hostname machine-{i} && exec "$@"', "sh"]
+
+    def close(self) -> None:
+        """Delete the namespaces and the host ends of the veth pairs."""
+        for i, ns in enumerate(self.names, start=1):
+            subprocess.run(["ip", "link", "del", f"ds{self.tag}h{i}"], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+@pytest.mark.slow
+def test_sweepers_on_three_hosts_share_one_study(tmp_path: Path, cache_dir: Path, postgres_server) -> None:
+    """Three 'hosts' (own network, hostname, pids; PostgreSQL at 10.231.i.1 over veth): one budget, and a host
+    SIGKILLed mid-trial loses nothing — there is no hostname or pid logic left to rely on."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare"):
+        pytest.skip("needs root, ip(8) and unshare(1)")
+    url = postgres_server.create_database()
+    database = url.rsplit("/", 1)[1]
+    log = tmp_path / "jobs.jsonl"
+    spaces = Namespaces(3)
+    try:
+        procs = []
+        for i in (1, 2, 3):
+            args = sweeper_args(tmp_path / "multirun" / "multi", postgres_server.url(database, host=f"10.231.{i}.1"),
+                                *GRID, "hydra.sweeper.n_trials=6")
+            sleep = "30" if i == 3 else "1"   # machine 3's trial is long: it is lost when the machine dies
+            procs.append(start(args, tmp_path, cache_dir, {"FAKE_SLEEP": sleep, "FAKE_LOG": str(log)},
+                               prefix=spaces.prefix(i), log=tmp_path / f"machine{i}.log"))
+        deadline = time.time() + 120
+        while time.time() < deadline and not any(
+                t.state == S.RUNNING and t.user_attrs.get("sweeper", {}).get("host") == "machine-3"
+                for t in _trials_or_empty(url)):
+            time.sleep(0.3)
+        time.sleep(1)
+        os.killpg(procs[2].pid, signal.SIGKILL)
+        for p, i in zip(procs[:2], (1, 2)):
+            assert p.wait(timeout=240) == 0, (tmp_path / f"machine{i}.log").read_text()[-3000:]
+        procs[2].wait()
+    finally:
+        spaces.close()
+    trials = load(url)
+    assert {t.user_attrs["sweeper"]["host"] for t in trials} == {"machine-1", "machine-2", "machine-3"}
+    assert not [t for t in trials if t.state in (S.RUNNING, S.WAITING)]
+    complete = [t for t in trials if t.state == S.COMPLETE]
+    assert len(counted(trials)) == 6 and len(complete) == 6
+    assert len({tuple(sorted(t.params.items())) for t in complete}) == 6
+    lost = [t for t in trials if t.state == S.FAIL]
+    assert lost and all(t.user_attrs["sweeper"]["host"] == "machine-3" for t in lost)
+    assert_never_trained_twice_at_once(trials, job_starts(log))
+
+
+def _trials_or_empty(url: str) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials, [] before a sweeper created it."""
+    try:
+        return load(url)
+    except KeyError:
+        return []
