@@ -52,9 +52,9 @@ def _patch_sweeper_side() -> None:
     if db:
         real_open = storage.open_storage
 
-        def open_storage(url: str):
+        def open_storage(url: str, heartbeat=None):
             url = storage.unmask_url(url)
-            return real_open(f"sqlite:///{db}" if storage.password(url) else url)
+            return real_open(f"sqlite:///{db}" if storage.password(url) else url, heartbeat)
 
         storage.open_storage = open_storage
 

@@ -64,3 +64,39 @@ def test_dead_sweepers_trials_are_failed_and_requeued_live_ones_kept(tmp_path: P
         tuple(trials[here_dead.number].params.items()), tuple(trials[elsewhere_stale.number].params.items())}
     assert recover(study, me, grace_s=60, callback=callback) == 0  # idempotent
     teammate.kill()
+
+
+def test_a_point_being_trained_is_waited_for_never_trained_twice(tmp_path: Path) -> None:
+    """Two proposals equal to a running trial both wait for it (not for each other), then reuse its result."""
+    from dialsum.sweep.duplicates import WAITING_ATTR, decide, mark
+
+    study = optuna.create_study(study_name="s", storage=open_storage(str(tmp_path / "journal.log")))
+    point = {"bs": optuna.distributions.CategoricalDistribution([4, 8])}
+    trials = []
+    for _ in range(3):
+        study.enqueue_trial({"bs": 8})
+        trial = study.ask(point)
+        trial.set_user_attr("fingerprint", "fp")
+        decision = decide(study, trial, "fp", forced=False)
+        mark(study, trial, decision)
+        trials.append((trial, decision))
+    (first, d0), (second, d1), (third, d2) = trials
+    assert d0.action == "train"
+    assert (d1.action, d1.source.number) == ("wait", first.number)
+    assert (d2.action, d2.source.number) == ("wait", first.number)   # never waits for a waiter
+    assert study.get_trials()[second.number].user_attrs[WAITING_ATTR] == first.number
+    study.tell(first, 0.7)
+    again = decide(study, second, "fp", forced=False)
+    assert again.action == "reuse" and again.source.number == first.number and again.source.values == [0.7]
+    other = decide(study, third, "another experiment", forced=False)  # another fingerprint: not the same point
+    assert other.action == "train"
+
+
+def test_sqlite_shared_by_several_processes_warns(tmp_path: Path, caplog) -> None:
+    from dialsum.sweep.rdb import warn_if_shared_sqlite
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'x.db'}")
+    assert not warn_if_shared_sqlite(storage, n_jobs=1, other_sweepers=0)
+    assert warn_if_shared_sqlite(storage, n_jobs=1, other_sweepers=2)
+    assert "journal file" in caplog.text and "PostgreSQL" in caplog.text
+    assert not warn_if_shared_sqlite(open_storage(str(tmp_path / "j.log")), n_jobs=4, other_sweepers=2)
