@@ -74,6 +74,11 @@ class PostgresServer:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
 
+    def restart(self) -> None:
+        """Stop (dropping every connection) and start again on the same port: a server restart or failover."""
+        self._as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"), "-m", "fast",
+                        "-w", "restart"])
+
     def stop(self) -> None:
         """Stop the server and delete its folder."""
         try:

@@ -27,10 +27,10 @@ TPE = ["hydra.sweeper.sampler.name=tpe", "hydra.sweeper.sampler.n_startup_trials
 BEAT = ["hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=3"]
 
 
-def sweeper_args(sweep_dir: Path, url: str, *extra: str) -> list[str]:
+def sweeper_args(sweep_dir: Path, url: str, *extra: str, beat: list[str] = BEAT) -> list[str]:
     """One sweeper of study 'multi' on the PostgreSQL database `url`."""
     return [FAKE, "-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.study_name=multi",
-            f"hydra.sweeper.storage='{url}'", *BEAT, *extra]
+            f"hydra.sweeper.storage='{url}'", *beat, *extra]
 
 
 def start(args: list[str], cwd: Path, cache_dir: Path, env: dict[str, str], prefix: list[str] | None = None,
@@ -215,3 +215,22 @@ def _trials_or_empty(url: str) -> list[optuna.trial.FrozenTrial]:
         return load(url)
     except KeyError:
         return []
+
+
+def test_a_restarted_database_server_loses_no_trial(tmp_path: Path, cache_dir: Path, postgres_server) -> None:
+    """Every pooled connection dies with the server: pool_pre_ping replaces them, the running trial's tell
+    and the heartbeats go on, the sweep ends with every point COMPLETE."""
+    url = postgres_server.create_database()
+    log = tmp_path / "jobs.jsonl"
+    slow_beat = ["hydra.sweeper.heartbeat_interval=30", "hydra.sweeper.grace_period=60"]  # the tell meets it first
+    args = sweeper_args(tmp_path / "multirun" / "multi", url, *GRID, "hydra.sweeper.n_trials=3", beat=slow_beat)
+    proc = start(args, tmp_path, cache_dir, {"FAKE_SLEEP": "4", "FAKE_LOG": str(log)})
+    deadline = time.time() + 120
+    while not (log.exists() and log.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.2)
+    postgres_server.restart()
+    out = proc.communicate(timeout=240)[0]
+    assert proc.returncode == 0, out[-3000:]
+    trials = load(url)
+    assert [t.state for t in trials] == [S.COMPLETE] * 3, [(t.number, t.state.name, t.user_attrs.get("error"))
+                                                          for t in trials]

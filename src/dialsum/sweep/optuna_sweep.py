@@ -164,7 +164,6 @@ class OptunaSweep:
     # ---- the loop -----------------------------------------------------------------------------
     def _run(self, study: optuna.Study, space: SearchSpace, n_jobs: int, objectives: list[str]) -> None:
         """n_jobs threads, each: ask -> launch one job -> tell, until the study holds n_trials trials."""
-        self.in_flight = 0
         self.failed = 0
         threads = [threading.Thread(target=self._worker, args=(study, space, i, n_jobs, objectives),
                                     name=f"dialsum-worker-{i}", daemon=True) for i in range(n_jobs)]
@@ -192,8 +191,6 @@ class OptunaSweep:
             finally:
                 if trial is not None:
                     self.coord.release(trial)
-                    with self.lock:
-                        self.in_flight -= 1
             if record is not None:
                 self._count(record)
 
@@ -253,7 +250,6 @@ class OptunaSweep:
                 if asked == DONE:
                     return None
                 if isinstance(asked, tuple):
-                    self.in_flight += 1
                     return asked
             self.coord.wait(asked)
 
