@@ -43,8 +43,10 @@ def start(args: list[str], cwd: Path, cache_dir: Path, env: dict[str, str], pref
 
 
 def load(url: str) -> list[optuna.trial.FrozenTrial]:
-    """The study's trials as stored."""
-    return optuna.load_study(study_name="multi", storage=url).trials
+    """The study's trials as stored (a URL, or a journal file path)."""
+    from dialsum.sweep.storage import open_storage
+
+    return optuna.load_study(study_name="multi", storage=open_storage(url)).trials
 
 
 def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
@@ -223,7 +225,7 @@ def test_a_restarted_database_server_loses_no_trial(tmp_path: Path, cache_dir: P
     url = postgres_server.create_database()
     log = tmp_path / "jobs.jsonl"
     slow_beat = ["hydra.sweeper.heartbeat_interval=30", "hydra.sweeper.grace_period=60"]  # the tell meets it first
-    args = sweeper_args(tmp_path / "multirun" / "multi", url, *GRID, "hydra.sweeper.n_trials=3", beat=slow_beat)
+    args = sweeper_args(tmp_path / "multirun" / "multi", url, *GRID, "hydra.sweeper.n_trials=2", beat=slow_beat)
     proc = start(args, tmp_path, cache_dir, {"FAKE_SLEEP": "4", "FAKE_LOG": str(log)})
     deadline = time.time() + 120
     while not (log.exists() and log.read_text().strip()) and time.time() < deadline:
@@ -232,5 +234,22 @@ def test_a_restarted_database_server_loses_no_trial(tmp_path: Path, cache_dir: P
     out = proc.communicate(timeout=240)[0]
     assert proc.returncode == 0, out[-3000:]
     trials = load(url)
-    assert [t.state for t in trials] == [S.COMPLETE] * 3, [(t.number, t.state.name, t.user_attrs.get("error"))
+    assert [t.state for t in trials] == [S.COMPLETE] * 2, [(t.number, t.state.name, t.user_attrs.get("error"))
                                                           for t in trials]
+
+
+def test_two_sweepers_on_one_journal_file_share_the_budget(tmp_path: Path, cache_dir: Path) -> None:
+    """One machine, no database: the default journal file, locked with flock beside it, heartbeats as attributes."""
+    log = tmp_path / "jobs.jsonl"
+    sweep_dir = tmp_path / "multirun" / "multi"
+    args = [FAKE, "-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.study_name=multi",
+            *BEAT, *GRID, "hydra.sweeper.n_trials=6"]
+    procs = [start(args, tmp_path, cache_dir, {"FAKE_SLEEP": "1", "FAKE_LOG": str(log)}) for _ in range(2)]
+    for p in procs:
+        out = p.communicate(timeout=240)[0]
+        assert p.returncode == 0, out[-3000:]
+    trials = load(str(sweep_dir / "optuna_journal.log"))
+    assert len(trials) == 6 and all(t.state == S.COMPLETE for t in trials)
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 6
+    assert len({t.user_attrs["sweeper"]["pid"] for t in trials}) == 2
+    assert all(t.system_attrs.get("dialsum:heartbeat") for t in trials)

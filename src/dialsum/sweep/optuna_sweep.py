@@ -4,7 +4,8 @@ Hand-written because no maintained package does this for Hydra + current Optuna:
 pins optuna<3, cannot prune and runs synchronous batches. Each of n_jobs threads asks for a trial,
 launches it through Hydra's launcher (one job per call, so a free worker starts the next trial at once)
 and tells the result; jobs report intermediate values themselves (dialsum.sweep.bridge). What defines a
-study (fingerprint), stopping (interrupt) and retries live in their own modules.
+study (fingerprint), stopping (interrupt), retries, and sharing one study with other sweeper processes or
+machines (coordination: one budget, heartbeats, the study lock) live in their own modules.
 """
 from __future__ import annotations
 
@@ -24,9 +25,8 @@ from dialsum.config_schema import check_sweep_config
 from dialsum.errors import DialsumError
 from dialsum.sweep import devices, fingerprint, retries
 from dialsum.sweep.coordination import DONE, Coordinator
-from dialsum.sweep.interrupt import SweepInterrupted
+from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
 from dialsum.sweep.liveness import run_identity
-from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
 from dialsum.sweep.samplers import build_sampler, grid_size
