@@ -21,7 +21,6 @@ import warnings
 from typing import Any
 
 import optuna
-from optuna.storages import RDBStorage
 
 log = logging.getLogger(__name__)
 HEARTBEAT_ATTR = "dialsum:heartbeat"  # journal storages: unix time of the last beat (system attribute)
@@ -138,8 +137,3 @@ class Heartbeats:
                 except Exception as err:  # noqa: BLE001 - a dropped connection: the pool reconnects next beat
                     log.warning("heartbeat for trial id %d failed (%s: %s); retrying in %.0f s", trial_id,
                                 type(err).__name__, err, self.interval)
-
-
-def is_rdb(storage: optuna.storages.BaseStorage) -> bool:
-    """RDB storages carry Optuna's heartbeat table."""
-    return isinstance(storage, RDBStorage)

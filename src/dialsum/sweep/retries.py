@@ -11,7 +11,6 @@ does not count toward n_trials. Trials of a sweeper that died are recovered by d
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import optuna
 
