@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install train test test-slow test-all bench gpu-check dashboard clean
+.PHONY: install postgres train test test-slow test-all bench gpu-check dashboard clean
 
 install: $(STAMP)
 
@@ -18,19 +18,22 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+postgres:               ## the tests start their own PostgreSQL server: install its binaries where missing
+	./scripts/ensure_postgres.sh
+
 train: install          ## the default job, offline (synthetic data, tiny KoBART from scratch)
 	$(PY) train.py $(ARGS)
 
-test: install           ## fast tests (< 10 min on 2 cores)
+test: install postgres  ## fast tests (< 10 min on 2 cores)
 	$(PY) -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
-test-slow: install      ## long end-to-end runs (sweeps, kill/resume)
+test-slow: install postgres ## long end-to-end runs (sweeps, kill/resume)
 	$(PY) -m pytest -m slow -q $(PYTEST_ARGS)
 
-test-all: install
+test-all: install postgres
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: install          ## speed targets; results go to BENCHMARKS.md by hand
+bench: install postgres ## speed targets; results go to BENCHMARKS.md by hand
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 gpu-check:              ## end to end on a GPU machine, no install: make gpu-check PYTHON=python3.12 [ARGS=--cpu-smoke]

@@ -52,9 +52,9 @@ def _patch_sweeper_side() -> None:
     if db:
         real_open = storage.open_storage
 
-        def open_storage(url: str):
+        def open_storage(url: str, heartbeat=None):
             url = storage.unmask_url(url)
-            return real_open(f"sqlite:///{db}" if storage.password(url) else url)
+            return real_open(f"sqlite:///{db}" if storage.password(url) else url, heartbeat)
 
         storage.open_storage = open_storage
 
@@ -74,7 +74,7 @@ def main(cfg: DictConfig) -> float:
     if os.environ.get("FAKE_LOG"):
         with open(os.environ["FAKE_LOG"], "a", encoding="utf-8") as f:
             f.write(json.dumps({"lr": float(cfg.training.learning_rate), "pid": os.getpid(),
-                                "number": cfg.trial.number}) + "\n")
+                                "number": cfg.trial.number, "t": time.time()}) + "\n")
     kill_marker = os.environ.get("FAKE_KILL_ONCE")
     if kill_marker and not Path(kill_marker).exists():
         Path(kill_marker).write_text(str(os.getpid()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_cli
+from dialsum.sweep.liveness import run_identity
 from dialsum.sweep.storage import open_storage
 
 S = optuna.trial.TrialState
@@ -320,8 +320,8 @@ def test_interrupted_trial_is_recovered_when_the_pid_was_reused(tmp_path: Path, 
     dists = {"training.learning_rate": optuna.distributions.CategoricalDistribution([1e-3, 3e-3]),
              "training.per_device_train_batch_size": optuna.distributions.CategoricalDistribution([4, 8])}
     orphan = study.ask(dists)
-    orphan.set_user_attr("sweeper", {"host": socket.gethostname(), "pid": os.getpid(),  # alive: this pytest
-                                     "run_id": "an-earlier-run", "started": 1.0})       # ... but not that run
+    orphan.set_user_attr("sweeper", {**run_identity(), "pid": os.getpid(),  # alive: this pytest, same kernel
+                                     "run_id": "an-earlier-run", "started": 1.0})  # ... but not that run
     result = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=2")
     assert result.returncode == 0, result.stderr[-3000:]
     trials = _study(sweep_dir).trials

@@ -123,6 +123,8 @@ class SweeperSchema:
     resume: str = "auto"
     max_retries: int = 1
     retry_failed: bool = False
+    heartbeat_interval: int = 10
+    grace_period: int = 60
     sampler: SamplerSchema = field(default_factory=SamplerSchema)
     pruner: PrunerSchema = field(default_factory=PrunerSchema)
     params: Optional[Dict[str, Any]] = None

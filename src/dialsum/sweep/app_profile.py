@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -98,11 +97,11 @@ class AppProfile:
                                f"{len(self.directions)}; give one direction per objective.")
         return self.directions, names
 
-    def extend_space(self, trial: optuna.Trial, lock: threading.Lock) -> None:
-        """custom_search_space(cfg, trial): more params, suggested define-by-run on the asked trial."""
+    def extend_space(self, trial: optuna.Trial) -> None:
+        """custom_search_space(cfg, trial): more params, suggested define-by-run on the asked trial (called
+        under the sweeper's lock, before duplicates are compared, so the extra params count)."""
         if self.extender is not None:
-            with lock:  # the sampler is shared with the other worker threads
-                self.extender(self.config, trial)
+            self.extender(self.config, trial)
 
     def trial_overrides(self, fixed: list[str], params: dict[str, Any], number: int, study_name: str,
                         storage_url: str, n_jobs: int) -> list[str]:

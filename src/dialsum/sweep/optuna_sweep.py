@@ -4,7 +4,8 @@ Hand-written because no maintained package does this for Hydra + current Optuna:
 pins optuna<3, cannot prune and runs synchronous batches. Each of n_jobs threads asks for a trial,
 launches it through Hydra's launcher (one job per call, so a free worker starts the next trial at once)
 and tells the result; jobs report intermediate values themselves (dialsum.sweep.bridge). What defines a
-study (fingerprint), stopping (interrupt) and retries live in their own modules.
+study (fingerprint), stopping (interrupt), retries, and sharing one study with other sweeper processes or
+machines (coordination: one budget, heartbeats, the study lock) live in their own modules.
 """
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
 from dialsum.sweep import app_profile, fingerprint, progress, retries
-from dialsum.sweep.interrupt import STOP, SignalStop, terminate_children
+from dialsum.sweep.coordination import DONE, Coordinator
+from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
+from dialsum.sweep.job_folder import experiment_overrides
+from dialsum.sweep.liveness import run_identity
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
-from dialsum.sweep.job_folder import experiment_overrides
 from dialsum.sweep.samplers import build_sampler, grid_size, sampler_name
 from dialsum.sweep.search_space import SearchSpace, parse_space
-from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url, open_storage
+from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url
 from dialsum.sweep.trial_job import is_finished as _finished
 from dialsum.sweep.trial_job import launch, tell
 
@@ -73,18 +76,23 @@ class OptunaSweep:
         self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
         hide_storage_secret(self.config, self.storage_url)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        self.me = run_identity()
+        self.coord = Coordinator(s, self.storage_url, self.me)  # storage with heartbeats, study lock, budget
         study = self._open_study(job_config, space, directions, objectives)
-        self.me = retries.run_identity()
-        requeued = retries.recover_interrupted(study, self.me, tell)
+        requeued = self.coord.attach(study, n_jobs)
         if s.get("retry_failed"):
-            requeued += retries.retry_failed(study)
+            with self.coord.lock.hold():  # several sweepers given retry_failed re-queue each trial once
+                requeued += retries.retry_failed(study)
         self.n_trials = self._n_trials(space)
         log.info("study %s (%s): %d trial(s) to run, %d worker(s); storage %s%s", study.study_name,
                  study.sampler.__class__.__name__, max(0, self.n_trials - retries.counted_trials(study)), n_jobs,
                  mask_url(self.storage_url), f"; re-queued {requeued} trial(s)" if requeued else "")
         started = time.time()
         with SignalStop(on_stop=terminate_children) as stop:  # also while writing results: 2nd Ctrl-C exits
-            self._run(study, space, n_jobs, objectives)
+            try:
+                self._run(study, space, n_jobs, objectives)
+            finally:
+                self.coord.close()
             if stop.signum:
                 self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
             finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
@@ -97,7 +105,7 @@ class OptunaSweep:
         """Create the study, or resume it when this run is the same experiment (fingerprint)."""
         s = self.settings
         pruner = optuna.pruners.NopPruner() if len(directions) > 1 else build_pruner(s.get("pruner"))
-        study = optuna.create_study(study_name=s["study_name"], storage=open_storage(self.storage_url),
+        study = optuna.create_study(study_name=s["study_name"], storage=self.coord.storage,
                                     pruner=pruner, directions=directions, load_if_exists=True)
         _name_metrics(study, objectives)
         current = fingerprint.build(job_config, space, s, directions, objectives, dialsum_app=self.app.dialsum)
@@ -129,7 +137,6 @@ class OptunaSweep:
     # ---- the loop -----------------------------------------------------------------------------
     def _run(self, study: optuna.Study, space: SearchSpace, n_jobs: int, objectives: list[str]) -> None:
         """n_jobs threads, each: ask -> launch one job -> tell, until the study holds n_trials trials."""
-        self.in_flight = 0
         self.failed = 0
         threads = [threading.Thread(target=self._worker, args=(study, space, i, n_jobs, objectives),
                                     name=f"dialsum-worker-{i}", daemon=True) for i in range(n_jobs)]
@@ -145,21 +152,18 @@ class OptunaSweep:
         while True:
             trial = None
             try:
-                trial = self._next_trial(study, space)
-                if trial is None:
+                asked = self._next_trial(study, space)
+                if asked is None:
                     return
-                self.app.extend_space(trial, self.lock)  # custom_search_space: more params on the asked trial
-                trial.set_user_attr("sweeper", self.me)
-                trial.set_user_attr("fingerprint", self.fp_hash)
-                record = self._reuse_duplicate(study, trial) if self.settings.get("skip_duplicates", True) else None
+                trial, decision = asked
+                record = self._settled(study, trial, decision, worker_id)
                 if record is None:
                     record = self._run_trial(study, trial, space, worker_id, n_jobs, objectives)
             except Exception as err:  # noqa: BLE001 - storage/ask/tell errors: record, log, go on or stop
                 record = self._sweeper_error(study, trial, worker_id, err)
             finally:
                 if trial is not None:
-                    with self.lock:
-                        self.in_flight -= 1
+                    self.coord.release(trial)
             if record is not None:
                 self._count(record)
                 progress.log_trial(self, study, record)  # "[sweep] trial n/N STATE value | best | ETA"
@@ -181,6 +185,10 @@ class OptunaSweep:
                        err: Exception) -> TrialRecord | None:
         """Fail the trial (so it is never left RUNNING), log the error; too many of them stop the sweep."""
         message = f"sweeper error: {type(err).__name__}: {err}"
+        if isinstance(err, optuna.exceptions.UpdateFinishedTrialError) and trial is not None:
+            log.warning("trial %d was failed and re-queued by another sweeper while this one was silent for longer "
+                        "than grace_period; its result here is dropped, the re-queued copy counts", trial.number)
+            return None
         log.exception("worker %d: %s", worker_id, message)
         with self.lock:
             self.sweeper_errors += 1
@@ -203,32 +211,41 @@ class OptunaSweep:
             log.error("trial %d could not be marked FAIL (%s); a rerun marks it interrupted", trial.number, again)
         return record
 
-    def _next_trial(self, study: optuna.Study, space: SearchSpace) -> optuna.Trial | None:
-        """Ask under a lock (sampler and counters are shared); None when done or stopped."""
-        with self.lock:
-            if self.stop_reason is not None or STOP.is_set():
-                return None
-            if retries.counted_trials(study) + self.in_flight >= self.n_trials:
-                return None
-            trial = study.ask(space.distributions)
-            self.in_flight += 1
-            return trial
+    def _next_trial(self, study: optuna.Study, space: SearchSpace) -> tuple[optuna.Trial, Any] | None:
+        """Ask while the study's shared budget has room (coordination); wait while it is full of running
+        trials (they finish, or come back re-queued); None when the study is done or this sweep stops."""
+        attrs = {"sweeper": self.me, "fingerprint": self.fp_hash}
+        skip = bool(self.settings.get("skip_duplicates", True))
+        while True:
+            with self.lock:  # this process's threads share the sampler
+                if self.stop_reason is not None or STOP.is_set():
+                    return None
+                asked = self.coord.ask(study, space.distributions, self.n_trials, attrs, skip, self.forced,
+                                       extend=self.app.extend_space)
+                if asked == DONE:
+                    return None
+                if isinstance(asked, tuple):
+                    return asked
+            self.coord.wait(asked)
 
-    def _reuse_duplicate(self, study: optuna.Study, trial: optuna.Trial) -> TrialRecord | None:
-        """TPE re-proposes finished points of discrete spaces: tell the earlier values instead of retraining.
-
-        Only results of the same experiment are reused (same fingerprint; a pre-fingerprint study's trials
-        count as the same unless the resume was forced)."""
-        for done in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            same = done.user_attrs.get("fingerprint", None if self.forced else self.fp_hash) == self.fp_hash
-            if same and done.params == trial.params:
-                trial.set_user_attr("duplicate_of", done.user_attrs.get("duplicate_of", done.number))
-                tell(study, trial, values=done.values)
-                log.info("trial %d repeats trial %d's parameters: its result is reused, nothing is trained",
-                         trial.number, done.number)
-                return TrialRecord(number=trial.number, params=dict(trial.params), worker=-1, start=time.time(),
-                                   duration_s=0.0, job_dir=None, state="COMPLETE", values=done.values)
-        return None
+    def _settled(self, study: optuna.Study, trial: optuna.Trial, decision: Any, worker_id: int) -> TrialRecord | None:
+        """A proposal equal to a finished trial reuses its result; equal to a running one, waits for it first
+        (dialsum.sweep.duplicates). None: train it."""
+        decision = self.coord.settle(study, trial, decision, self.forced)
+        if decision is None:  # stopped while waiting: FAIL + re-queue like any interrupted trial
+            record = TrialRecord(number=trial.number, params=dict(trial.params), worker=worker_id, start=time.time(),
+                                 duration_s=0.0, job_dir=None)
+            self._record_failure(study, trial, record, SweepInterrupted("stopped while waiting for a twin trial"))
+            return record
+        if decision.action != "reuse":
+            return None
+        done = decision.source
+        trial.set_user_attr("duplicate_of", done.user_attrs.get("duplicate_of", done.number))
+        tell(study, trial, values=done.values)
+        log.info("trial %d repeats trial %d's parameters: its result is reused, nothing is trained",
+                 trial.number, done.number)
+        return TrialRecord(number=trial.number, params=dict(trial.params), worker=-1, start=time.time(),
+                           duration_s=0.0, job_dir=None, state="COMPLETE", values=done.values)
 
     def _run_trial(self, study: optuna.Study, trial: optuna.Trial, space: SearchSpace, worker_id: int,
                    n_jobs: int, objectives: list[str]) -> TrialRecord:

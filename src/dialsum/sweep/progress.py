@@ -71,13 +71,13 @@ def line(study: optuna.Study, record: Any, n_trials: int, in_flight: int, finish
 
 
 def log_trial(sweep: Any, study: optuna.Study, record: Any) -> None:
-    """Log the line for `record` (sweep: the OptunaSweep; reads its records, counters and n_trials).
+    """Log the line for `record` (sweep: the OptunaSweep; reads its records and n_trials).
 
     A progress problem (storage hiccup) never touches the sweep: it is logged at debug level and skipped."""
     try:
         with sweep.lock:
             records = list(sweep.records)
-            in_flight = int(getattr(sweep, "in_flight", 0))
+        in_flight = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))  # all sweepers
         n_trials = int(sweep.n_trials)
         started = min(r.start for r in records) if records else time.time()
         log.info("%s", line(study, record, n_trials, in_flight, len(records), time.time() - started))

@@ -17,17 +17,23 @@ from optuna.storages.journal import JournalFileBackend
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
+    from dialsum.sweep.rdb import HeartbeatSettings
+
 JOURNAL_FILENAME = "optuna_journal.log"  # default storage inside the sweep folder
 TRIAL_STORAGE_ENV = "DIALSUM_TRIAL_STORAGE"  # set by the sweeper for its jobs when the URL has a password
 USER_STORAGE_ENV = "DIALSUM_STORAGE"  # documented: hydra.sweeper.storage=${oc.env:DIALSUM_STORAGE}
 MASK = "***"
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """`sqlite:///x.db`, `postgresql://...` -> RDBStorage; anything else is a journal file path."""
+def open_storage(url: str, heartbeat: "HeartbeatSettings | None" = None) -> optuna.storages.BaseStorage:
+    """`sqlite:///x.db`, `postgresql://...` -> RDBStorage; anything else is a journal file path.
+
+    `heartbeat` (the sweeper's, not the jobs') turns on Optuna's RDB heartbeat with its stale-trial callback."""
     url = unmask_url(url)
     if "://" in url:
-        return optuna.storages.RDBStorage(url)
+        from dialsum.sweep.rdb import open_rdb
+
+        return open_rdb(url, heartbeat)
     path = Path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))
