@@ -93,6 +93,14 @@ def test_three_sweepers_share_one_grid(tmp_path: Path, cache_dir: Path, postgres
     trials = run_three(tmp_path, cache_dir, postgres_url, GRID, n_trials=6)
     assert len(trials) == 6 and all(t.state == S.COMPLETE for t in trials)
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 6   # no grid point trained twice
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    status = subprocess.run([sys.executable, "-m", "dialsum", "status", postgres_url, "--study", "multi"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0 and "6 complete" in status.stdout, status.stdout + status.stderr
+    report = subprocess.run([sys.executable, "-m", "dialsum", "report", postgres_url, "--study", "multi", "--out",
+                             str(tmp_path / "rebuilt")], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)                                   # the outputs rebuilt from the storage alone
+    assert report.returncode == 0 and (tmp_path / "rebuilt" / "report.html").is_file(), report.stdout + report.stderr
 
 
 def test_three_sweepers_share_one_tpe_budget(tmp_path: Path, cache_dir: Path, postgres_url: str) -> None:
