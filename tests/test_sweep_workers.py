@@ -100,3 +100,27 @@ def test_sqlite_shared_by_several_processes_warns(tmp_path: Path, caplog) -> Non
     assert warn_if_shared_sqlite(storage, n_jobs=1, other_sweepers=2)
     assert "journal file" in caplog.text and "PostgreSQL" in caplog.text
     assert not warn_if_shared_sqlite(open_storage(str(tmp_path / "j.log")), n_jobs=4, other_sweepers=2)
+
+
+def test_rdb_trial_that_never_beat_is_recovered_after_the_grace_period(tmp_path: Path) -> None:
+    """Optuna's stale check only sees trials with a heartbeat row: a sweeper killed between its ask and its
+    first beat (or an older dialsum's trial) would stay RUNNING for ever."""
+    from dialsum.sweep.liveness import beat
+    from dialsum.sweep.rdb import HeartbeatSettings
+
+    callback = StaleCallback()
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", HeartbeatSettings(1, 2, callback))
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    me = run_identity()
+    never_beat = study.ask(LR)                                           # killed before its first beat
+    old_dialsum = _running(study, {"host": me["host"], "pid": _dead_pid()})  # old owner format, no beat
+    beating = _running(study, {**me, "run_id": "other", "boot_id": "another-machine"})
+    beat(storage, beating._trial_id)
+    assert recover(study, me, grace_s=2, callback=callback) == 0          # too young to tell
+    time.sleep(2.2)
+    beat(storage, beating._trial_id)                                     # its sweeper is alive
+    assert recover(study, me, grace_s=2, callback=callback) == 2
+    trials = study.get_trials(deepcopy=False)
+    assert trials[never_beat.number].state == S.FAIL and trials[old_dialsum.number].state == S.FAIL
+    assert trials[beating.number].state == S.RUNNING
+    assert len(study.get_trials(states=(S.WAITING,))) == 2

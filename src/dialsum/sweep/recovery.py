@@ -52,6 +52,10 @@ def recover(study: optuna.Study, me: dict[str, Any], grace_s: float, callback: S
             continue  # ours: this process beats it
         if owner_is_gone_here(owner, me):
             why = "interrupted: the sweep process was killed"
+        elif rdb and "boot_id" not in owner and _started_before(t, now - grace_s):
+            # No beat was ever recorded: an older dialsum's trial, or a sweeper killed between ask and its
+            # first beat (its owner attrs come after that beat). Optuna's stale check never sees these.
+            why = f"interrupted: RUNNING for more than {grace_s:g} s without any heartbeat"
         elif not rdb and (last_beat(t) or now) < now - grace_s:
             why = f"interrupted: no heartbeat from its sweeper for more than {grace_s:g} s"
         else:
@@ -62,6 +66,11 @@ def recover(study: optuna.Study, me: dict[str, Any], grace_s: float, callback: S
             log.warning("trial %d was left RUNNING by a sweeper that is gone (%s; %s): marked FAIL, its params "
                         "re-queued", t.number, _owner(t), why)
     return len(callback.requeued) - before
+
+
+def _started_before(trial: optuna.trial.FrozenTrial, cutoff: float) -> bool:
+    """Did the trial start before `cutoff` (unix time)?"""
+    return trial.datetime_start is not None and trial.datetime_start.timestamp() < cutoff
 
 
 def _fail(study: optuna.Study, trial: optuna.trial.FrozenTrial, why: str) -> bool:
