@@ -1,0 +1,126 @@
+"""dialsum's sweeper through hydra-submitit-launcher (hydra/launcher=submitit_local): one job per trial, n_jobs
+in flight with no batch barrier, pruning decided inside the job, a SIGTERM'd job re-queued, resume. The jobs
+are real submitit jobs (separate processes started by submitit) running the fake app (tests/fake_app.py).
+The same sweep through a real SLURM: tests/test_cluster.py (make test-cluster)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from conftest import ROOT, run_cli
+from dialsum.sweep.storage import open_storage
+
+S = optuna.trial.TrialState
+FAKE = "tests/fake_app.py"
+# A Bayesian (TPE) sweep whose jobs report to a median pruner: a trial worse than the finished ones at step 0
+# is pruned inside its job, through the journal storage.
+BAYES = ["hydra.sweeper.sampler.name=tpe", "hydra.sweeper.sampler.seed=3", "hydra.sweeper.sampler.n_startup_trials=2",
+         "hydra.sweeper.pruner.name=median", "hydra.sweeper.pruner.n_startup_trials=1",
+         "hydra.sweeper.pruner.n_warmup_steps=0", "training.learning_rate=tag(log, interval(1e-4, 3e-3))",
+         "training.per_device_train_batch_size=choice(4, 8)"]
+
+
+def sweep_args(sweep_dir: Path, launcher: str, *extra: str) -> list[str]:
+    """A fake-job Optuna sweep in sweep_dir through a submitit launcher, 2 jobs at once."""
+    return ["-m", "hydra/sweeper=optuna", f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep_dir}",
+            "hydra.sweeper.study_name=test", "hydra.sweeper.n_jobs=2", "hydra.launcher.timeout_min=10", *extra]
+
+
+def load(sweep_dir: Path) -> optuna.Study:
+    """The study in the sweep folder's journal."""
+    return optuna.load_study(study_name="test", storage=open_storage(str(sweep_dir / "optuna_journal.log")))
+
+
+def events(path: Path) -> list[dict]:
+    """FAKE_TIMES lines."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def spans(path: Path) -> dict[int, tuple[float, float]]:
+    """trial number -> (start, end) of every job that ended (completed or pruned)."""
+    ev = events(path)
+    starts = {e["number"]: e["t"] for e in ev if e["event"] == "start"}
+    return {e["number"]: (starts[e["number"]], e["t"]) for e in ev if e["event"] in ("end", "pruned")}
+
+
+def check_bayes_sweep(sweep_dir: Path, times: Path, result: subprocess.CompletedProcess, n_trials: int) -> None:
+    """n_jobs=2 kept 2 jobs in flight (no batch barrier), the pruner stopped a trial, logs sit in job folders."""
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-4000:]
+    study = load(sweep_dir)
+    states = [t.state for t in study.trials]
+    assert len(states) == n_trials and S.RUNNING not in states and S.FAIL not in states, states
+    assert S.PRUNED in states, states
+    assert all(t.intermediate_values for t in study.trials)             # every job reported through the storage
+    run = spans(times)
+    long_number = min(run, key=lambda n: run[n][0] - run[n][1])          # the job that ran FAKE_LONG_S
+    lo, hi = run[long_number]
+    inside = [n for n, (a, b) in run.items() if n != long_number and a > lo and b < hi]
+    assert len(inside) >= 2, run   # the other worker ran several trials meanwhile: no batch barrier
+    points = sorted(t for a, b in run.values() for t in (a, b))
+    most = max(sum(1 for a, b in run.values() if a <= t < b) for t in points)
+    assert most == 2, run          # never more than n_jobs at once
+    for t in study.trials:
+        job_dir = Path(t.user_attrs["job_dir"])
+        assert (job_dir / "submitit.out").resolve().is_file(), job_dir    # submitit's log, linked in
+        assert "submitit" in (job_dir / "submitit.out").read_text()
+
+
+@pytest.mark.slow
+def test_bayes_sweep_keeps_n_jobs_in_flight_and_prunes(tmp_path: Path, cache_dir: Path) -> None:
+    sweep_dir = tmp_path / "multirun" / "test"
+    times = tmp_path / "times.jsonl"
+    env = {"FAKE_REPORT": "1", "FAKE_PRUNE": "1", "FAKE_TIMES": str(times), "FAKE_SLEEP": "0.5",
+           "FAKE_LONG_ONCE": str(tmp_path / "long"), "FAKE_LONG_S": "14"}
+    result = run_cli(sweep_args(sweep_dir, "submitit_local", *BAYES, "hydra.sweeper.n_trials=6"), tmp_path,
+                     cache_dir, script=FAKE, timeout=300, env_extra=env)
+    check_bayes_sweep(sweep_dir, times, result, 6)
+
+
+def test_sigtermed_job_is_requeued_and_a_rerun_resumes(tmp_path: Path, cache_dir: Path) -> None:
+    """SIGTERM to a running job (what SLURM preemption and scancel send): interrupted, params re-queued, the
+    sweep goes on; rerunning the same command with more trials resumes the study."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    times = tmp_path / "times.jsonl"
+    env = {"FAKE_TIMES": str(times), "FAKE_SLEEP": "0.5", "FAKE_LONG_ONCE": str(tmp_path / "long"),
+           "FAKE_LONG_S": "60", "HF_HUB_OFFLINE": "1", "DIALSUM_CACHE": str(cache_dir)}
+    args = sweep_args(sweep_dir, "submitit_local", *BAYES, "hydra.sweeper.pruner.name=none")
+    proc = subprocess.Popen([sys.executable, str(ROOT / FAKE), *args, "hydra.sweeper.n_trials=3"], cwd=tmp_path,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    victim = _wait_for_long_job(tmp_path / "long")
+    os.kill(victim["pid"], signal.SIGTERM)                      # the job process itself, as slurmd would
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out[-4000:]
+    assert "Traceback" not in out, out[-4000:]
+    study = load(sweep_dir)
+    stopped = [t for t in study.trials if t.state == S.FAIL]
+    assert [t.number for t in stopped] == [victim["number"]], out[-4000:]
+    assert stopped[0].user_attrs.get("interrupted") and "JobPreempted" in stopped[0].user_attrs["error"]
+    retry = [t for t in study.trials if t.user_attrs.get("requeued_from") == victim["number"]]
+    assert len(retry) == 1 and retry[0].state == S.COMPLETE and retry[0].params == stopped[0].params
+    assert len([t for t in study.trials if t.state == S.COMPLETE]) == 3   # nothing lost: n_trials still met
+
+    rerun = run_cli([*args, "hydra.sweeper.n_trials=4"], tmp_path, cache_dir, script=FAKE, timeout=120,
+                    env_extra={"FAKE_SLEEP": "0.5"})
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "1 trial(s) to run" in rerun.stdout + rerun.stderr
+    assert len([t for t in load(sweep_dir).trials if t.state == S.COMPLETE]) == 4
+
+
+def _wait_for_long_job(marker: Path, timeout: float = 60) -> dict:
+    """{pid, number} of the job that sleeps FAKE_LONG_S, once it is well into its sleep."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if marker.exists() and marker.read_text().strip():
+            time.sleep(1.0)
+            return json.loads(marker.read_text())
+        time.sleep(0.2)
+    raise AssertionError("the long job never started")
