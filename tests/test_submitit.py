@@ -16,7 +16,10 @@ import optuna
 import pytest
 
 from conftest import ROOT, run_cli
+from dialsum.errors import DialsumError
+from dialsum.sweep import devices, submitit_jobs
 from dialsum.sweep.storage import open_storage
+from test_devices import gpu_cfg, host, new_worker  # noqa: F401 - `host`: a simulated 2-GPU host (fixture)
 
 S = optuna.trial.TrialState
 FAKE = "tests/fake_app.py"
@@ -124,3 +127,43 @@ def _wait_for_long_job(marker: Path, timeout: float = 60) -> dict:
             return json.loads(marker.read_text())
         time.sleep(0.2)
     raise AssertionError("the long job never started")
+
+
+# ---- GPUs: SLURM gives each job its own; submitit_local jobs claim slots like joblib workers ----------------
+
+
+def _launcher(kind: str, **params):
+    """hydra-submitit-launcher's launcher as Hydra builds it, wrapped as dialsum's sweeper uses it."""
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher, SlurmLauncher
+
+    return submitit_jobs.wrap((SlurmLauncher if kind == "slurm" else LocalLauncher)(
+        submitit_folder="unused/%j", **params))
+
+
+def test_a_slurm_job_uses_its_gpu_whatever_the_node_claims(host, tmp_path: Path, monkeypatch) -> None:
+    hardware = gpu_cfg("hardware.devices=[0]").hardware
+    devices.configure(hardware, 1, tmp_path)            # a run outside SLURM holds the node's GPU 0 slot
+    for job_id in ("41", "42"):                         # two SLURM jobs on that node, each given "its" GPU 0
+        new_worker(monkeypatch, host)
+        monkeypatch.setenv("SLURM_JOB_ID", job_id)
+        monkeypatch.setenv("SLURM_JOB_GPUS", "0")
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+        placement = devices.configure(gpu_cfg().hardware, 8, tmp_path)
+        assert placement.device == "cuda:0" and f"SLURM job {job_id}" in str(placement)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["slurm-job-41", "slurm-job-42"]
+
+
+def test_sweeper_does_not_count_local_gpus_for_slurm(host, monkeypatch) -> None:
+    monkeypatch.setattr(devices, "host_gpus", lambda: [])   # a login node without GPUs
+    devices.check_workers(gpu_cfg().hardware, 8, _launcher("slurm", gpus_per_node=1, partition="gpu"))
+    with pytest.raises(DialsumError, match="gpus_per_node=1"):
+        devices.check_workers(gpu_cfg().hardware, 8, _launcher("slurm", partition="gpu"))
+    devices.check_workers(gpu_cfg("hardware=cpu").hardware, 8, _launcher("slurm", partition="cpu"))
+
+
+def test_submitit_local_jobs_see_every_gpu_and_claim_one(host) -> None:
+    launcher = _launcher("local")
+    devices.check_workers(gpu_cfg().hardware, 2, launcher)
+    assert launcher.params["gpus_per_node"] == 2     # submitit_local would otherwise hide the GPUs from jobs
+    with pytest.raises(DialsumError, match="n_jobs=3 is more than the 2 GPU slot"):
+        devices.check_workers(gpu_cfg().hardware, 3, _launcher("local"))
