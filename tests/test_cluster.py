@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -91,3 +92,33 @@ def _slurm_job_of(pid: int) -> str:
     """The SLURM job id a process runs in (from its environment)."""
     env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return next(e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"SLURM_JOB_ID="))
+
+
+def test_stopping_the_sweep_cancels_its_slurm_jobs(tmp_path: Path, cache_dir: Path) -> None:
+    """SIGTERM to the sweeper (its own preemption, docker stop): the SLURM jobs in flight are not its children,
+    so it scancels them; their trials are interrupted and re-queued for the rerun."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    jobs_log = tmp_path / "jobs.log"
+    env = {"FAKE_SLEEP": "120", "FAKE_LOG": str(jobs_log), "HF_HUB_OFFLINE": "1", "DIALSUM_CACHE": str(cache_dir)}
+    args = slurm_args(sweep_dir, *BAYES, "hydra.sweeper.pruner.name=none", "hydra.sweeper.n_trials=4")
+    proc = subprocess.Popen([sys.executable, str(ROOT / FAKE), *args], cwd=tmp_path, env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(_lines(jobs_log)) < 2:
+        time.sleep(0.5)
+    assert len(_lines(jobs_log)) == 2, "two jobs never started"
+    job_ids = [p.name for p in (sweep_dir / ".submitit").iterdir() if p.name.isdigit()]
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, out[-4000:]
+    queued = subprocess.run(["squeue", "-h", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True,
+                            text=True, timeout=30).stdout
+    assert "RUNNING" not in queued and "PENDING" not in queued, queued
+    study = load(sweep_dir)
+    stopped = [t for t in study.trials if t.state == S.FAIL]
+    assert len(stopped) == 2 and all(t.user_attrs.get("interrupted") for t in stopped), out[-4000:]
+    assert {t.user_attrs["requeued_from"] for t in study.trials if t.state == S.WAITING} == {t.number for t in stopped}
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []

@@ -167,3 +167,13 @@ def test_submitit_local_jobs_see_every_gpu_and_claim_one(host) -> None:
     assert launcher.params["gpus_per_node"] == 2     # submitit_local would otherwise hide the GPUs from jobs
     with pytest.raises(DialsumError, match="n_jobs=3 is more than the 2 GPU slot"):
         devices.check_workers(gpu_cfg().hardware, 3, _launcher("local"))
+
+
+def test_a_slurm_job_uses_the_cpus_slurm_gave_it(monkeypatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)          # the node's cores, not this job's
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "6")
+    assert devices.cpu_threads(8, None) == 6                   # not 64 // 8
+    monkeypatch.delenv("SUBMITIT_EXECUTOR")                    # a joblib sweep inside one allocation: split it
+    assert devices.cpu_threads(8, None) == 8

@@ -54,9 +54,13 @@ _host_visible: list[str] | None = None      # the GPUs visible before this proce
 
 
 def cpu_threads(n_workers: int, requested: int | None) -> int:
-    """Threads per worker: the cores split evenly, so N workers never oversubscribe the CPU."""
+    """Threads per worker: the cores split evenly, so N workers never oversubscribe the CPU.
+
+    A submitit SLURM job runs one trial on the CPUs SLURM gave it (cpus_per_task), not a share of the node."""
     if requested:
         return int(requested)
+    if os.environ.get("SUBMITIT_EXECUTOR") == "slurm" and "SLURM_JOB_ID" in os.environ:
+        return max(1, int(os.environ.get("SLURM_CPUS_PER_TASK") or len(os.sched_getaffinity(0))))
     return max(1, (os.cpu_count() or 1) // max(1, n_workers))
 
 

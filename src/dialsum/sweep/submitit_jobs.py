@@ -87,10 +87,27 @@ def _near_time_limit(elapsed_s: float, timeout_min: float) -> bool:
     return elapsed_s >= min(limit * 0.8, limit - 600)
 
 
+class _SacctOnce(logging.Filter):
+    """A cluster without an accounting database fails every sacct call; say so once, not at every poll."""
+
+    seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Bypassing sacct error" not in record.getMessage():
+            return True
+        if _SacctOnce.seen:
+            return False
+        _SacctOnce.seen = True
+        record.msg = f"{record.getMessage()} (said once; dialsum falls back to squeue)"
+        record.args = ()
+        return True
+
+
 class SubmititTrials:
     """launch([one job's overrides], number) -> [JobReturn], callable from n_jobs threads at once."""
 
     def __init__(self, launcher: Any) -> None:
+        logging.getLogger("submitit").addFilter(_SacctOnce())
         self.launcher = launcher
         self.kind = kind(launcher)
         self.params: dict[str, Any] = launcher.params  # hydra.launcher settings (check_workers may adjust)
