@@ -96,7 +96,7 @@ def _slurm_job_of(pid: int) -> str:
 
 def test_stopping_the_sweep_cancels_its_slurm_jobs(tmp_path: Path, cache_dir: Path) -> None:
     """SIGTERM to the sweeper (its own preemption, docker stop): the SLURM jobs in flight are not its children,
-    so it scancels them; their trials are interrupted and re-queued for the rerun."""
+    so it scancels them; their trials are interrupted and re-queued, and rerunning the command finishes."""
     sweep_dir = tmp_path / "multirun" / "test"
     jobs_log = tmp_path / "jobs.log"
     env = {"FAKE_SLEEP": "120", "FAKE_LOG": str(jobs_log), "HF_HUB_OFFLINE": "1", "DIALSUM_CACHE": str(cache_dir)}
@@ -118,6 +118,12 @@ def test_stopping_the_sweep_cancels_its_slurm_jobs(tmp_path: Path, cache_dir: Pa
     stopped = [t for t in study.trials if t.state == S.FAIL]
     assert len(stopped) == 2 and all(t.user_attrs.get("interrupted") for t in stopped), out[-4000:]
     assert {t.user_attrs["requeued_from"] for t in study.trials if t.state == S.WAITING} == {t.number for t in stopped}
+
+    rerun = run_cli(args, tmp_path, cache_dir, script=FAKE, timeout=300, env_extra={"FAKE_SLEEP": "0.5"})
+    assert rerun.returncode == 0, rerun.stderr[-3000:]           # the same command resumes the study
+    complete = [t for t in load(sweep_dir).trials if t.state == S.COMPLETE]
+    assert len(complete) == 4 and {t.params["training.learning_rate"] for t in stopped} <= {
+        t.params["training.learning_rate"] for t in complete}
 
 
 def _lines(path: Path) -> list[str]:

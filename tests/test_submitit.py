@@ -77,6 +77,21 @@ def check_bayes_sweep(sweep_dir: Path, times: Path, result: subprocess.Completed
         assert "submitit" in (job_dir / "submitit.out").read_text()
 
 
+def test_two_trials_run_as_two_submitit_jobs_at_once(tmp_path: Path, cache_dir: Path) -> None:
+    """The fast smoke test of the path (the slow tests below check barrier, pruning, SIGTERM and resume)."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    times = tmp_path / "times.jsonl"
+    result = run_cli(sweep_args(sweep_dir, "submitit_local", *BAYES, "hydra.sweeper.n_trials=2"), tmp_path,
+                     cache_dir, script=FAKE, timeout=120, env_extra={"FAKE_TIMES": str(times), "FAKE_SLEEP": "1"})
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    trials = load(sweep_dir).trials
+    assert [t.state for t in trials] == [S.COMPLETE, S.COMPLETE]
+    (a0, b0), (a1, b1) = spans(times).values()
+    assert a0 < b1 and a1 < b0                                            # both jobs ran at the same time
+    assert len({e["pid"] for e in events(times)}) == 2
+    assert all((Path(t.user_attrs["job_dir"]) / "submitit.out").resolve().is_file() for t in trials)
+
+
 @pytest.mark.slow
 def test_bayes_sweep_keeps_n_jobs_in_flight_and_prunes(tmp_path: Path, cache_dir: Path) -> None:
     sweep_dir = tmp_path / "multirun" / "test"
@@ -88,6 +103,7 @@ def test_bayes_sweep_keeps_n_jobs_in_flight_and_prunes(tmp_path: Path, cache_dir
     check_bayes_sweep(sweep_dir, times, result, 6)
 
 
+@pytest.mark.slow
 def test_sigtermed_job_is_requeued_and_a_rerun_resumes(tmp_path: Path, cache_dir: Path) -> None:
     """SIGTERM to a running job (what SLURM preemption and scancel send): interrupted, params re-queued, the
     sweep goes on; rerunning the same command with more trials resumes the study."""

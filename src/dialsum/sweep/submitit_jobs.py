@@ -116,6 +116,8 @@ class SubmititTrials:
         self._stopping = False
 
     def __getattr__(self, name: str) -> Any:
+        if name == "launcher":  # not set yet (copy/pickle): no recursion
+            raise AttributeError(name)
         return getattr(self.launcher, name)
 
     def setup(self, **kwargs: Any) -> None:
