@@ -29,9 +29,12 @@ from dialsum.sweep.interrupt import SweepInterrupted, stop_job
 log = logging.getLogger(__name__)
 
 KINDS = {"LocalLauncher": "local", "SlurmLauncher": "slurm"}  # hydra_submitit_launcher's classes
-PREEMPT_SIGNALS = ("SIGTERM", "SIGUSR2")  # SLURM preemption/scancel; USR2 = submitit's signal (time limit too)
+# SLURM preemption/scancel (TERM); submitit's signal (USR2: time limit, or preemption); Ctrl-C to a local job (INT)
+PREEMPT_SIGNALS = ("SIGTERM", "SIGUSR2", "SIGINT")
 ENDED_BY_SCHEDULER = ("PREEMPTED", "CANCELLED", "GONE")  # no result and one of these: interrupted, re-queue
+STILL_RUNNING = ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING", "SUSPENDED", "UNKNOWN")
 POLL_S = 1.0
+STOP_WAIT_S = 40.0  # a stopped job's grace (SLURM's KillWait is 30 s by default), then it counts as killed
 SQUEUE_EVERY_S = 15.0
 LOG_LINKS = {"stdout": "submitit.out", "stderr": "submitit.err"}
 
@@ -68,7 +71,7 @@ class TrialCall:
 
         def on_signal(signum: int, frame: Any) -> None:
             name = signal.Signals(signum).name
-            if signum != signal.SIGTERM and _near_time_limit(time.time() - started, self.timeout_min):
+            if signum == signal.SIGUSR2 and _near_time_limit(time.time() - started, self.timeout_min):
                 stop_job(JobTimedOut(f"the job reached its time limit (hydra.launcher.timeout_min={self.timeout_min});"
                                      " raise it, or train fewer steps"))
             else:
@@ -184,7 +187,7 @@ class SubmititTrials:
         from submitit.core.utils import UncompletedJobError
 
         last_squeue = time.time()
-        while True:
+        while not self._stopping:
             with self._lock:
                 done = job.done()
             if done:
@@ -194,6 +197,8 @@ class SubmititTrials:
                 if slurm_state(job) in ENDED_BY_SCHEDULER:
                     break  # PREEMPTED is final with --no-requeue; submitit would wait for a requeue forever
             time.sleep(POLL_S)
+        if self._stopping and not self._ended_after_stop(job):  # no 15 s wait for a result that never comes
+            raise JobPreempted(f"{self.kind} job {job.job_id} was stopped with the sweep; logs: {job.paths.stdout}")
         try:
             ret = job.result()
         except UncompletedJobError as err:
@@ -204,6 +209,18 @@ class SubmititTrials:
             raise
         link_logs(job, ret)
         return ret
+
+
+    def _ended_after_stop(self, job: Any) -> bool:
+        """The sweep is stopping and so is this job: did it leave its result (else it was killed or pending)?"""
+        deadline = time.time() + STOP_WAIT_S
+        while time.time() < deadline and not job.paths.result_pickle.exists():
+            if self.kind == "local" and job.done():
+                break
+            if self.kind == "slurm" and slurm_state(job) not in STILL_RUNNING:
+                break
+            time.sleep(0.5)
+        return job.paths.result_pickle.exists()
 
 
 def slurm_state(job: Any) -> str:
