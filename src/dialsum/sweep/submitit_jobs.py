@@ -210,7 +210,6 @@ class SubmititTrials:
         link_logs(job, ret)
         return ret
 
-
     def _ended_after_stop(self, job: Any) -> bool:
         """The sweep is stopping and so is this job: did it leave its result (else it was killed or pending)?"""
         deadline = time.time() + STOP_WAIT_S
