@@ -97,7 +97,7 @@ def test_bayes_sweep_keeps_n_jobs_in_flight_and_prunes(tmp_path: Path, cache_dir
     sweep_dir = tmp_path / "multirun" / "test"
     times = tmp_path / "times.jsonl"
     env = {"FAKE_REPORT": "1", "FAKE_PRUNE": "1", "FAKE_TIMES": str(times), "FAKE_SLEEP": "0.5",
-           "FAKE_LONG_ONCE": str(tmp_path / "long"), "FAKE_LONG_S": "14"}
+           "FAKE_LONG_ONCE": str(tmp_path / "long"), "FAKE_LONG_S": "20"}
     result = run_cli(sweep_args(sweep_dir, "submitit_local", *BAYES, "hydra.sweeper.n_trials=6"), tmp_path,
                      cache_dir, script=FAKE, timeout=300, env_extra=env)
     check_bayes_sweep(sweep_dir, times, result, 6)
