@@ -4,8 +4,8 @@
 # Installs Debian's slurm-wlm + munge when missing, writes slurm.conf for this host (its real hostname,
 # CPUs and memory) with one partition `debug`, then starts munged, slurmctld and slurmd. No systemd and
 # no cgroups are needed (containers have neither): proctrack/linuxproc, task/none, no accounting daemon
-# (jobacct_gather/none, accounting_storage/none; submitit reads job states with sacct, which then answers
-# from slurmctld for running jobs and nothing for finished ones; submitit reads the result files instead).
+# (jobacct_gather/none, accounting_storage/none: `sacct` then fails, so submitit knows a job has ended from
+# its result file, and dialsum asks `squeue` for the state of a job that ended without one).
 #   sudo scripts/slurm/setup_single_node.sh          # set up and start (again)
 #   sudo scripts/slurm/setup_single_node.sh stop     # stop the daemons
 set -euo pipefail
@@ -20,8 +20,21 @@ PARTITION=${SLURM_PARTITION:-debug}
 die() { echo "setup_single_node.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (it installs packages and starts daemons)"
 
+pid_of() {  # the daemon's pid from its pid file, if that process is alive
+  local file
+  case "$1" in munged) file=/run/munge/munged.pid ;; *) file=$RUN_DIR/$1.pid ;; esac
+  [ -s "$file" ] && kill -0 "$(cat "$file")" 2>/dev/null && cat "$file"
+}
+stop_daemon() {  # SIGTERM, then wait until it is really gone (slurmctld saves its state first)
+  local pid
+  pid=$(pid_of "$1") || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 if [ "${1:-}" = stop ]; then
-  for d in slurmd slurmctld munged; do pkill -x "$d" 2>/dev/null || true; done
+  for d in slurmd slurmctld munged; do stop_daemon "$d"; done
   exit 0
 fi
 
@@ -40,9 +53,7 @@ chown -R munge:munge /etc/munge /var/lib/munge /var/log/munge /run/munge
 chmod 0700 /etc/munge /var/lib/munge /var/log/munge
 chmod 0755 /run/munge
 chmod 0400 /etc/munge/munge.key
-if ! pgrep -x munged >/dev/null; then
-  runuser -u munge -- /usr/sbin/munged
-fi
+pid_of munged >/dev/null || runuser -u munge -- /usr/sbin/munged
 munge -n | unmunge >/dev/null || die "munge does not work (see /var/log/munge/munged.log)"
 
 # --- slurm.conf for this host ---------------------------------------------------------------------------
@@ -87,17 +98,12 @@ if cmp -s "$CONF_DIR/slurm.conf.new" "$CONF_DIR/slurm.conf"; then changed=0; fi
 mv "$CONF_DIR/slurm.conf.new" "$CONF_DIR/slurm.conf"
 
 # --- daemons: (re)start when the config changed or they are not running ---------------------------------
-stop_daemon() {  # SIGTERM, then wait until it is really gone (slurmctld saves its state first)
-  pkill -x "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 30); do pgrep -x "$1" >/dev/null || return 0; sleep 0.5; done
-  pkill -9 -x "$1" 2>/dev/null || true
-}
 if [ "$changed" = 1 ]; then
   stop_daemon slurmd
   stop_daemon slurmctld
 fi
-pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
-pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
+pid_of slurmctld >/dev/null || /usr/sbin/slurmctld
+pid_of slurmd >/dev/null || /usr/sbin/slurmd
 for _ in $(seq 1 20); do
   if timeout 5 sinfo -h -o '%T' -p "$PARTITION" 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
     timeout 5 sinfo -p "$PARTITION"
