@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install postgres train test test-slow test-all bench gpu-check dashboard clean
+.PHONY: install postgres train test test-slow test-all test-cluster bench gpu-check dashboard clean
 
 install: $(STAMP)
 
@@ -25,13 +25,17 @@ train: install          ## the default job, offline (synthetic data, tiny KoBART
 	$(PY) train.py $(ARGS)
 
 test: install postgres  ## fast tests (< 10 min on 2 cores)
-	$(PY) -m pytest -m "not slow" -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not cluster" -q $(PYTEST_ARGS)
 
 test-slow: install postgres ## long end-to-end runs (sweeps, kill/resume)
 	$(PY) -m pytest -m slow -q $(PYTEST_ARGS)
 
 test-all: install postgres
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-cluster: install   ## submitit_slurm sweeps on a real one-node SLURM set up here (root; apt-get slurm-wlm munge)
+	$(if $(filter 0,$(shell id -u)),,sudo )scripts/slurm/setup_single_node.sh
+	$(PY) -m pytest -m cluster -q $(PYTEST_ARGS)
 
 bench: install postgres ## speed targets; results go to BENCHMARKS.md by hand
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

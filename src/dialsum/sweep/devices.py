@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 VISIBLE_ENV = "CUDA_VISIBLE_DEVICES"
 DISTRIBUTED_ENV = ("LOCAL_RANK", "WORLD_SIZE")  # set by torchrun / accelerate launch: they place processes
+SLURM_GPU_ENV = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS")  # SLURM gave this job its GPUs (with CUDA_VISIBLE_DEVICES)
 NO_GPU = ("this hardware config needs a CUDA GPU (accelerator=cuda / fp16 / bf16) but none is visible. "
           "Use hardware=cpu, or run on a GPU machine.")
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -53,9 +54,13 @@ _host_visible: list[str] | None = None      # the GPUs visible before this proce
 
 
 def cpu_threads(n_workers: int, requested: int | None) -> int:
-    """Threads per worker: the cores split evenly, so N workers never oversubscribe the CPU."""
+    """Threads per worker: the cores split evenly, so N workers never oversubscribe the CPU.
+
+    A submitit SLURM job runs one trial on the CPUs SLURM gave it (cpus_per_task), not a share of the node."""
     if requested:
         return int(requested)
+    if os.environ.get("SUBMITIT_EXECUTOR") == "slurm" and "SLURM_JOB_ID" in os.environ:
+        return max(1, int(os.environ.get("SLURM_CPUS_PER_TASK") or len(os.sched_getaffinity(0))))
     return max(1, (os.cpu_count() or 1) // max(1, n_workers))
 
 
@@ -209,6 +214,9 @@ def configure(hardware: Any, n_workers: int, lock_dir: Path, shared: bool = Fals
     visible = host_gpus()
     if not visible:
         raise DialsumError(NO_GPU)
+    scope = slurm_scope()
+    if scope:  # the GPUs are this SLURM job's own: claims only spread runs within it, never across jobs/nodes
+        lock_dir = lock_dir / scope
     per_gpu = trials_per_gpu(hardware)
     candidates = slot_order(allowed_gpus(hardware.get("devices"), visible), per_gpu)
     try:
@@ -220,7 +228,18 @@ def configure(hardware: Any, n_workers: int, lock_dir: Path, shared: bool = Fals
         slot, how = candidates[0], "shared: every slot is claimed by other processes"
     pin(slot.gpu)
     _require_cuda(pinned=True)
-    return Placement("cuda:0", f"cuda:0 = host GPU {slot.gpu} ({torch.cuda.get_device_name(0)}), {how}")
+    where = f"GPU {slot.gpu} of SLURM job {os.environ['SLURM_JOB_ID']}" if scope else f"host GPU {slot.gpu}"
+    return Placement("cuda:0", f"cuda:0 = {where} ({torch.cuda.get_device_name(0)}), {how}")
+
+
+def slurm_scope() -> str | None:
+    """Inside a SLURM job that was given GPUs: a name for its own claim scope (lock files per job).
+
+    SLURM hands each job its GPUs (and numbers them from 0 under ConstrainDevices), so GPU "0" of two jobs on
+    one node, or on two nodes sharing the cache folder, are different devices: claims must not compete."""
+    if "SLURM_JOB_ID" in os.environ and any(os.environ.get(name) for name in SLURM_GPU_ENV):
+        return f"slurm-job-{os.environ['SLURM_JOB_ID']}"
+    return None
 
 
 def check_workers(hardware: Any, n_jobs: int, launcher: Any) -> None:
@@ -233,11 +252,43 @@ def check_workers(hardware: Any, n_jobs: int, launcher: Any) -> None:
     per_gpu = trials_per_gpu(hardware)
     if hardware.accelerator != "cuda" or launched_distributed():
         return
+    from dialsum.sweep.submitit_jobs import kind
+
+    if kind(launcher) == "slurm":  # the GPUs are on the cluster's nodes: SLURM gives each job its own
+        _check_slurm_gpus(getattr(launcher, "params", {}))
+        return
     visible = host_gpus()
     if not visible:
         raise DialsumError(NO_GPU)
+    if kind(launcher) == "local":  # submitit_local sets CUDA_VISIBLE_DEVICES=range(gpus_per_node) for each job
+        _local_gpus(launcher.params, visible)
     gpus = allowed_gpus(hardware.get("devices"), visible)
     if n_jobs > len(gpus) * per_gpu:
         raise DialsumError(f"hydra.sweeper.n_jobs={n_jobs} is more than the {len(gpus) * per_gpu} GPU slot(s) "
                            f"available ({len(gpus)} GPU(s) x hardware.trials_per_gpu={per_gpu}); lower n_jobs, "
                            "or set hardware.trials_per_gpu so small trials share a GPU.")
+
+
+def _check_slurm_gpus(params: dict[str, Any]) -> None:
+    """hardware=gpu through submitit_slurm: each job must ask SLURM for a GPU, or every trial fails."""
+    asked = [params.get(k) for k in ("gpus_per_node", "gpus_per_task", "gres")]
+    if not any(asked):
+        raise DialsumError("hardware uses a CUDA GPU but the SLURM jobs ask for none: add "
+                           "hydra.launcher.gpus_per_node=1 (or hydra.launcher.gres=gpu:1), or use hardware=cpu.")
+    if isinstance(asked[0], int) and asked[0] > 1:
+        log.warning("hydra.launcher.gpus_per_node=%d: a dialsum run uses one GPU, the others would idle "
+                    "(use 1; n_jobs sets how many trials run at once)", asked[0])
+
+
+def _local_gpus(params: dict[str, Any], visible: list[str]) -> None:
+    """submitit_local gives job k CUDA_VISIBLE_DEVICES=0..gpus_per_node-1: make that every GPU, claims pick one."""
+    if not all(g.isdigit() for g in visible):
+        raise DialsumError(f"submitit_local passes GPUs to jobs by index, but CUDA_VISIBLE_DEVICES={visible} names "
+                           "them by UUID; use hydra/launcher=joblib, or list the GPUs by index.")
+    if visible != [str(i) for i in range(len(visible))]:
+        raise DialsumError(f"submitit_local sets each job's CUDA_VISIBLE_DEVICES to 0..N-1 and would ignore "
+                           f"CUDA_VISIBLE_DEVICES={','.join(visible)}; choose GPUs with hardware.devices instead.")
+    if params.get("gpus_per_node") != len(visible):
+        log.info("hydra.launcher.gpus_per_node=%s -> %d: every job sees all GPUs and claims one slot",
+                 params.get("gpus_per_node"), len(visible))
+        params["gpus_per_node"] = len(visible)

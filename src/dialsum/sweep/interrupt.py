@@ -18,6 +18,7 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 STOP = threading.Event()  # set once the sweep is stopping; jobs in this process poll it
+_STOP_ERROR: list[Exception] = []  # inside a submitit job: why it is stopping (preempted, time limit)
 TERMINATE_GRACE_S = 3.0   # children get SIGTERM, then SIGKILL after this long
 
 
@@ -28,7 +29,13 @@ class SweepInterrupted(Exception):
 def raise_if_stopping() -> None:
     """Called between training steps of an in-process job."""
     if STOP.is_set():
-        raise SweepInterrupted("the sweep was stopped (Ctrl-C / SIGTERM)")
+        raise _STOP_ERROR[0] if _STOP_ERROR else SweepInterrupted("the sweep was stopped (Ctrl-C / SIGTERM)")
+
+
+def stop_job(error: Exception) -> None:
+    """Inside a job: stop at the next training step, ending with `error` (dialsum.sweep.submitit_jobs)."""
+    _STOP_ERROR[:] = [error]
+    STOP.set()
 
 
 class SignalStop:
@@ -41,6 +48,7 @@ class SignalStop:
 
     def __enter__(self) -> "SignalStop":
         STOP.clear()
+        _STOP_ERROR.clear()
         if threading.current_thread() is threading.main_thread():  # signal.signal works only there
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)

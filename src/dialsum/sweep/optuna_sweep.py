@@ -22,7 +22,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
-from dialsum.sweep import app_profile, fingerprint, progress, retries
+from dialsum.sweep import app_profile, fingerprint, progress, retries, submitit_jobs
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
 from dialsum.sweep.job_folder import experiment_overrides
@@ -47,8 +47,8 @@ class OptunaSweep:
     def __init__(self, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
         self.hydra_context = hydra_context
-        self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
+        self.launcher = submitit_jobs.wrap(Plugins.instance().instantiate_launcher(  # submitit: per-trial jobs
+            hydra_context=hydra_context, task_function=task_function, config=config))
         self.settings: dict[str, Any] = OmegaConf.to_container(config.hydra.sweeper, resolve=True)
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.lock = threading.Lock()
@@ -88,7 +88,7 @@ class OptunaSweep:
                  study.sampler.__class__.__name__, max(0, self.n_trials - retries.counted_trials(study)), n_jobs,
                  mask_url(self.storage_url), f"; re-queued {requeued} trial(s)" if requeued else "")
         started = time.time()
-        with SignalStop(on_stop=terminate_children) as stop:  # also while writing results: 2nd Ctrl-C exits
+        with SignalStop(on_stop=self._stop_jobs) as stop:  # also while writing results: 2nd Ctrl-C exits
             try:
                 self._run(study, space, n_jobs, objectives)
             finally:
@@ -125,7 +125,15 @@ class OptunaSweep:
         name = type(self.launcher).__name__
         if n_jobs > 1 and name == "BasicLauncher":
             raise DialsumError(f"hydra.sweeper.n_jobs={n_jobs} needs parallel worker processes: add "
-                               "hydra/launcher=joblib (and hydra.launcher.n_jobs>=n_jobs).")
+                               "hydra/launcher=joblib (and hydra.launcher.n_jobs>=n_jobs), or submitit_local / "
+                               "submitit_slurm (one job per trial).")
+
+    def _stop_jobs(self) -> None:
+        """On Ctrl-C/SIGTERM: cancel SLURM jobs (not our children), stop child processes (local workers)."""
+        cancel = getattr(self.launcher, "cancel_all", None)
+        if cancel is not None:
+            cancel()
+        terminate_children()
 
     def _n_trials(self, space: SearchSpace) -> int:
         """n_trials counts the whole study (grid: capped at the grid size)."""
@@ -280,7 +288,7 @@ class OptunaSweep:
 
     def _record_failure(self, study: optuna.Study, trial: optuna.Trial, record: TrialRecord, error: Any) -> None:
         """FAIL with the message; an interrupt or infrastructure failure also re-queues the params."""
-        stopping = STOP.is_set()
+        stopping = STOP.is_set() or isinstance(error, SweepInterrupted)  # also a preempted job (submitit_jobs)
         record.state, record.error = "FAIL", f"{type(error).__name__}: {error}"
         trial.set_user_attr("error", record.error)
         requeue = retries.may_retry(trial, error, self.max_retries, stopping)
