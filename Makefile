@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install train test test-slow test-all bench gpu-check dashboard clean
+.PHONY: install train test test-slow test-all test-browser bench bench-smoke gpu-check dashboard clean
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ test-slow: install      ## long end-to-end runs (sweeps, kill/resume)
 
 test-all: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-browser: install   ## headless Chromium on report.html and the dashboard (installs Debian's chromium)
+	bash scripts/install-chromium.sh
+	$(PY) -m pip install -q -e ".[dev,browser]"
+	$(PY) -m pytest -m browser -q $(PYTEST_ARGS)
 
 bench: install          ## speed targets; results go to BENCHMARKS.md by hand
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

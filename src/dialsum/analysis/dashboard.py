@@ -75,8 +75,8 @@ def start(sweep_dir: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_P
     sweep = load_sweep(sweep_dir)
     check_port_free(host, port)
     log = tempfile.NamedTemporaryFile(prefix=f"dialsum-dashboard-{port}-", suffix=".log", delete=False)
-    proc = subprocess.Popen(dashboard_command(unmask_url(sweep.storage_url), host, port),  # password from env stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(dashboard_command(unmask_url(sweep.storage_url), host, port),  # password from env
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     _LOGS[proc.pid] = Path(log.name)
     base = local_url(host, port)
