@@ -35,8 +35,13 @@ test-browser: install   ## headless Chromium on report.html and the dashboard (i
 	$(PY) -m pip install -q -e ".[dev,browser]"
 	$(PY) -m pytest -m browser -q $(PYTEST_ARGS)
 
-bench: install          ## speed targets; results go to BENCHMARKS.md by hand
+bench: install          ## speed targets; results go to BENCHMARKS.md by hand (bench_ray_tune.py: ~1.5 h)
+	$(PY) -m pip install -q -e ".[dev,bench]"
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+bench-smoke: install    ## every benchmark at tiny sizes (a few minutes): checks they run, judges nothing
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	for f in benchmarks/bench_*.py; do $(PY) $$f --smoke || exit 1; done
 
 gpu-check:              ## end to end on a GPU machine, no install: make gpu-check PYTHON=python3.12 [ARGS=--cpu-smoke]
 	PYTHONPATH=src$(if $(PYTHONPATH),:$(PYTHONPATH)) $(PYTHON) benchmarks/gpu_check.py $(ARGS)
