@@ -28,6 +28,7 @@ import argparse
 import importlib.metadata as md
 import json
 import os
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -58,7 +59,7 @@ def grid_reference(bench: Bench, base: list[str], space: list[str], args: argpar
     stored = RESULTS / "sweep_efficiency.json"
     if not args.run_grid and stored.is_file():
         data = read_json(stored)
-        grid_cmd = next((c.split() for c in data["commands"] if "hydra.sweeper.sampler.name=grid" in c), [])
+        grid_cmd = next((shlex.split(c) for c in data["commands"] if "hydra.sweeper.sampler.name=grid" in c), [])
         if all(o in grid_cmd for o in [*base, *space]):
             return {"best": data["results"]["grid"]["best"], "steps": data["results"]["grid"]["steps"],
                     "source": f"{stored.name} ({data['when']}, grid of the same trials and space)"}
