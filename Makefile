@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install postgres train test test-slow test-all test-cluster bench gpu-check dashboard clean
+.PHONY: install postgres train test test-slow test-all test-cluster test-browser bench bench-smoke gpu-check dashboard clean
 
 install: $(STAMP)
 
@@ -37,8 +37,18 @@ test-cluster: install   ## submitit_slurm sweeps on a real one-node SLURM set up
 	$(if $(filter 0,$(shell id -u)),,sudo )scripts/slurm/setup_single_node.sh
 	$(PY) -m pytest -m cluster -q $(PYTEST_ARGS)
 
-bench: install postgres ## speed targets; results go to BENCHMARKS.md by hand
+test-browser: install   ## headless Chromium on report.html and the dashboard (installs Debian's chromium)
+	bash scripts/install-chromium.sh
+	$(PY) -m pip install -q -e ".[dev,browser]"
+	$(PY) -m pytest -m browser -q $(PYTEST_ARGS)
+
+bench: install postgres ## speed targets; results go to BENCHMARKS.md by hand (bench_ray_tune.py: ~1.5 h)
+	$(PY) -m pip install -q -e ".[dev,bench]"
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+bench-smoke: install postgres ## every benchmark at tiny sizes (a few minutes): checks they run, judges nothing
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	for f in benchmarks/bench_*.py; do $(PY) $$f --smoke || exit 1; done
 
 gpu-check:              ## end to end on a GPU machine, no install: make gpu-check PYTHON=python3.12 [ARGS=--cpu-smoke]
 	PYTHONPATH=src$(if $(PYTHONPATH),:$(PYTHONPATH)) $(PYTHON) benchmarks/gpu_check.py $(ARGS)

@@ -1,0 +1,125 @@
+"""The Ray Tune side of bench_ray_tune.py, run as its own process (so its wall time includes start-up and
+`ray.init`, like `python train.py -m` on dialsum's side).
+
+`Tuner` + `OptunaSearch` (TPE with dialsum's settings: n_startup_trials, multivariate, constant liar, seed) +
+`ASHAScheduler` or `HyperBandScheduler`, `max_concurrent_trials` = n_jobs, `tune.with_resources(fn, {"cpu": 1})`,
+Ray local and offline (`ray.init(num_cpus=n_jobs, include_dashboard=False)`). The trainable runs dialsum's own
+training (`dialsum.engine.run.train`) on the config `train.py` would compose from the same overrides, and reports
+`tune.report` at every evaluation through a Trainer callback put where dialsum's Optuna bridge sits
+(`_trial_bridge`, patched in the Ray worker only: the one place this benchmark reaches into dialsum).
+Each trial writes its own record (params, evaluations with global_step and time) under --work/records/.
+
+Usage (by bench_ray_tune.py): python benchmarks/_ray_side.py SPEC.json OUT.json
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+
+def trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
+    """One Ray trial = one dialsum training run; reports the objective at every evaluation."""
+    from hydra import compose, initialize_config_dir
+    from ray import tune
+    from transformers import TrainerCallback
+
+    from dialsum.engine import run as engine_run
+    from dialsum.engine.metric_names import trainer_key
+
+    entered = time.time()
+    trial_id = tune.get_context().get_trial_id()
+    record_path = Path(spec["work"]) / "records" / f"{trial_id}-{uuid.uuid4().hex[:6]}.json"
+    record: dict[str, Any] = {"trial_id": trial_id, "params": config, "entered": entered, "evals": [], "pid": os.getpid()}
+    overrides = [*spec["base"], *(f"{k}={v}" for k, v in config.items()), f"trial.n_workers={spec['n_jobs']}",
+                 f"paths.cache_dir={spec['cache']}"]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    key = "eval_" + trainer_key(cfg.objective.metric)
+
+    class TuneReport(TrainerCallback):
+        """tune.report per evaluation; Ray's scheduler stops a trial by not resuming it after a report.
+
+        The last evaluation is reported after `train` returns: Ray ends a trial at its max_t-th report, which
+        would cut the run's own end (best-model scoring, run folder) that dialsum's trials do."""
+        pruned, n_reports, final = False, 0, None
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            value = (metrics or {}).get(key)
+            if value is None:
+                return control
+            self.n_reports += 1
+            record["evals"].append({"step": state.global_step, "value": float(value), "t": time.time()})
+            record_path.write_text(json.dumps(record))
+            result = {"objective": float(value), "global_step": state.global_step, "evals": self.n_reports}
+            if state.global_step >= state.max_steps:
+                self.final = result
+            else:
+                tune.report(result)
+            return control
+
+    bridge = TuneReport()
+    engine_run._trial_bridge = lambda cfg: bridge  # dialsum's Optuna bridge slot, in this Ray worker only
+    record["train_started"] = time.time()
+    out_dir = Path(spec["work"]) / "runs" / record_path.stem
+    engine_run.train(cfg, out_dir)
+    record["finished"] = time.time()
+    record_path.write_text(json.dumps(record))
+    if bridge.final is not None:
+        tune.report(bridge.final)
+
+
+def scheduler(spec: dict[str, Any]) -> Any:
+    """ASHA (Ray's default early stopping) or synchronous HyperBand, on the evaluation count like dialsum's."""
+    from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler
+
+    if spec["scheduler"] == "asha":
+        return ASHAScheduler(time_attr="training_iteration", max_t=spec["max_t"], grace_period=spec["grace_period"],
+                             reduction_factor=spec["reduction_factor"])
+    return HyperBandScheduler(time_attr="training_iteration", max_t=spec["max_t"],
+                              reduction_factor=spec["reduction_factor"])
+
+
+def main(spec_path: str, out_path: str) -> int:
+    """Run the Ray Tune study described by the spec; write timings and trial records."""
+    started = time.time()
+    import optuna
+    import ray
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    spec = json.loads(Path(spec_path).read_text())
+    (Path(spec["work"]) / "records").mkdir(parents=True, exist_ok=True)
+    ray.init(num_cpus=spec["n_jobs"], include_dashboard=False, log_to_driver=False, configure_logging=False)
+    init_done = time.time()
+    sampler = optuna.samplers.TPESampler(seed=spec["seed"], n_startup_trials=spec["n_startup_trials"],
+                                         multivariate=True, constant_liar=True)
+    space = {name: tune.choice(values) for name, values in spec["space"].items()}
+    tuner = tune.Tuner(
+        tune.with_resources(tune.with_parameters(trainable, spec=spec), {"cpu": 1}),
+        param_space=space,
+        tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=OptunaSearch(sampler=sampler),
+                                    scheduler=scheduler(spec), num_samples=spec["n_trials"],
+                                    max_concurrent_trials=spec["n_jobs"]),
+        run_config=tune.RunConfig(storage_path=str(Path(spec["work"]) / "ray_results"), name="study", verbose=0))
+    results = tuner.fit()
+    fit_done = time.time()
+    errors = [str(r.error)[-500:] for r in results if r.error]
+    ray.shutdown()
+    records = [json.loads(p.read_text()) for p in sorted((Path(spec["work"]) / "records").glob("*.json"))]
+    out = {"init_s": round(init_done - started, 2), "fit_s": round(fit_done - init_done, 2),
+           "process_s": round(time.time() - started, 2), "errors": errors, "records": records,
+           "n_results": len(results)}
+    Path(out_path).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:3]))
