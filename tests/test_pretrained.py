@@ -111,7 +111,8 @@ def test_learning_rate_mismatch_warns(make_cfg, caplog) -> None:
     assert len(caplog.records) == 1 and "model.init=scratch with training.learning_rate=1e-05" in caplog.text
 
 
-@pytest.mark.parametrize("model", MODELS)
+# KoBART (the family whose labels lacked </s>) in the default run; the other two in `make test-slow` (~1 min each).
+@pytest.mark.parametrize("model", [m if m == "kobart" else pytest.param(m, marks=pytest.mark.slow) for m in MODELS])
 def test_fine_tuned_checkpoint_writes_the_summary_and_stops(tmp_path, cache_dir, checkpoints, dialogues, model) -> None:
     """Behaviour: every summary is one tagged sentence; done right the model reproduces it exactly (no
     '니다.니다.…' to max_new_tokens, no byte garbage, no space after tags), also reloaded by predict.py."""
