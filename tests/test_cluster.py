@@ -19,7 +19,8 @@ import optuna
 import pytest
 
 from conftest import ROOT, run_cli
-from test_submitit import BAYES, FAKE, _wait_for_long_job, check_bayes_sweep, load, sweep_args
+from test_submitit import (BAYES, FAKE, _wait_for_long_job, check_bayes_sweep, check_preempted_and_requeued, load,
+                           sweep_args)
 
 S = optuna.trial.TrialState
 PARTITION = os.environ.get("DIALSUM_TEST_PARTITION", "debug")
@@ -77,13 +78,7 @@ def test_scancel_requeues_the_trial(tmp_path: Path, cache_dir: Path) -> None:
     subprocess.run(["scancel", job_id], check=True, timeout=30)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out[-4000:]
-    study = load(sweep_dir)
-    stopped = [t for t in study.trials if t.state == S.FAIL]
-    assert [t.number for t in stopped] == [victim["number"]], out[-4000:]
-    assert stopped[0].user_attrs.get("interrupted") and "JobPreempted" in stopped[0].user_attrs["error"]
-    retry = [t for t in study.trials if t.user_attrs.get("requeued_from") == victim["number"]]
-    assert len(retry) == 1 and retry[0].state == S.COMPLETE and retry[0].params == stopped[0].params
-    assert len([t for t in study.trials if t.state == S.COMPLETE]) == 3
+    check_preempted_and_requeued(load(sweep_dir), victim["number"], out)
     runs = [json.loads(line)["number"] for line in jobs_log.read_text().splitlines()]
     assert runs.count(victim["number"]) == 1, runs    # SLURM did not rerun the cancelled trial's job
 

@@ -119,19 +119,23 @@ def test_sigtermed_job_is_requeued_and_a_rerun_resumes(tmp_path: Path, cache_dir
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out[-4000:]
     assert "Traceback" not in out, out[-4000:]
-    study = load(sweep_dir)
-    stopped = [t for t in study.trials if t.state == S.FAIL]
-    assert [t.number for t in stopped] == [victim["number"]], out[-4000:]
-    assert stopped[0].user_attrs.get("interrupted") and "JobPreempted" in stopped[0].user_attrs["error"]
-    retry = [t for t in study.trials if t.user_attrs.get("requeued_from") == victim["number"]]
-    assert len(retry) == 1 and retry[0].state == S.COMPLETE and retry[0].params == stopped[0].params
-    assert len([t for t in study.trials if t.state == S.COMPLETE]) == 3   # nothing lost: n_trials still met
+    check_preempted_and_requeued(load(sweep_dir), victim["number"], out)
 
     rerun = run_cli([*args, "hydra.sweeper.n_trials=4"], tmp_path, cache_dir, script=FAKE, timeout=120,
                     env_extra={"FAKE_SLEEP": "0.5"})
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "1 trial(s) to run" in rerun.stdout + rerun.stderr
     assert len([t for t in load(sweep_dir).trials if t.state == S.COMPLETE]) == 4
+
+
+def check_preempted_and_requeued(study: optuna.Study, number: int, out: str) -> None:
+    """Trial `number` alone ended interrupted (JobPreempted) and its params ran again once; 3 trials complete."""
+    stopped = [t for t in study.trials if t.state == S.FAIL]
+    assert [t.number for t in stopped] == [number], out[-4000:]
+    assert stopped[0].user_attrs.get("interrupted") and "JobPreempted" in stopped[0].user_attrs["error"]
+    retry = [t for t in study.trials if t.user_attrs.get("requeued_from") == number]
+    assert len(retry) == 1 and retry[0].state == S.COMPLETE and retry[0].params == stopped[0].params
+    assert len([t for t in study.trials if t.state == S.COMPLETE]) == 3   # nothing lost: n_trials still met
 
 
 def _wait_for_long_job(marker: Path, timeout: float = 60) -> dict:
