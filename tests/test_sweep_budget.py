@@ -95,3 +95,19 @@ def test_bridge_records_the_steps_run_so_far_at_each_evaluation() -> None:
     bridge.on_evaluate(None, State(), type("C", (), {"should_training_stop": False})(),
                        metrics={"eval_rouge_combined_f1": 0.3})
     assert study.trials[0].user_attrs[budget.STEPS_ATTR] == 25
+
+
+def test_tpe_start_up_points_on_a_finite_space_are_distinct(tmp_path: Path, cache_dir: Path) -> None:
+    """6 random start-up draws from 6 points repeat one with probability 98.5 %; queued ones never do."""
+    sweep_dir = tmp_path / "sweep"
+    space = ["training.learning_rate=choice(1e-3, 3e-3, 1e-2)", "training.per_device_train_batch_size=choice(4, 8)"]
+    args = ["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.study_name=budget",
+            "hydra.sweeper.sampler.name=tpe", "hydra.sweeper.sampler.n_startup_trials=6",
+            "hydra.sweeper.pruner.name=none", "hydra.sweeper.n_trials=6", *space]
+    sweep_dir.parent.mkdir(parents=True, exist_ok=True)
+    result = run_cli(args, sweep_dir.parent, cache_dir, script=FAKE, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = _trials(sweep_dir)
+    assert len(trials) == 6 and all(t.user_attrs.get("startup_point") for t in trials)
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 6
+    assert not any(t.user_attrs.get("duplicate_of") is not None for t in trials)

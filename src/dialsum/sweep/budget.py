@@ -93,6 +93,14 @@ def read(study: optuna.Study) -> BudgetState:
     return BudgetState(finished, running, steps, min(starts) if starts else None, time.time())
 
 
+def warn_if_uncounted(limits: Limits, dialsum_app: bool) -> None:
+    """Another Hydra app's steps are only known if its job writes metrics.json with `global_step`."""
+    if limits.steps is not None and not dialsum_app:
+        log.warning("hydra.sweeper.budget.steps counts the `%s` each job writes to metrics.json in its output "
+                    "folder; a job that writes none counts 0 steps, and only n_trials/hours stop the sweep",
+                    STEPS_ATTR)
+
+
 def record_steps(trial: optuna.Trial, job_dir: str | None) -> int | None:
     """Store the steps the job ran (its metrics.json `global_step`, written for completed and pruned runs)."""
     steps = read_job_metrics(job_dir).get(STEPS_ATTR)

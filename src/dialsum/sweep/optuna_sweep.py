@@ -22,7 +22,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
-from dialsum.sweep import app_profile, budget, fingerprint, progress, retries
+from dialsum.sweep import app_profile, budget, fingerprint, progress, retries, startup_points
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
 from dialsum.sweep.job_folder import experiment_overrides
@@ -75,6 +75,7 @@ class OptunaSweep:
         self.max_retries = int(s.get("max_retries", 1))
         self.n_trials = self._n_trials(space)
         self.limits = budget.Limits.from_settings(self.n_trials, s.get("budget"))  # trials, steps, hours
+        budget.warn_if_uncounted(self.limits, self.app.dialsum)
         self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
         hide_storage_secret(self.config, self.storage_url)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -82,6 +83,8 @@ class OptunaSweep:
         self.coord = Coordinator(s, self.storage_url, self.me)  # storage with heartbeats, study lock, budget
         study = self._open_study(job_config, space, directions, objectives)
         requeued = self.coord.attach(study, n_jobs)
+        with self.coord.lock.hold():  # a fresh TPE study on a finite space: distinct start-up points
+            startup_points.enqueue_distinct(study, space, s.get("sampler") or {})
         if s.get("retry_failed"):
             with self.coord.lock.hold():  # several sweepers given retry_failed re-queue each trial once
                 requeued += retries.retry_failed(study)
