@@ -5,8 +5,7 @@ FAKE_SLEEP (seconds per job, in small steps that notice a sweep stop), FAKE_FAIL
 raises), FAKE_KILL_ONCE (a marker path: the first job to see it missing creates it and SIGKILLs its own
 process, like the OS killing a worker for memory), FAKE_KILL_LR (every job at this learning rate
 SIGKILLs its process), FAKE_LOG (a file each job appends its params to), FAKE_REPORT (report the value at step 0 through
-dialsum's pruning bridge, when dialsum would attach one), FAKE_STEPS (write this `global_step` to metrics.json,
-as a training job does, for the step budget). Sweeper-side faults, patched in this process:
+dialsum's pruning bridge, when dialsum would attach one). Sweeper-side faults, patched in this process:
 FAKE_TELL_ERROR / FAKE_ASK_ERROR (the N-th Study.tell / Study.ask raises ValueError / OperationalError-like
 errors), FAKE_PASSWORD_DB (a sqlite file that serves any storage URL with a password, standing in for
 PostgreSQL: the test is about where the password is written, not about the database).
@@ -92,7 +91,7 @@ def main(cfg: DictConfig) -> float:
     value = objective(cfg)
     metrics = {"objective": {"metric": cfg.objective.metric, "value": value},
                "best": {"eval/rouge_combined_f1": value, "eval/loss": 3.0 - value}, "peak_rss_mb": 100.0}
-    if os.environ.get("FAKE_STEPS"):
+    if os.environ.get("FAKE_STEPS"):  # the training steps a real job writes (hydra.sweeper.budget.steps)
         metrics["global_step"] = int(os.environ["FAKE_STEPS"])
     (out_dir / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
     metric = cfg.objective.metric

@@ -22,7 +22,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
-from dialsum.sweep import app_profile, budget, fingerprint, progress, retries, startup_points
+from dialsum.sweep import app_profile, fingerprint, progress, retries
+from dialsum.sweep import budget, startup_points  # study-wide limits; distinct TPE start-up
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
 from dialsum.sweep.job_folder import experiment_overrides
