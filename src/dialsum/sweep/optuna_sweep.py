@@ -23,7 +23,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
 from dialsum.sweep import app_profile, fingerprint, progress, retries
-from dialsum.sweep import budget, startup_points  # study-wide limits; distinct TPE start-up
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
 from dialsum.sweep.job_folder import experiment_overrides
@@ -32,6 +31,7 @@ from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
 from dialsum.sweep.samplers import build_sampler, grid_size, sampler_name
 from dialsum.sweep.search_space import SearchSpace, parse_space
+from dialsum.sweep import budget, startup_points  # study-wide limits; distinct TPE start-up
 from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url
 from dialsum.sweep.trial_job import is_finished as _finished
 from dialsum.sweep.trial_job import launch, tell
