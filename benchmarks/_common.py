@@ -104,9 +104,18 @@ def machine_info() -> dict[str, Any]:
     """CPU count, torch threads, versions and load (other work on the machine skews timings)."""
     import torch
 
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
     return {"cpu_count": os.cpu_count(), "cpu_affinity": len(os.sched_getaffinity(0)),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version(), "loadavg_1m": round(os.getloadavg()[0], 2)}
+            "python": platform.python_version(), "loadavg_1m": round(os.getloadavg()[0], 2),
+            **{name: ver(name) for name in ("dialsum", "transformers", "optuna", "hydra-core", "kiwipiepy")}}
 
 
 def fmt(value: Any) -> str:

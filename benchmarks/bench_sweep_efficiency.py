@@ -1,4 +1,4 @@
-"""Sweep efficiency: TPE + Hyperband finds the exhaustive grid's best (within 0.01) for <= 40% of its steps.
+"""Sweep efficiency: TPE + Hyperband finds the exhaustive grid's best (within 0.01) for <= 30% of its steps.
 
 Same search space for both, `experiment=sweep_demo` trials on the full synthetic training set
 (2,000 rows, 600 steps, an evaluation every 100 steps = 6 evaluations), n_jobs=2:
@@ -8,12 +8,16 @@ Same search space for both, `experiment=sweep_demo` trials on the full synthetic
         reduction_factor 3), --tpe-trials trials over the same choice() space, once per --seeds seed
 Training steps spent = sum over trials of metrics.json global_step (job folders from all_results.jsonl);
 a proposal repeating a finished trial reuses its result (skip_duplicates) and spends 0 steps.
-A seed passes when |grid best - its best| <= 0.01 and its steps at the end of the sweep <= 40% of the
+A seed passes when |grid best - its best| <= 0.01 and its steps at the end of the sweep <= 30% of the
 grid's steps (the steps spent by the time it first reached the grid's best are printed too, not judged).
-PASS needs: >= 8 distinct grid points completed, grid spread (max - min objective) > 0.05, and a
-majority of the seeds passing (every seed's numbers are printed and saved).
+PASS needs: >= 8 distinct grid points completed, grid spread (max - min objective) > 0.05, and at least
+5 of 6 seeds passing (that share of any seed list) (every seed's numbers are printed and saved).
 
-Usage: python benchmarks/bench_sweep_efficiency.py [--tpe-trials 8] [--seeds 0 1 2] [--smoke]
+--step-budget SHARE gives each TPE sweep `hydra.sweeper.budget.steps` = SHARE x the grid's steps (and n_trials
+100, so the step budget is what stops it): the question "does it find the grid's best within that many steps"
+asked of the engine directly; running trials finish, so the end-of-sweep share can pass SHARE by up to one trial.
+
+Usage: python benchmarks/bench_sweep_efficiency.py [--tpe-trials 8 | --step-budget 0.25] [--seeds 0 1 2] [--smoke]
 """
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ from pathlib import Path
 from _common import SHARED_CACHE, Bench, fmt, ratio, sweep_overrides, sweep_trials
 
 MAX_DIFF = 0.01
-MAX_STEP_SHARE = 0.40
+MAX_STEP_SHARE = 0.30
+PASS_SHARE = 5 / 6  # share of the seeds that must pass (issue 10: 5 of 6)
 MIN_GRID_POINTS = 8
 MIN_SPREAD = 0.05
 TRIALS = ["experiment=sweep_demo", "data.max_train_samples=null", "training.max_steps=600",
@@ -60,11 +65,13 @@ def trial_log(trials: list[dict], label: str) -> list[dict]:
 
 
 def run_tpe(bench: Bench, base: list[str], space: list[str], args: argparse.Namespace, seed: int,
-            max_resource: int) -> list[dict]:
-    """One TPE + Hyperband sweep with the given sampler seed; its trials."""
+            max_resource: int, budget_steps: int | None = None) -> list[dict]:
+    """One TPE + Hyperband sweep with the given sampler seed (and step budget); its trials."""
     tpe_dir = bench.work / f"tpe_seed{seed}"
-    bench.train([*base, *sweep_overrides(tpe_dir, f"efficiency_tpe_{seed}", 2, args.tpe_trials, "tpe", "hyperband",
+    n_trials = args.tpe_trials if budget_steps is None else 100
+    bench.train([*base, *sweep_overrides(tpe_dir, f"efficiency_tpe_{seed}", 2, n_trials, "tpe", "hyperband",
                                          seed=seed),
+                 *([] if budget_steps is None else [f"hydra.sweeper.budget.steps={budget_steps}"]),
                  "hydra.sweeper.pruner.min_resource=1", f"hydra.sweeper.pruner.max_resource={max_resource}",
                  "hydra.sweeper.pruner.reduction_factor=3", *space], args.cache_dir, f"tpe_seed{seed}", multirun=True)
     return sweep_trials(tpe_dir)
@@ -85,6 +92,8 @@ def judge(grid: dict, tpe: dict, order: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tpe-trials", type=int, default=8)
+    parser.add_argument("--step-budget", type=float, default=None,
+                        help="TPE budget in training steps as a share of the grid's (instead of --tpe-trials)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="TPE sampler seeds, one sweep each")
     parser.add_argument("--cache-dir", type=Path, default=SHARED_CACHE)
     parser.add_argument("--smoke", action="store_true", help="2x2 grid and 2 TPE trials of debug=fast")
@@ -96,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     grid_points = 4 if args.smoke else 15
     bench = Bench("sweep_efficiency", f"TPE+Hyperband best within {MAX_DIFF} of the grid's best using <= "
                   f"{MAX_STEP_SHARE:.0%} of its training steps (grid >= {MIN_GRID_POINTS} points, spread > "
-                  f"{MIN_SPREAD}; a majority of TPE seeds)", args.smoke, args.keep)
+                  f"{MIN_SPREAD}; >= 5 of 6 TPE seeds)", args.smoke, args.keep)
     bench.warm_cache(args.cache_dir, base)
 
     grid_dir = bench.work / "grid"
@@ -106,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     landscape = trial_log(grid_trials, "grid")
     grid = summarise(grid_trials)
     seeds = {}
+    budget_steps = None if args.step_budget is None else max(1, int(args.step_budget * grid["steps"]))
     for seed in args.seeds:
-        trials = run_tpe(bench, base, space, args, seed, max_resource)
+        trials = run_tpe(bench, base, space, args, seed, max_resource, budget_steps)
         order = trial_log(trials, f"tpe seed {seed}")
         seeds[seed] = {**judge(grid, summarise(trials), order), "order": order}
 
@@ -115,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     n_pass = sum(s["passed"] for s in seeds.values())
     checks = {"grid points >= %d" % MIN_GRID_POINTS: grid["distinct_complete"] >= MIN_GRID_POINTS,
               "grid spread > %s" % MIN_SPREAD: spread is not None and spread > MIN_SPREAD,
-              "majority of seeds pass": n_pass * 2 > len(seeds)}
+              "seeds pass >= 5 of 6": n_pass >= PASS_SHARE * len(seeds) - 1e-9}
     rows = [("grid distinct points completed", grid["distinct_complete"]), ("grid spread (max-min)", spread),
             ("grid best", grid["best"]), ("grid steps", grid["steps"])]
     for seed, s in seeds.items():
@@ -128,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     rows += [("seeds passing", f"{n_pass} of {len(seeds)}"), *[(f"check {k}", v) for k, v in checks.items()]]
     return bench.finish(rows, all(checks.values()),
                         {"grid": grid, "landscape": landscape, "spread": spread, "seeds": seeds,
-                         "seeds_passing": n_pass, "checks": checks, "tpe_trials": args.tpe_trials})
+                         "seeds_passing": n_pass, "checks": checks, "tpe_trials": args.tpe_trials,
+                         "step_budget_share": args.step_budget, "step_budget": budget_steps, "seed_list": args.seeds})
 
 
 if __name__ == "__main__":

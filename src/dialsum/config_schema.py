@@ -111,6 +111,12 @@ class PrunerSchema:
 
 
 @dataclass
+class BudgetSchema:
+    steps: Optional[int] = None
+    hours: Optional[float] = None
+
+
+@dataclass
 class SweeperSchema:
     study_name: str = ""
     storage: Optional[str] = None
@@ -127,6 +133,7 @@ class SweeperSchema:
     grace_period: int = 60
     sampler: SamplerSchema = field(default_factory=SamplerSchema)
     pruner: PrunerSchema = field(default_factory=PrunerSchema)
+    budget: BudgetSchema = field(default_factory=BudgetSchema)
     params: Optional[Dict[str, Any]] = None
 
 

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import optuna
 from transformers import TrainerCallback
 
+from dialsum.sweep.budget import STEPS_ATTR
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.storage import open_storage
 
@@ -62,6 +63,7 @@ class TrialBridge(TrainerCallback):
         if value is None:
             return control
         self.last_value = float(value)
+        self.trial.set_user_attr(STEPS_ATTR, int(state.global_step))  # spent so far (budget.steps), even if pruned
         self.trial.report(self.last_value, step=self.n_reports)
         self.n_reports += 1
         if self.trial.should_prune():

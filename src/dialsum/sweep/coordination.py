@@ -41,6 +41,7 @@ class Coordinator:
         self.storage = open_storage(storage_url, HeartbeatSettings(self.interval, self.grace, self.stale))
         self.poll_s = min(1.0, float(self.interval))
         self._last_wait_log = 0.0
+        self.spent: str | None = None  # why the step/hour budget ended the asking, once it has
 
     def attach(self, study: optuna.Study, n_jobs: int) -> int:
         """Start beating, recover dead sweepers' trials, warn about shared SQLite; returns how many re-queued."""
@@ -57,16 +58,17 @@ class Coordinator:
         """Stop the heartbeat thread."""
         self.heartbeats.close()
 
-    def ask(self, study: optuna.Study, distributions: dict, n_trials: int, attrs: Mapping[str, Any],
+    def ask(self, study: optuna.Study, distributions: dict, limits: budget.Limits, attrs: Mapping[str, Any],
             skip_duplicates: bool, forced: bool, extend: Callable[[optuna.Trial], None] | None = None) -> Any:
         """(trial, decision) when the budget has room; DONE; or a BudgetState to wait on. `extend` adds
         define-by-run params (custom_search_space) before the duplicate check."""
         with self.lock.hold():
             recovery.recover(study, self.me, self.grace, self.stale)
             state = budget.read(study)
-            if state.done(n_trials):
+            self._note_spent(state.spent(limits))
+            if state.done(limits):
                 return DONE
-            if not state.has_room(n_trials):
+            if not state.has_room(limits):
                 return state
             trial = study.ask(distributions)
             self.heartbeats.hold(trial._trial_id)
@@ -79,13 +81,19 @@ class Coordinator:
             duplicates.mark(study, trial, decision)
             return trial, decision
 
+    def _note_spent(self, reason: str | None) -> None:
+        """Log once when the step or hour budget runs out (running trials still finish)."""
+        if reason and self.spent is None:
+            self.spent = reason
+            log.info("%s: no new trials; running ones finish", reason)
+
     def wait(self, state: budget.BudgetState) -> None:
         """The budget is full of running trials: sleep a poll interval (say so now and then)."""
         now = time.time()
         if now - self._last_wait_log > WAIT_LOG_EVERY_S:
             self._last_wait_log = now
-            log.info("budget full: waiting for running trial(s) %s to finish, or to be re-queued when their "
-                     "sweeper stops beating for %d s", list(state.running), self.grace)
+            log.info("budget full: waiting for running trial(s) %s to finish%s", list(state.running),
+                     "" if self.spent else f", or to be re-queued when their sweeper stops beating for {self.grace} s")
         STOP.wait(self.poll_s)
 
     def settle(self, study: optuna.Study, trial: optuna.Trial, decision: duplicates.Decision,

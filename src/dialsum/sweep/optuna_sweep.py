@@ -31,6 +31,7 @@ from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
 from dialsum.sweep.samplers import build_sampler, grid_size, sampler_name
 from dialsum.sweep.search_space import SearchSpace, parse_space
+from dialsum.sweep import budget, startup_points  # study-wide limits; distinct TPE start-up
 from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url
 from dialsum.sweep.trial_job import is_finished as _finished
 from dialsum.sweep.trial_job import launch, tell
@@ -73,6 +74,9 @@ class OptunaSweep:
         self._check_launcher(n_jobs)
         self.app.check_workers(job_config, n_jobs, self.launcher)  # GPU slots; launcher workers = n_jobs
         self.max_retries = int(s.get("max_retries", 1))
+        self.n_trials = self._n_trials(space)
+        self.limits = budget.Limits.from_settings(self.n_trials, s.get("budget"))  # trials, steps, hours
+        budget.warn_if_uncounted(self.limits, self.app.dialsum)
         self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
         hide_storage_secret(self.config, self.storage_url)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -80,10 +84,11 @@ class OptunaSweep:
         self.coord = Coordinator(s, self.storage_url, self.me)  # storage with heartbeats, study lock, budget
         study = self._open_study(job_config, space, directions, objectives)
         requeued = self.coord.attach(study, n_jobs)
+        with self.coord.lock.hold():  # a fresh TPE study on a finite space: distinct start-up points
+            startup_points.enqueue_distinct(study, space, s.get("sampler") or {})
         if s.get("retry_failed"):
             with self.coord.lock.hold():  # several sweepers given retry_failed re-queue each trial once
                 requeued += retries.retry_failed(study)
-        self.n_trials = self._n_trials(space)
         log.info("study %s (%s): %d trial(s) to run, %d worker(s); storage %s%s", study.study_name,
                  study.sampler.__class__.__name__, max(0, self.n_trials - retries.counted_trials(study)), n_jobs,
                  mask_url(self.storage_url), f"; re-queued {requeued} trial(s)" if requeued else "")
@@ -228,9 +233,10 @@ class OptunaSweep:
             with self.lock:  # this process's threads share the sampler
                 if self.stop_reason is not None or STOP.is_set():
                     return None
-                asked = self.coord.ask(study, space.distributions, self.n_trials, attrs, skip, self.forced,
+                asked = self.coord.ask(study, space.distributions, self.limits, attrs, skip, self.forced,
                                        extend=self.app.extend_space)
                 if asked == DONE:
+                    self.stop_reason = self.stop_reason or self.coord.spent  # a step/hour budget ended it
                     return None
                 if isinstance(asked, tuple):
                     return asked
@@ -268,6 +274,7 @@ class OptunaSweep:
         trial.set_user_attr("duration_s", round(duration, 3))
         if job_dir:
             trial.set_user_attr("job_dir", job_dir)
+            budget.record_steps(trial, job_dir)  # what it trained counts toward budget.steps
         record = TrialRecord(number=trial.number, params=dict(trial.params), worker=worker_id,
                              start=started, duration_s=duration, job_dir=job_dir)
         if ok:
