@@ -84,6 +84,7 @@ def _overhead_worker(url: str, name: str, k: int, coordinated: bool, queue: mult
     """k trials of storage work only (no job): dialsum's coordination or plain ask/tell; puts ms per trial."""
     import optuna
 
+    from dialsum.sweep.budget import Limits
     from dialsum.sweep.coordination import Coordinator
     from dialsum.sweep.liveness import run_identity
 
@@ -98,7 +99,7 @@ def _overhead_worker(url: str, name: str, k: int, coordinated: bool, queue: mult
     started = time.perf_counter()
     for _ in range(k):
         if coordinated:
-            trial, _decision = coord.ask(study, dist, 10**9, {"sweeper": me, "fingerprint": "bench"}, True, False)
+            trial, _decision = coord.ask(study, dist, Limits(10**9), {"sweeper": me, "fingerprint": "bench"}, True, False)
             study.tell(trial, trial.params["x"])
             coord.release(trial)
         else:
