@@ -197,3 +197,25 @@ def test_status_errors_are_one_line(tmp_path: Path, capsys) -> None:
             main(["status", target])
         err = capsys.readouterr().err
         assert exit_info.value.code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_progress_line_shows_a_step_and_hour_budget_and_its_eta() -> None:
+    """With hydra.sweeper.budget the line says how much is spent; the ETA is the first limit to run out."""
+    from types import SimpleNamespace
+
+    from dialsum.sweep.budget import STEPS_ATTR, Limits
+    from dialsum.sweep.progress import line
+
+    study = optuna.create_study(direction="maximize")
+    for value, steps in ((0.3, 300), (0.5, 300)):
+        trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)})
+        trial.set_user_attr(STEPS_ATTR, steps)
+        study.tell(trial, value)
+    record = SimpleNamespace(state="COMPLETE", values=[0.5], number=1)
+    plain = line(study, record, n_trials=100, in_flight=0, finished_this_run=2, elapsed_s=60.0)
+    assert "steps" not in plain and "ETA 49m" in plain                     # 98 trials at 30 s each
+    text = line(study, record, 100, 0, 2, 60.0, Limits(100, steps=900, hours=10))
+    assert "| steps 600/900 | 0.0h/10h |" in text, text
+    assert "ETA 49m" not in text and "ETA " in text                        # 300 more steps come well before that
+    done = line(study, record, 2, 0, 2, 60.0, Limits(2, steps=900))
+    assert done.endswith("| done"), done

@@ -61,13 +61,38 @@ def eta_seconds(remaining: int, finished: int, elapsed_s: float) -> float | None
 
 
 def line(study: optuna.Study, record: Any, n_trials: int, in_flight: int, finished_this_run: int,
-         elapsed_s: float) -> str:
-    """The progress line for one finished trial (record: a TrialRecord); running trials count as to-do."""
+         elapsed_s: float, limits: Any = None) -> str:
+    """The progress line for one finished trial (record: a TrialRecord); running trials count as to-do.
+
+    With a step or hour budget (dialsum.sweep.budget.Limits) the line shows its use, and the ETA is the
+    earliest of the trial, step and hour estimates: whichever runs out first ends the sweep."""
     done = counted_trials(study)
     eta = eta_seconds(n_trials - done, finished_this_run, elapsed_s)
+    used, budget_eta = budget_use(study, limits)
+    if budget_eta is not None:
+        eta = budget_eta if eta is None else min(eta, budget_eta)
     return (f"[sweep] trial {done}/{n_trials} {record.state} {format_values(record.values)} (#{record.number}) | "
-            f"{best_text(study)} | {in_flight} running | "
+            f"{best_text(study)} | {in_flight} running{used} | "
             f"{'done' if done >= n_trials else 'ETA ' + format_duration(eta)}")
+
+
+def budget_use(study: optuna.Study, limits: Any) -> tuple[str, float | None]:
+    """(' | steps 2800/9000 | 0.4h/2h', seconds until the first of them runs out), from the storage."""
+    if limits is None or (limits.steps is None and limits.hours is None):
+        return "", None
+    from dialsum.sweep import budget
+
+    state = budget.read(study)
+    spent_s = 0.0 if state.started is None else state.now - state.started
+    parts, etas = [], []
+    if limits.steps is not None:
+        parts.append(f"steps {state.steps}/{limits.steps}")
+        if state.steps > 0:
+            etas.append(max(0.0, limits.steps - state.steps) * spent_s / state.steps)
+    if limits.hours is not None:
+        parts.append(f"{spent_s / 3600:.1f}h/{limits.hours:g}h")
+        etas.append(max(0.0, limits.hours * 3600 - spent_s))
+    return "".join(f" | {p}" for p in parts), (min(etas) if etas else None)
 
 
 def log_trial(sweep: Any, study: optuna.Study, record: Any) -> None:
@@ -80,7 +105,8 @@ def log_trial(sweep: Any, study: optuna.Study, record: Any) -> None:
         in_flight = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))  # all sweepers
         n_trials = int(sweep.n_trials)
         started = min(r.start for r in records) if records else time.time()
-        log.info("%s", line(study, record, n_trials, in_flight, len(records), time.time() - started))
+        log.info("%s", line(study, record, n_trials, in_flight, len(records), time.time() - started,
+                            getattr(sweep, "limits", None)))
         if study.user_attrs.get(N_TRIALS_ATTR) != n_trials:
             study.set_user_attr(N_TRIALS_ATTR, n_trials)
     except Exception as err:  # noqa: BLE001 - a status line is never worth a failed sweep
