@@ -9,7 +9,7 @@ importing the job's stack (torch, transformers' Trainer, dialsum's engine) and t
   kiwi        dialsum.metrics.rouge import + get_kiwi() only
   sequential  imports, then rouge + Kiwi in the same thread (what a job would pay without the prefetch)
   background  rouge + Kiwi in a thread started first, imports in the main thread, then join (what
-              dialsum.engine.run._prefetch_analyzer does at job start)
+              a job start-up prefetch thread would do; dialsum had one and dropped it after this measurement)
   gil         the main thread's CPU share while another thread builds Kiwi (~0: Kiwi holds the GIL, so a
               background build cannot overlap with Python work such as imports)
   no_multi_dict  Kiwi(load_multi_dict=False): the multi-word dictionary's share of the build (informative

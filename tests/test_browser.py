@@ -8,7 +8,6 @@ Each page: no console errors and no uncaught page errors, every plotly plot div 
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,6 +17,7 @@ from dialsum.analysis.dashboard import start, stop
 from dialsum.analysis.report import PLOT_IDS
 from dialsum.cli import main
 from fake_sweep import build_fake_sweep
+from test_dashboard import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright: pip install -e '.[browser]' "
@@ -59,13 +59,6 @@ def page(browser: Any) -> Iterator[Any]:
 def sweep(tmp_path_factory) -> Path:
     """A finished fake sweep (complete, pruned and failed trials with intermediate values)."""
     return build_fake_sweep(tmp_path_factory.mktemp("browser"), name=STUDY)
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def svg_count(page: Any, selector: str) -> int:

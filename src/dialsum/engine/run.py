@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
 
     check_job_config(cfg)  # mistyped values: one message naming each, before any work
     check_objective(cfg.objective.metric, cfg.objective.direction)
-    _prefetch_analyzer(cfg.metric.tokenizer)
     from dialsum.sweep import devices
     from dialsum.tracking import resources
 
@@ -53,18 +51,6 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     model = build_model(cfg.model, tokenizer, family, int(cfg.training.seed))
     return _fit(cfg, out_dir, tokenizer, model, family, ListDataset(train_rows), ListDataset(val_rows),
                 [r["input_ids"] for r in prompts], splits.val, data_prep_s)
-
-
-def _prefetch_analyzer(tokenizer: str) -> None:
-    """Build the Kiwi analyzer (~2-3 s, once per process) before the first evaluation needs it.
-
-    Measured (benchmarks/bench_worker_startup.py): kiwipiepy holds the GIL while it builds, so this thread
-    overlaps nothing Python does meanwhile (imports, data preparation): the start-up is the same as building
-    it in line. It only moves the cost to the job's start, where the first-trial start-up is counted."""
-    if tokenizer == "morpheme":
-        from dialsum.metrics.rouge import get_kiwi
-
-        threading.Thread(target=get_kiwi, name="kiwi-prefetch", daemon=True).start()
 
 
 def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any, train_ds: Any, val_ds: Any,
