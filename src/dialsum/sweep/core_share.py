@@ -131,6 +131,6 @@ class FollowCoreShare(TrainerCallback):
         self.on_trial = (current, statistics.median(self.times)) if raising else None
         torch.set_num_threads(threads)
         self.times = []
-        log.info("%d of the sweep's %s working: this trial now uses %d torch thread(s)", active,
-                 "worker is" if active == 1 else "workers are", threads)
+        log.info("sweep workers still working on this machine: %d; this trial now uses %d torch thread(s)",
+                 active, threads)
         return threads
