@@ -43,6 +43,18 @@ def test_cpu_config_needs_no_gpu_but_says_when_gpus_sit_idle(monkeypatch) -> Non
     assert check.status == WARN and "2 GPU(s) visible" in check.line and "hardware=gpu" in check.fix
 
 
+def test_a_busy_machine_warns_cpu_trials_with_several_threads(monkeypatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    cpu = compose_cfg(["hardware=cpu"]).hardware
+    [quiet] = machine.cpu_load(cpu, n_jobs=2, load=0.3)
+    assert quiet.status == OK and "4 core(s), 2 parallel trial(s) x 2 torch thread(s)" in quiet.line
+    [busy] = machine.cpu_load(cpu, n_jobs=2, load=3.5)
+    assert busy.status == WARN and "hardware.torch_threads=1" in busy.fix
+    one_thread = compose_cfg(["hardware=cpu", "hardware.torch_threads=1"]).hardware
+    assert _statuses(machine.cpu_load(one_thread, n_jobs=2, load=3.5)) == [OK]
+    assert _statuses(machine.cpu_load(compose_cfg(["hardware=gpu"]).hardware, load=3.5)) == [OK]
+
+
 def test_gpu_config_without_cuda_fails(monkeypatch) -> None:
     _gpus(monkeypatch, 0)
     [check] = machine.gpus(compose_cfg(["hardware=gpu"]).hardware)

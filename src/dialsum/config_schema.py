@@ -131,6 +131,7 @@ class SweeperSchema:
     retry_failed: bool = False
     heartbeat_interval: int = 10
     grace_period: int = 60
+    share_idle_cores: bool = True
     sampler: SamplerSchema = field(default_factory=SamplerSchema)
     pruner: PrunerSchema = field(default_factory=PrunerSchema)
     budget: BudgetSchema = field(default_factory=BudgetSchema)

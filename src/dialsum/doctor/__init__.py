@@ -45,6 +45,7 @@ def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> l
                "cache": Path(cfg.paths.cache_dir)}
     steps: list[tuple[str, Callable[[], list[Check]]]] = [
         ("versions", machine.versions), ("config", lambda: run.config(cfg)),
+        ("cpu", lambda: machine.cpu_load(cfg.hardware, _n_jobs(cfg))),
         ("gpu", lambda: machine.gpus(cfg.hardware, _n_jobs(cfg))), ("data", lambda: run.data(cfg)),
         ("model", lambda: run.checkpoint(cfg.model)), ("wandb", lambda: machine.wandb_login(cfg.logger)),
         ("disk", lambda: machine.disk_space(folders)), ("storage", lambda: _storage(cfg))]

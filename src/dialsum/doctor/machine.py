@@ -17,6 +17,7 @@ GIB = 1024 ** 3
 BF16_MIN_CAPABILITY = (8, 0)   # bfloat16 tensor cores: Ampere (sm_80) or newer
 BUSY_GPU_FREE_SHARE = 0.5      # less than half the memory free: another process holds the GPU
 DISK_FAIL_GIB = 1.0            # a checkpoint or a cache write would fail
+BUSY_LOAD_SHARE = 0.5          # load average above this share of the cores, before dialsum starts: busy
 DISK_WARN_GIB = 10.0           # a night of checkpoints and W&B files may not fit
 PACKAGES = ("torch", "transformers", "optuna", "hydra-core", "wandb")
 WANDB_HOST = "api.wandb.ai"
@@ -69,6 +70,23 @@ def gpus(hardware: Any, n_jobs: int = 1, cuda: Any = None) -> list[Check]:
                                   f"({len(allowed)} GPU(s) x hardware.trials_per_gpu)",
                            "lower hydra.sweeper.n_jobs, or raise hardware.trials_per_gpu so small trials share a GPU"))
     return checks
+
+
+def cpu_load(hardware: Any, n_jobs: int = 1, load: float | None = None) -> list[Check]:
+    """Cores, torch threads per trial and what else runs: a CPU trial's OpenMP threads that wait for cores held
+    by other processes make every step slower (measured: a 2-thread trial took 187 s instead of ~14 s at a load near 4
+    on 2 cores), so a busy machine gets a warning with the fix."""
+    from dialsum.sweep import devices
+
+    cores = os.cpu_count() or 1
+    threads = devices.cpu_threads(n_jobs, hardware.get("torch_threads"))
+    load = os.getloadavg()[0] if load is None else load
+    line = f"{cores} core(s), {n_jobs} parallel trial(s) x {threads} torch thread(s); 1-minute load {load:.1f}"
+    if hardware.accelerator == "cpu" and threads > 1 and load > BUSY_LOAD_SHARE * cores:
+        return [warn("cpu", line + " - other processes are using the cores",
+                     "run when the machine is quiet, or set hardware.torch_threads=1 (each trial then waits for "
+                     "no one)")]
+    return [ok("cpu", line)]
 
 
 def _gpu_line(cuda: Any, index: int, gpu: str, bf16: bool) -> Check:

@@ -76,6 +76,9 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
         from dialsum.sweep.bridge import StopOnSweepInterrupt
 
         callbacks.append(StopOnSweepInterrupt())
+    cores = _core_share(cfg)
+    if cores is not None:
+        callbacks.append(cores)
     tracker = None
     if cfg.logger.name == "wandb":
         from dialsum.tracking.wandb_logger import WandbLogger
@@ -109,6 +112,16 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
 
         raise optuna.TrialPruned(f"pruned after {bridge.n_reports} evaluation(s)")
     return float(metrics["objective"]["value"])
+
+
+def _core_share(cfg: DictConfig):
+    """A sweep trial on a local worker takes the cores of finished workers (unless torch_threads is fixed)."""
+    path = cfg.trial.get("cpu_share")
+    if not path or cfg.hardware.get("torch_threads"):
+        return None
+    from dialsum.sweep.core_share import FollowCoreShare
+
+    return FollowCoreShare(str(path))
 
 
 def _trial_bridge(cfg: DictConfig):

@@ -104,8 +104,9 @@ class AppProfile:
             self.extender(self.config, trial)
 
     def trial_overrides(self, fixed: list[str], params: dict[str, Any], number: int, study_name: str,
-                        storage_url: str, n_jobs: int) -> list[str]:
-        """The fixed overrides, the params, and the trial's address in the job's environment."""
+                        storage_url: str, n_jobs: int, cpu_share: Any = None) -> list[str]:
+        """The fixed overrides, the params, and the trial's address in the job's environment (an app's own
+        threads are its business: cpu_share is for dialsum's training loop)."""
         pruner = self.settings.get("pruner") if len(self.directions) == 1 else None
         return list(fixed) + [f"{k}={format_value(v)}" for k, v in params.items()] + trial_env.env_overrides(
             number, study_name, storage_url, pruner)
@@ -173,9 +174,10 @@ class DialsumApp(AppProfile):
         return self.directions, objectives
 
     def trial_overrides(self, fixed: list[str], params: dict[str, Any], number: int, study_name: str,
-                        storage_url: str, n_jobs: int) -> list[str]:
+                        storage_url: str, n_jobs: int, cpu_share: Any = None) -> list[str]:
         """dialsum's jobs read their trial from the trial.* config fields (and record it in their config)."""
-        return trial_overrides(fixed, params, number, study_name, storage_url, n_jobs, self.objective_overrides)
+        return trial_overrides(fixed, params, number, study_name, storage_url, n_jobs, self.objective_overrides,
+                               cpu_share)
 
     def values(self, returned: Any, job_dir: str | None, objectives: list[str]) -> list[float] | None:
         """One objective: the returned metric; several: read by name from the job's metrics.json."""

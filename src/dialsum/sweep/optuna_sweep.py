@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from dialsum.errors import DialsumError
 from dialsum.sweep import app_profile, fingerprint, progress, retries, submitit_jobs
 from dialsum.sweep.coordination import DONE, Coordinator
+from dialsum.sweep.core_share import CoreShare
 from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
 from dialsum.sweep.job_folder import experiment_overrides
 from dialsum.sweep.liveness import run_identity
@@ -92,12 +93,15 @@ class OptunaSweep:
         log.info("study %s (%s): %d trial(s) to run, %d worker(s); storage %s%s", study.study_name,
                  study.sampler.__class__.__name__, max(0, self.n_trials - retries.counted_trials(study)), n_jobs,
                  mask_url(self.storage_url), f"; re-queued {requeued} trial(s)" if requeued else "")
+        self.cores = CoreShare(self.sweep_dir, n_jobs, bool(s.get("share_idle_cores", True)) and self.app.dialsum,
+                               str(OmegaConf.select(self.config, "hydra.launcher._target_") or ""))
         started = time.time()
         with SignalStop(on_stop=self._stop_jobs) as stop:  # also while writing results: 2nd Ctrl-C exits
             try:
                 self._run(study, space, n_jobs, objectives)
             finally:
                 self.coord.close()
+                self.cores.close()
             if stop.signum:
                 self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
             finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
@@ -165,8 +169,9 @@ class OptunaSweep:
         while True:
             trial = None
             try:
-                asked = self._next_trial(study, space)
+                asked = self._next_trial(study, space, worker_id)
                 if asked is None:
+                    self.cores.set_idle(worker_id, True)  # the running trials may take its cores
                     return
                 trial, decision = asked
                 record = self._settled(study, trial, decision, worker_id)
@@ -224,7 +229,7 @@ class OptunaSweep:
             log.error("trial %d could not be marked FAIL (%s); a rerun marks it interrupted", trial.number, again)
         return record
 
-    def _next_trial(self, study: optuna.Study, space: SearchSpace) -> tuple[optuna.Trial, Any] | None:
+    def _next_trial(self, study: optuna.Study, space: SearchSpace, worker_id: int) -> tuple[optuna.Trial, Any] | None:
         """Ask while the study's shared budget has room (coordination); wait while it is full of running
         trials (they finish, or come back re-queued); None when the study is done or this sweep stops."""
         attrs = {"sweeper": self.me, "fingerprint": self.fp_hash}
@@ -239,7 +244,9 @@ class OptunaSweep:
                     self.stop_reason = self.stop_reason or self.coord.spent  # a step/hour budget ended it
                     return None
                 if isinstance(asked, tuple):
+                    self.cores.set_idle(worker_id, False)
                     return asked
+            self.cores.set_idle(worker_id, True)  # budget full of running trials: lend them this worker's cores
             self.coord.wait(asked)
 
     def _settled(self, study: optuna.Study, trial: optuna.Trial, decision: Any, worker_id: int) -> TrialRecord | None:
@@ -265,7 +272,7 @@ class OptunaSweep:
                    n_jobs: int, objectives: list[str]) -> TrialRecord:
         """Launch one job and record COMPLETE / PRUNED / FAIL (re-queued when the machinery failed)."""
         overrides = self.app.trial_overrides(space.fixed, trial.params, trial.number, study.study_name,
-                                             mask_url(self.storage_url), n_jobs)
+                                             mask_url(self.storage_url), n_jobs, self.cores.path)
         trial.set_user_attr("worker", worker_id)
         trial.set_user_attr("overrides", experiment_overrides(overrides))
         started = time.time()

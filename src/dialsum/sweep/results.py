@@ -74,7 +74,7 @@ def write_best_config(trial: optuna.trial.FrozenTrial, out_path: Path) -> bool:
         return False
     cfg = OmegaConf.load(src)
     if "trial" in cfg and OmegaConf.select(cfg, "trial.n_workers") is not None:  # dialsum's trial.* fields only
-        cfg.trial = {"number": None, "study_name": None, "storage": None, "n_workers": 1}
+        cfg.trial = {"number": None, "study_name": None, "storage": None, "n_workers": 1, "cpu_share": None}
     atomic.write_text(out_path, "# Best trial %d of the sweep; rerun with the command in best_params.yaml\n"
                       % trial.number + OmegaConf.to_yaml(cfg))
     return True

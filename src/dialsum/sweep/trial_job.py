@@ -14,11 +14,12 @@ log = logging.getLogger(__name__)
 
 
 def trial_overrides(fixed: list[str], params: dict[str, Any], number: int, study_name: str, storage_url: str,
-                    n_jobs: int, objective: list[str]) -> list[str]:
+                    n_jobs: int, objective: list[str], cpu_share: Any = None) -> list[str]:
     """What one job runs: the sweep's fixed overrides, the sampled params, and the trial.* fields."""
     return list(fixed) + list(objective) + [f"{k}={format_value(v)}" for k, v in params.items()] + [
         f"trial.number={number}", f"trial.study_name={quote(study_name)}",
-        f"trial.storage={quote(storage_url)}", f"trial.n_workers={n_jobs}"]
+        f"trial.storage={quote(storage_url)}", f"trial.n_workers={n_jobs}"] + (
+        [f"trial.cpu_share={quote(str(cpu_share))}"] if cpu_share else [])
 
 
 def launch(launcher: Any, overrides: list[str], number: int) -> tuple[Any, bool, str | None]:

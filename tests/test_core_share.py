@@ -1,0 +1,109 @@
+"""The sweep's tail: a worker with nothing to run lends its cores to the trials still running on this machine."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import run_cli
+from dialsum.sweep.core_share import WINDOW, CoreShare, FollowCoreShare
+
+
+def _read(share: CoreShare) -> int:
+    assert share.path is not None
+    return int(share.path.read_text())
+
+
+def test_idle_workers_are_counted_out_and_back_in(tmp_path: Path) -> None:
+    share = CoreShare(tmp_path, 3, enabled=True, launcher_target="hydra_plugins.hydra_joblib_launcher.JoblibLauncher")
+    assert _read(share) == 3
+    share.set_idle(0, True)
+    share.set_idle(0, True)  # waiting again: still one idle worker
+    assert _read(share) == 2
+    share.set_idle(1, True)
+    assert _read(share) == 1
+    share.set_idle(0, False)  # a re-queued trial came back: worker 0 takes its cores back
+    assert _read(share) == 2
+    share.set_idle(0, True)
+    share.set_idle(2, True)  # everyone idle: the last count stays (no trial runs to read it)
+    assert _read(share) == 1
+    share.close()
+    assert not share.path.exists()
+
+
+@pytest.mark.parametrize("n_jobs,enabled,target", [
+    (1, True, "hydra_plugins.hydra_joblib_launcher.JoblibLauncher"),
+    (2, False, "hydra_plugins.hydra_joblib_launcher.JoblibLauncher"),
+    (2, True, "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"),
+])
+def test_no_share_where_nothing_can_be_lent(tmp_path: Path, n_jobs: int, enabled: bool, target: str) -> None:
+    share = CoreShare(tmp_path, n_jobs, enabled, target)
+    share.set_idle(0, True)
+    assert share.path is None and not any(tmp_path.iterdir())
+
+
+@pytest.fixture
+def follow(tmp_path: Path, monkeypatch):
+    """A job's follower on a 4-core machine, starting at 2 threads; torch's threads restored afterwards."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    (tmp_path / "share").write_text("2\n")
+    yield FollowCoreShare(str(tmp_path / "share"))
+    torch.set_num_threads(before)
+
+
+def test_a_job_follows_the_share_both_ways(follow: FollowCoreShare) -> None:
+    assert follow.refresh(force=True) is None  # 4 cores / 2 workers: unchanged
+    follow.path.write_text("1\n")
+    assert follow.refresh() is None  # read at most once a second
+    assert follow.refresh(force=True) == 4 and torch.get_num_threads() == 4
+    follow.path.write_text("2\n")
+    assert follow.refresh(force=True) == 2 and torch.get_num_threads() == 2
+    follow.path.unlink()  # the sweep ended: keep the threads
+    assert follow.refresh(force=True) is None and torch.get_num_threads() == 2
+
+
+def test_a_raise_that_made_steps_slower_is_undone_and_not_retried(follow: FollowCoreShare) -> None:
+    follow.times = [0.10] * WINDOW
+    follow.path.write_text("1\n")
+    assert follow.refresh(force=True) == 4
+    follow.times = [0.12] * (WINDOW - 1)
+    follow.judge()
+    assert torch.get_num_threads() == 4  # not judged before WINDOW steps
+    follow.times.append(0.12)
+    follow.judge()
+    assert torch.get_num_threads() == 2 and follow.vetoed == {4}
+    assert follow.refresh(force=True) is None and torch.get_num_threads() == 2
+
+
+def test_a_raise_that_made_steps_faster_is_kept(follow: FollowCoreShare) -> None:
+    follow.times = [0.10] * WINDOW
+    follow.path.write_text("1\n")
+    assert follow.refresh(force=True) == 4
+    follow.times = [0.07] * WINDOW
+    follow.judge()
+    assert torch.get_num_threads() == 4 and not follow.vetoed
+
+
+@pytest.mark.slow
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to lend one")
+def test_the_last_trial_takes_the_finished_workers_cores(tmp_path: Path, cache_dir: Path) -> None:
+    """n_jobs=2, a 2-step and a 200-step trial: once the short one is told, its worker waits (the budget is full
+    of running trials) and the long trial goes from cores / 2 to all cores; the file is gone afterwards."""
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(["-m", "debug=fast", "hydra/sweeper=optuna", "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
+                    "hydra.launcher.n_jobs=2", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.name=grid",
+                    "hydra.sweeper.pruner.name=none", "training.max_steps=choice(2,200)",
+                    "training.learning_rate=choice(1e-3)", "training.eval_steps=200",
+                    "training.save_steps=200", f"hydra.sweep.dir={sweep_dir}"], tmp_path, cache_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    steps = {d: OmegaConf.load(d / ".hydra" / "config.yaml").training.max_steps for d in sweep_dir.glob("[0-9]*")}
+    long_dir = next(d for d, n in steps.items() if n == 200)
+    short_dir = next(d for d, n in steps.items() if n == 2)
+    assert f"now uses {os.cpu_count()} torch thread(s)" in (long_dir / "train.log").read_text()
+    assert "now uses" not in (short_dir / "train.log").read_text()
+    assert not list((sweep_dir / ".dialsum_cores").iterdir())
