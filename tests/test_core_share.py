@@ -9,7 +9,8 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import run_cli
-from dialsum.sweep.core_share import WINDOW, CoreShare, FollowCoreShare
+from dialsum.sweep.bridge import WINDOW, FollowCoreShare
+from dialsum.sweep.core_share import CoreShare
 
 
 def _read(share: CoreShare) -> int:

@@ -119,7 +119,7 @@ def _core_share(cfg: DictConfig):
     path = cfg.trial.get("cpu_share")
     if not path or cfg.hardware.get("torch_threads"):
         return None
-    from dialsum.sweep.core_share import FollowCoreShare
+    from dialsum.sweep.bridge import FollowCoreShare
 
     return FollowCoreShare(str(path))
 

@@ -1,7 +1,11 @@
-"""Inside a sweep job: report the objective at every evaluation to Optuna and stop when pruned."""
+"""Inside a sweep job: report the objective at every evaluation to Optuna and stop when pruned; take the
+cores of the sweep's idle workers (dialsum.sweep.core_share)."""
 from __future__ import annotations
 
 import logging
+import statistics
+import time
+from pathlib import Path
 from typing import Any, Mapping
 
 import optuna
@@ -12,6 +16,9 @@ from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.storage import open_storage
 
 log = logging.getLogger(__name__)
+CHECK_EVERY_S = 1.0   # a job reads the core share (dialsum.sweep.core_share) at most this often
+WINDOW = 5            # steps timed before and after a thread raise to judge it
+KEEP_IF_BELOW = 0.95  # a raise is kept when its median step time is below this share of the old one
 DEVICE_ATTR = "device"  # trial user attr: where the job runs, e.g. "node3 GPU 1 (NVIDIA A100-SXM4-40GB)"
 
 
@@ -82,3 +89,70 @@ class StopOnSweepInterrupt(TrainerCallback):
 
         raise_if_stopping()
         return control
+
+
+class FollowCoreShare(TrainerCallback):
+    """Job side: between steps, set torch threads to cores / the sweeper's workers that are working; keep a
+    larger count only if it made steps faster (on a machine busy with other work, extra OpenMP threads wait
+    on cores other processes hold and every step gets slower)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.checked = 0.0
+        self.started = 0.0
+        self.times: list[float] = []                # recent step durations at the current thread count
+        self.on_trial: tuple[int, float] | None = None  # (threads before a raise, their median step s)
+        self.vetoed: set[int] = set()               # thread counts that proved slower in this job
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+        return control
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times = [*self.times, time.perf_counter() - self.started][-WINDOW:]
+        self.judge()
+        self.refresh()
+        return control
+
+    def judge(self) -> None:
+        """After WINDOW steps at a raised thread count: keep it if steps got faster, else go back."""
+        import torch
+
+        if self.on_trial is None or len(self.times) < WINDOW:
+            return
+        before, before_s = self.on_trial
+        now_s = statistics.median(self.times)
+        self.on_trial = None
+        if now_s <= before_s * KEEP_IF_BELOW:
+            return
+        raised = torch.get_num_threads()
+        self.vetoed.add(raised)
+        torch.set_num_threads(before)
+        self.times = []
+        log.info("%d torch threads were not faster (%.0f ms per step vs %.0f ms with %d): the machine is busy "
+                 "with other work; back to %d", raised, now_s * 1e3, before_s * 1e3, before, before)
+
+    def refresh(self, force: bool = False) -> int | None:
+        """Read the share (rate-limited unless forced); the new thread count when it changed, else None."""
+        import torch
+
+        from dialsum.sweep.devices import cpu_threads
+
+        now = time.monotonic()
+        if not force and now - self.checked < CHECK_EVERY_S:
+            return None
+        self.checked = now
+        try:
+            active = int(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # the sweep ended or the file is being replaced: keep what we have
+            return None
+        threads, current = cpu_threads(max(1, active), None), torch.get_num_threads()
+        if threads == current or threads in self.vetoed:
+            return None
+        raising = threads > current and len(self.times) >= 2
+        self.on_trial = (current, statistics.median(self.times)) if raising else None
+        torch.set_num_threads(threads)
+        self.times = []
+        log.info("sweep workers still working on this machine: %d; this trial now uses %d torch thread(s)",
+                 active, threads)
+        return threads

@@ -8,7 +8,8 @@ number); a waiting worker that gets a trial again (one was re-queued) takes its 
 A raise is timed over a few steps and undone when it did not make steps faster: on a machine shared with other
 work, extra OpenMP threads wait for cores other processes hold (seen on the development VM: a trial raised to 2
 threads beside two busy training processes got slower per step, not faster).
-Written here: no launcher or Trainer callback resizes a running job's threads. Only local launchers (joblib,
+The job side is dialsum.sweep.bridge.FollowCoreShare (this module stays free of torch and transformers, which
+the sweeper process never imports). Written here: no launcher or Trainer callback resizes a running job's threads. Only local launchers (joblib,
 submitit_local): a SLURM job owns the CPUs SLURM gave it, and an explicit hardware.torch_threads is never changed.
 """
 from __future__ import annotations
@@ -16,18 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import statistics
 import threading
-import time
 from pathlib import Path
-
-from transformers import TrainerCallback
 
 log = logging.getLogger(__name__)
 SHARE_DIR = ".dialsum_cores"   # in the sweep folder: one file per sweeper process
-CHECK_EVERY_S = 1.0            # a job reads the file at most this often
-WINDOW = 5                     # steps timed before and after a raise to judge it
-KEEP_IF_BELOW = 0.95           # a raise is kept when its median step time is below this share of the old one
 
 
 class CoreShare:
@@ -67,70 +61,3 @@ class CoreShare:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(f"{working}\n", encoding="utf-8")
         os.replace(tmp, self.path)
-
-
-class FollowCoreShare(TrainerCallback):
-    """Job side: between steps, set torch threads to cores / the sweeper's workers that are working; keep a
-    larger count only if it made steps faster (on a machine busy with other work, extra OpenMP threads wait
-    on cores other processes hold and every step gets slower)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
-        self.checked = 0.0
-        self.started = 0.0
-        self.times: list[float] = []                # recent step durations at the current thread count
-        self.on_trial: tuple[int, float] | None = None  # (threads before a raise, their median step s)
-        self.vetoed: set[int] = set()               # thread counts that proved slower in this job
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self.started = time.perf_counter()
-        return control
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.times = [*self.times, time.perf_counter() - self.started][-WINDOW:]
-        self.judge()
-        self.refresh()
-        return control
-
-    def judge(self) -> None:
-        """After WINDOW steps at a raised thread count: keep it if steps got faster, else go back."""
-        import torch
-
-        if self.on_trial is None or len(self.times) < WINDOW:
-            return
-        before, before_s = self.on_trial
-        now_s = statistics.median(self.times)
-        self.on_trial = None
-        if now_s <= before_s * KEEP_IF_BELOW:
-            return
-        raised = torch.get_num_threads()
-        self.vetoed.add(raised)
-        torch.set_num_threads(before)
-        self.times = []
-        log.info("%d torch threads were not faster (%.0f ms per step vs %.0f ms with %d): the machine is busy "
-                 "with other work; back to %d", raised, now_s * 1e3, before_s * 1e3, before, before)
-
-    def refresh(self, force: bool = False) -> int | None:
-        """Read the share (rate-limited unless forced); the new thread count when it changed, else None."""
-        import torch
-
-        from dialsum.sweep.devices import cpu_threads
-
-        now = time.monotonic()
-        if not force and now - self.checked < CHECK_EVERY_S:
-            return None
-        self.checked = now
-        try:
-            active = int(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # the sweep ended or the file is being replaced: keep what we have
-            return None
-        threads, current = cpu_threads(max(1, active), None), torch.get_num_threads()
-        if threads == current or threads in self.vetoed:
-            return None
-        raising = threads > current and len(self.times) >= 2
-        self.on_trial = (current, statistics.median(self.times)) if raising else None
-        torch.set_num_threads(threads)
-        self.times = []
-        log.info("sweep workers still working on this machine: %d; this trial now uses %d torch thread(s)",
-                 active, threads)
-        return threads
