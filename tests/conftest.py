@@ -52,6 +52,14 @@ def run_cli(args: list[str], cwd: Path, cache_dir: Path, script: str = "train.py
                           capture_output=True, text=True, timeout=timeout)
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """Popen preexec_fn: a child that Ctrl-C can reach, even when the test run itself was started in the background
+    (a non-interactive shell starts `cmd &` with SIGINT ignored, and children inherit that)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """A real PostgreSQL server for the session (tests/postgres.py), started on first use."""

@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 import pytest
 
+from conftest import ctrl_c_as_in_a_terminal
 from dialsum.analysis.dashboard import start, stop
 from dialsum.errors import DialsumError
 from dialsum.sweep.storage import JOURNAL_FILENAME, open_storage
@@ -107,7 +108,8 @@ def test_not_a_sweep_folder_is_a_user_error(tmp_path: Path) -> None:
 def test_serve_stops_the_dashboard_on_ctrl_c_or_kill(sweep: Path, sig: int) -> None:
     port = free_port()
     code = f"from dialsum.analysis.dashboard import serve; serve({str(sweep)!r}, port={port})"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         line = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/dashboard" in line, proc.stderr.read() if proc.poll() is not None else line

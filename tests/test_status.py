@@ -14,7 +14,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, ctrl_c_as_in_a_terminal, run_cli
 from dialsum.analysis import status
 from dialsum.analysis.study_io import load_sweep
 from dialsum.cli import main
@@ -179,7 +179,8 @@ def test_status_cli_on_the_sweep_folder_and_its_storage_url(fake_app_sweep) -> N
 def test_status_watch_ctrl_c_exits_0(fake_app_sweep) -> None:
     sweep_dir, _ = fake_app_sweep
     proc = subprocess.Popen([sys.executable, "-m", "dialsum", "status", str(sweep_dir), "--watch", "0.2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.monotonic() + 60
     first = proc.stdout.readline()  # the first screen has been drawn once a line arrives
     assert status.HOME_AND_CLEAR in first and time.monotonic() < deadline
