@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -100,7 +101,7 @@ class FollowCoreShare(TrainerCallback):
         self.path = Path(path)
         self.checked = 0.0
         self.started = 0.0
-        self.times: list[float] = []                # recent step durations at the current thread count
+        self.times: deque[float] = deque(maxlen=WINDOW)  # recent step durations at the current thread count
         self.on_trial: tuple[int, float] | None = None  # (threads before a raise, their median step s)
         self.vetoed: set[int] = set()               # thread counts that proved slower in this job
 
@@ -109,7 +110,7 @@ class FollowCoreShare(TrainerCallback):
         return control
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.times = [*self.times, time.perf_counter() - self.started][-WINDOW:]
+        self.times.append(time.perf_counter() - self.started)
         self.judge()
         self.refresh()
         return control
@@ -128,7 +129,7 @@ class FollowCoreShare(TrainerCallback):
         raised = torch.get_num_threads()
         self.vetoed.add(raised)
         torch.set_num_threads(before)
-        self.times = []
+        self.times.clear()
         log.info("%d torch threads were not faster (%.0f ms per step vs %.0f ms with %d): the machine is busy "
                  "with other work; back to %d", raised, now_s * 1e3, before_s * 1e3, before, before)
 
@@ -152,7 +153,7 @@ class FollowCoreShare(TrainerCallback):
         raising = threads > current and len(self.times) >= 2
         self.on_trial = (current, statistics.median(self.times)) if raising else None
         torch.set_num_threads(threads)
-        self.times = []
+        self.times.clear()
         log.info("sweep workers still working on this machine: %d; this trial now uses %d torch thread(s)",
                  active, threads)
         return threads
