@@ -14,7 +14,7 @@ from dialsum.data import features
 from dialsum.data.checks import report_duplicates, report_leakage, warn_small_validation
 from dialsum.data.features import FeatureSpec, cached_features
 from dialsum.data.splits import load_splits
-from dialsum.engine.generation import generate_summaries
+from dialsum.engine.generation import generate_summaries, grow_factor, plan_batches
 from dialsum.models.builder import build_model, build_tokenizer
 
 DIALOGUES = ["#Person1#: 내일 오후 3시에 강남역에서 만나자.\n#Person2#: 좋아, #PhoneNumber#로 연락해.",
@@ -109,6 +109,26 @@ def test_left_padded_batch_generates_like_single_prompts(tiny) -> None:
     gen.batch_size = 1
     single, _ = generate_summaries(model, tokenizer, prompts, gen, True, torch.device("cpu"))
     assert batched == single
+
+
+def test_generation_batches_grow_for_shorter_prompts_within_the_first_batchs_tokens() -> None:
+    """Longest first; shorter prompts fill bigger batches, never past grow_factor x batch_size or the tokens."""
+    lengths = [100] * 4 + [40] * 20 + [10] * 30
+    plan = plan_batches(lengths, size=4, new_tokens=20, grow_factor=4)
+    assert sorted(i for batch in plan for i in batch) == list(range(len(lengths)))
+    assert plan[0] == [0, 1, 2, 3]  # 4 x (100 + 20) = 480 tokens: the budget of every later batch
+    for batch in plan:
+        assert len(batch) <= 16 and len(batch) * (max(lengths[i] for i in batch) + 20) <= 480
+    # 480 // (40 + 20) = 8 rows while a 40 leads the batch (padded to 40); then 480 // (10 + 20) = 16, the cap
+    assert [len(b) for b in plan] == [4, 8, 8, 8, 16, 10]
+    assert plan_batches(lengths, 4, 20, grow_factor=1) == [sorted(range(54), key=lambda i: -lengths[i])[i:i + 4]
+                                                           for i in range(0, 54, 4)]
+
+
+def test_shipped_grow_factor_grows_batches_on_a_gpu_only() -> None:
+    gen = compose_cfg([]).generation
+    assert grow_factor(gen, torch.device("cpu")) == 1 and grow_factor(gen, torch.device("cuda")) == 4
+    assert grow_factor(OmegaConf.merge(gen, {"grow_factor": 2}), torch.device("cpu")) == 2
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="real DialogSum-ko rows not available")

@@ -30,11 +30,11 @@ def test_environment_record_hides_url_passwords(monkeypatch) -> None:
 def test_mistyped_values_are_one_message_without_traceback(tmp_path: Path, cache_dir: Path) -> None:
     from conftest import run_cli
 
-    result = run_cli(["training.learning_rate=abc", "generation.num_beams=two", "hardware.fp16=maybe", "debug=fast"],
-                     tmp_path, cache_dir)
+    result = run_cli(["training.learning_rate=abc", "generation.num_beams=two", "hardware.fp16=maybe", "debug=fast",
+                      "generation.grow_factor=0.5"], tmp_path, cache_dir)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     for needle in ("training.learning_rate='abc': expected a number", "generation.num_beams='two': expected an integer",
-                   "hardware.fp16='maybe': expected true or false"):
+                   "hardware.fp16='maybe': expected true or false", "generation.grow_factor=0.5: expected a number >= 1"):
         assert needle in result.stderr, result.stderr[-3000:]
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
 

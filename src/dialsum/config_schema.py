@@ -53,6 +53,7 @@ class GenerationSchema:
     length_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     batch_size: int = 64
+    grow_factor: Optional[float] = None
 
 
 @dataclass
@@ -144,6 +145,7 @@ CHOICES = {"hardware.accelerator": ("cpu", "cuda"), "data.source": ("synthetic",
            "data.normalization": ("none", "light", "medium"), "hydra.sweeper.resume": ("auto", "force"),
            "hydra.sweeper.sampler.name": ("tpe", "random", "grid", "nsga2"),
            "hydra.sweeper.pruner.name": ("hyperband", "median", "successive_halving", "none")}
+MINIMUM = {"generation.batch_size": 1, "generation.grow_factor": 1, "generation.max_new_tokens": 1}
 
 
 def check_job_config(cfg: DictConfig) -> None:
@@ -185,6 +187,8 @@ def section_problems(prefix: str, values: dict[str, Any], schema: type) -> list[
             continue
         if name in CHOICES and value is not None and value not in CHOICES[name]:
             problems.append(f"{name}={value!r}: expected one of {', '.join(CHOICES[name])}")
+        if name in MINIMUM and isinstance(value, (int, float)) and value < MINIMUM[name]:
+            problems.append(f"{name}={value!r}: expected a number >= {MINIMUM[name]}")
     return problems
 
 
