@@ -125,6 +125,70 @@ def test_generation_batches_grow_for_shorter_prompts_within_the_first_batchs_tok
                                                            for i in range(0, 54, 4)]
 
 
+def test_generation_batches_grow_as_far_as_the_measured_memory_allows() -> None:
+    lengths = [100] * 4 + [40] * 20 + [10] * 30
+    roomy = plan_batches(lengths, 4, 20, grow_factor=4, scale=10)  # the card has 10x the first batch's peak free
+    tight = plan_batches(lengths, 4, 20, grow_factor=4, scale=1.5)
+    for plan, rows, tokens in ((roomy, 16, 4800), (tight, 6, 720)):
+        assert plan[0] == [0, 1, 2, 3] and sorted(i for b in plan for i in b) == list(range(len(lengths)))
+        for batch in plan[1:]:
+            assert len(batch) <= rows and len(batch) * (max(lengths[i] for i in batch) + 20) <= tokens
+    assert [len(b) for b in roomy] == [4, 16, 16, 16, 2]
+
+
+def _varied_prompts(tiny) -> list[list[int]]:
+    """Decoder-only prompts of 6 lengths, so that batches after the first can grow."""
+    tokenizer = tiny["kogpt2"][0]
+    spec = FeatureSpec(True, "", " 요약: ", 64, 32)
+    full = features.tokenize_frame(_frame(), tokenizer, spec, with_labels=False)[0]["input_ids"]
+    return [full[-n:] for n in (30, 30, 12, 12, 10, 10, 8, 8, 6, 6, 5, 5)]
+
+
+def _recorded_generate(model, monkeypatch, limit: int | None = None) -> list[int]:
+    """Rows of every generate call; with `limit`, batches above it fail like a full GPU."""
+    rows, real = [], model.generate
+
+    def generate(*args, **kwargs):
+        rows.append(kwargs["input_ids"].shape[0])
+        if limit is not None and rows[-1] > limit:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", generate)
+    return rows
+
+
+def test_on_a_gpu_batches_grow_by_the_first_batchs_measured_memory(tiny, monkeypatch) -> None:
+    """The CUDA path on a stand-in: the first batch is measured, the rest planned with the card's headroom."""
+    from dialsum.engine import generation
+    from dialsum.tracking import resources
+
+    tokenizer, model = tiny["kogpt2"][:2]
+    prompts, cpu = _varied_prompts(tiny), torch.device("cpu")
+    gen = OmegaConf.create({"batch_size": 2, "num_beams": 1, "max_new_tokens": 4, "length_penalty": 1.0,
+                            "no_repeat_ngram_size": 0, "grow_factor": 4})
+    expected, _ = generate_summaries(model, tokenizer, prompts, OmegaConf.merge(gen, {"grow_factor": 1}), True, cpu)
+    monkeypatch.setattr(generation, "_can_measure", lambda device: True)
+    monkeypatch.setattr(resources, "gpu_peak_during", lambda device, fn: fn() or 1000)
+    monkeypatch.setattr(generation, "memory_scale", lambda device, peak: 3.0 if peak == 1000 else 1.0)
+    rows = _recorded_generate(model, monkeypatch)
+    texts, _ = generate_summaries(model, tokenizer, prompts, gen, True, cpu)
+    assert texts == expected and rows == [len(b) for b in plan_batches([len(p) for p in prompts], 2, 4, 4, 3.0)]
+    assert rows[0] == 2 and max(rows) == 6  # cap: min(grow_factor 4, headroom 3) x batch_size 2
+
+
+def test_out_of_memory_in_a_grown_batch_falls_back_to_batch_size(tiny, monkeypatch, caplog) -> None:
+    tokenizer, model = tiny["kogpt2"][:2]
+    prompts, cpu = _varied_prompts(tiny), torch.device("cpu")
+    gen = OmegaConf.create({"batch_size": 2, "num_beams": 1, "max_new_tokens": 4, "length_penalty": 1.0,
+                            "no_repeat_ngram_size": 0, "grow_factor": 4})
+    expected, _ = generate_summaries(model, tokenizer, prompts, OmegaConf.merge(gen, {"grow_factor": 1}), True, cpu)
+    rows = _recorded_generate(model, monkeypatch, limit=2)
+    texts, _ = generate_summaries(model, tokenizer, prompts, gen, True, cpu)
+    assert texts == expected and rows[1] > 2 and rows[2:] == [2] * 5
+    assert "out of GPU memory in a batch grown to" in caplog.text
+
+
 def test_shipped_grow_factor_grows_batches_on_a_gpu_only() -> None:
     gen = compose_cfg([]).generation
     assert grow_factor(gen, torch.device("cpu")) == 1 and grow_factor(gen, torch.device("cuda")) == 4

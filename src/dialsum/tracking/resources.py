@@ -61,6 +61,20 @@ def begin_run(accelerator: str) -> None:
             torch.cuda.reset_peak_memory_stats()
 
 
+def gpu_peak_during(device: Any, fn: Any) -> int:
+    """Run fn; return the GPU bytes it held at its peak above what was allocated before. The run's own peak
+    so far is kept as a floor that peak_memory_mb reports, since this resets torch's peak counter."""
+    import torch
+
+    allocated, reserved = _run.get("gpu_floor", (0, 0))
+    _run["gpu_floor"] = (max(allocated, torch.cuda.max_memory_allocated(device)),
+                         max(reserved, torch.cuda.max_memory_reserved(device)))
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    fn()
+    return torch.cuda.max_memory_allocated(device) - before
+
+
 def _reset_vm_hwm() -> bool:
     """Linux: reset VmHWM to the current RSS; False where the kernel does not allow it."""
     try:
@@ -100,8 +114,9 @@ def peak_memory_mb(accelerator: str) -> dict[str, float]:
         import torch
 
         if torch.cuda.is_initialized():
-            out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / MB, 1)
-            out["peak_gpu_reserved_mb"] = round(torch.cuda.max_memory_reserved() / MB, 1)
+            allocated, reserved = _run.get("gpu_floor", (0, 0))  # peaks from before gpu_peak_during reset them
+            out["peak_gpu_mb"] = round(max(allocated, torch.cuda.max_memory_allocated()) / MB, 1)
+            out["peak_gpu_reserved_mb"] = round(max(reserved, torch.cuda.max_memory_reserved()) / MB, 1)
     return out
 
 
