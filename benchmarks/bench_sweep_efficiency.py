@@ -20,15 +20,22 @@ With a step budget the end-of-sweep share is the budget the user set, not a resu
 best is within 0.01 of the grid's best and the steps spent until a trial first got there are <= 30% of the grid's
 (rule fixed before the 6-seed run of 2026-11-26; without --step-budget the end-of-sweep share is judged as before).
 
+--reuse-grid takes the grid (best, steps, landscape) from results/sweep_efficiency.json when its grid command ran the
+same trials and space, instead of rerunning it (~24 min); --extra appends overrides to every TPE sweep (a setting
+under test, e.g. hydra.sweeper.pruner.bootstrap_count=2), and --tag names the result file sweep_efficiency_<tag>.json.
+
 Usage: python benchmarks/bench_sweep_efficiency.py [--tpe-trials 8 | --step-budget 0.25] [--seeds 0 1 2] [--smoke]
+                                                   [--reuse-grid] [--extra OVERRIDE ...] [--tag NAME]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 from pathlib import Path
 
-from _common import SHARED_CACHE, Bench, fmt, ratio, sweep_overrides, sweep_trials
+from _common import RESULTS, SHARED_CACHE, Bench, fmt, ratio, sweep_overrides, sweep_trials
 
 MAX_DIFF = 0.01
 MAX_STEP_SHARE = 0.30
@@ -76,8 +83,22 @@ def run_tpe(bench: Bench, base: list[str], space: list[str], args: argparse.Name
                                          seed=seed),
                  *([] if budget_steps is None else [f"hydra.sweeper.budget.steps={budget_steps}"]),
                  "hydra.sweeper.pruner.min_resource=1", f"hydra.sweeper.pruner.max_resource={max_resource}",
-                 "hydra.sweeper.pruner.reduction_factor=3", *space], args.cache_dir, f"tpe_seed{seed}", multirun=True)
+                 "hydra.sweeper.pruner.reduction_factor=3", *space, *args.extra], args.cache_dir, f"tpe_seed{seed}",
+                multirun=True)
     return sweep_trials(tpe_dir)
+
+
+def stored_grid(base: list[str], space: list[str]) -> tuple[dict, list[dict]] | None:
+    """The grid and landscape of results/sweep_efficiency.json if its grid ran these trials and space."""
+    path = RESULTS / "sweep_efficiency.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    command = next((shlex.split(c) for c in data["commands"] if "hydra.sweeper.sampler.name=grid" in c), [])
+    if not all(o in command for o in [*base, *space]):
+        return None
+    print(f"grid reused from {path.name} ({data['when']})")
+    return data["results"]["grid"], data["results"]["landscape"]
 
 
 def judge(grid: dict, tpe: dict, order: list[dict], budgeted: bool) -> dict:
@@ -103,22 +124,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=SHARED_CACHE)
     parser.add_argument("--smoke", action="store_true", help="2x2 grid and 2 TPE trials of debug=fast")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
+    parser.add_argument("--reuse-grid", action="store_true", help="grid from results/sweep_efficiency.json")
+    parser.add_argument("--extra", nargs="+", default=[], help="overrides added to every TPE sweep")
+    parser.add_argument("--tag", default="", help="result file sweep_efficiency_<tag>.json")
     args = parser.parse_args(argv)
     base, space, max_resource = (["debug=fast"], SMOKE_SPACE, 2) if args.smoke else (TRIALS, SPACE, 6)
     if args.smoke:
         args.tpe_trials, args.seeds = 2, args.seeds[:1]
     grid_points = 4 if args.smoke else 15
-    bench = Bench("sweep_efficiency", f"TPE+Hyperband best within {MAX_DIFF} of the grid's best using <= "
+    bench = Bench("sweep_efficiency" + (f"_{args.tag}" if args.tag else ""), f"TPE+Hyperband best within {MAX_DIFF} of the grid's best using <= "
                   f"{MAX_STEP_SHARE:.0%} of its training steps (grid >= {MIN_GRID_POINTS} points, spread > "
                   f"{MIN_SPREAD}; >= 5 of 6 TPE seeds)", args.smoke, args.keep)
     bench.warm_cache(args.cache_dir, base)
 
-    grid_dir = bench.work / "grid"
-    bench.train([*base, *sweep_overrides(grid_dir, "efficiency_grid", 2, grid_points, "grid", "none"), *space],
-                args.cache_dir, "grid", multirun=True)
-    grid_trials = sweep_trials(grid_dir)
-    landscape = trial_log(grid_trials, "grid")
-    grid = summarise(grid_trials)
+    reused = stored_grid(base, space) if args.reuse_grid and not args.smoke else None
+    if reused:
+        grid, landscape = reused
+    else:
+        grid_dir = bench.work / "grid"
+        bench.train([*base, *sweep_overrides(grid_dir, "efficiency_grid", 2, grid_points, "grid", "none"), *space],
+                    args.cache_dir, "grid", multirun=True)
+        grid_trials = sweep_trials(grid_dir)
+        landscape = trial_log(grid_trials, "grid")
+        grid = summarise(grid_trials)
     seeds = {}
     budget_steps = None if args.step_budget is None else max(1, int(args.step_budget * grid["steps"]))
     for seed in args.seeds:
@@ -144,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     return bench.finish(rows, all(checks.values()),
                         {"grid": grid, "landscape": landscape, "spread": spread, "seeds": seeds,
                          "seeds_passing": n_pass, "checks": checks, "tpe_trials": args.tpe_trials,
-                         "step_budget_share": args.step_budget, "step_budget": budget_steps, "seed_list": args.seeds})
+                         "step_budget_share": args.step_budget, "step_budget": budget_steps, "seed_list": args.seeds,
+                         "grid_reused": bool(reused), "extra": args.extra})
 
 
 if __name__ == "__main__":

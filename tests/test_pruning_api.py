@@ -98,6 +98,23 @@ def test_pruners_in_hydra_optuna_sweeper_form() -> None:
         build_pruner({"_target_": "optuna.pruners.MedianPruner", "max_resource": 9})
 
 
+def test_bootstrap_trials_stop_at_the_first_rung_and_later_ones_compete() -> None:
+    """pruner.bootstrap_count=2: two cheap probes at the first evaluation, then the best of the rest goes on."""
+    hyperband = build_pruner({"name": "hyperband", "min_resource": 1, "max_resource": 9, "bootstrap_count": 2})
+    assert hyperband._bootstrap_count == 2  # handed to each bracket's successive halving (Optuna's code)
+    pruner = build_pruner({"name": "successive_halving", "min_resource": 1, "reduction_factor": 3,
+                           "bootstrap_count": 2})
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    stopped = []
+    for value in (0.1, 0.2, 0.9, 0.95):
+        trial = study.ask()
+        trial.report(value, step=1)
+        stopped.append(trial.should_prune())
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED if stopped[-1] else None,
+                   values=None if stopped[-1] else [value])
+    assert stopped == [True, True, False, False]
+
+
 def test_dialsum_config_is_recognised_and_others_are_not() -> None:
     assert app_profile.is_dialsum_job(compose_cfg())
     assert not app_profile.is_dialsum_job(OmegaConf.create({"x": 1, "trial": {"number": None}}))

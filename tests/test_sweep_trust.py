@@ -117,6 +117,17 @@ def test_study_from_before_fingerprints_resumes_with_one_warning(tmp_path: Path,
     assert len(_complete(_study(sweep_dir))) == 2
 
 
+def test_settings_added_by_an_upgrade_at_their_neutral_value_are_no_difference() -> None:
+    """A study recorded before pruner.bootstrap_count / generation.grow_factor existed still resumes."""
+    from dialsum.sweep.fingerprint import differences
+
+    old = {"pruner.name": "hyperband", "config.generation.batch_size": 64}
+    same = {**old, "pruner.bootstrap_count": 0, "config.generation.grow_factor": None}
+    assert differences(old, same) == []
+    assert differences(old, {**same, "pruner.bootstrap_count": 2}) == ["pruner.bootstrap_count: 0 -> 2"]
+    assert differences(old, {**same, "config.new_key": 1}) == ["config.new_key: <absent> -> 1"]
+
+
 # ---- stopping a sweep ---------------------------------------------------------------------------------
 def _start(sweep_dir: Path, cache_dir: Path, *extra: str, env: dict[str, str]) -> subprocess.Popen:
     """The fake sweep in the background, its own process group (like a terminal job)."""

@@ -107,6 +107,7 @@ class PrunerSchema:
     min_resource: int = 1
     max_resource: int = 6
     reduction_factor: int = 3
+    bootstrap_count: int = 0
     n_startup_trials: int = 4
     n_warmup_steps: int = 1
 

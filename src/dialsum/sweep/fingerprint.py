@@ -35,6 +35,9 @@ IGNORED_PREFIXES = ("paths.", "trial.", "logger.", "artifacts.", "task_name", "h
                     "data.synthetic.dir", "training.logging_steps", "training.disable_tqdm",
                     "training.dataloader_num_workers", "training.save_total_limit")
 MAX_LISTED = 12  # differences shown in the error message
+# Settings added by later dialsum versions, with the value that behaves like their absence: a study recorded
+# before them still resumes while they keep that value.
+ADDED_LATER = {"pruner.bootstrap_count": 0, "config.generation.grow_factor": None}
 
 
 def dialsum_version() -> str:
@@ -153,7 +156,7 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """`key: old -> new` for every setting that changed, was added or removed."""
     out = []
     for key in sorted(set(old) | set(new)):
-        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        a, b = old.get(key, ADDED_LATER.get(key, "<absent>")), new.get(key, "<absent>")
         if _canonical(a) != _canonical(b):
             out.append(f"{key}: {_shown(a)} -> {_shown(b)}")
     return out

@@ -9,9 +9,9 @@ from dialsum.errors import DialsumError
 
 PRUNERS = ("hyperband", "median", "successive_halving", "none")
 # The settings each pruner reads (a study records only these: the others cannot change its results).
-PRUNER_KEYS = {"hyperband": ("min_resource", "max_resource", "reduction_factor"),
+PRUNER_KEYS = {"hyperband": ("min_resource", "max_resource", "reduction_factor", "bootstrap_count"),
                "median": ("n_startup_trials", "n_warmup_steps"),
-               "successive_halving": ("min_resource", "reduction_factor"), "none": ()}
+               "successive_halving": ("min_resource", "reduction_factor", "bootstrap_count"), "none": ()}
 
 
 def build_pruner(cfg: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
@@ -24,13 +24,15 @@ def build_pruner(cfg: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
         # max_resource must be explicit: with "auto" nothing is pruned until a trial completes.
         return optuna.pruners.HyperbandPruner(min_resource=int(cfg.get("min_resource", 1)),
                                               max_resource=int(cfg.get("max_resource", 9)),
-                                              reduction_factor=int(cfg.get("reduction_factor", 3)))
+                                              reduction_factor=int(cfg.get("reduction_factor", 3)),
+                                              bootstrap_count=int(cfg.get("bootstrap_count") or 0))
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=int(cfg.get("n_startup_trials", 5)),
                                            n_warmup_steps=int(cfg.get("n_warmup_steps", 0)))
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=int(cfg.get("min_resource", 1)),
-                                                      reduction_factor=int(cfg.get("reduction_factor", 3)))
+                                                      reduction_factor=int(cfg.get("reduction_factor", 3)),
+                                                      bootstrap_count=int(cfg.get("bootstrap_count") or 0))
     if name == "none":
         return optuna.pruners.NopPruner()
     raise DialsumError(f"pruner.name={name!r} is unknown; choose one of {PRUNERS}.")
