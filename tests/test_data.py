@@ -136,6 +136,21 @@ def test_generation_batches_grow_as_far_as_the_measured_memory_allows() -> None:
     assert [len(b) for b in roomy] == [4, 16, 16, 16, 2]
 
 
+def test_memory_headroom_is_split_between_runs_sharing_the_card(monkeypatch) -> None:
+    from dialsum.engine.generation import memory_scale
+    from dialsum.sweep import devices
+
+    gib = 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (30 * gib, 80 * gib))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 12 * gib)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 10 * gib)
+    cuda = torch.device("cuda")
+    assert memory_scale(cuda, 1 * gib) == 16  # half of (30 free + 2 cached) GiB / a 1 GiB first batch
+    monkeypatch.setattr(devices, "_per_gpu", 2)
+    assert memory_scale(cuda, 1 * gib) == 8 and memory_scale(cuda, 40 * gib) == 1
+    assert memory_scale(torch.device("cpu"), gib) == 1
+
+
 def _varied_prompts(tiny) -> list[list[int]]:
     """Decoder-only prompts of 6 lengths, so that batches after the first can grow."""
     tokenizer = tiny["kogpt2"][0]

@@ -50,13 +50,15 @@ def grow_factor(gen_cfg: DictConfig, device: torch.device) -> float:
 
 
 def memory_scale(device: torch.device, peak_bytes: int) -> float:
-    """How many times the first batch's peak the card has free (its share of it: other trials may share the
-    card); 1 where unknown, so batches grow by tokens only."""
+    """How many times the first batch's peak fits in this run's share of the card's free memory (half of it,
+    split between the runs hardware.trials_per_gpu lets share the card); 1 where unknown."""
+    from dialsum.sweep.devices import runs_per_gpu
+
     if device.type != "cuda" or peak_bytes <= 0:
         return 1.0
     free, _ = torch.cuda.mem_get_info(device)
     reusable = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    return max(1.0, MEMORY_SHARE * (free + reusable) / peak_bytes)
+    return max(1.0, MEMORY_SHARE / runs_per_gpu() * (free + reusable) / peak_bytes)
 
 
 class _Decoder:

@@ -51,6 +51,7 @@ class Placement:
 
 _claim: tuple[Slot, IO[str]] | None = None  # the slot this process holds, with its open lock file
 _host_visible: list[str] | None = None      # the GPUs visible before this process pinned one
+_per_gpu = 1                                # runs that may share this process's GPU (hardware.trials_per_gpu)
 
 
 def cpu_threads(n_workers: int, requested: int | None) -> int:
@@ -217,7 +218,8 @@ def configure(hardware: Any, n_workers: int, lock_dir: Path, shared: bool = Fals
     scope = slurm_scope()
     if scope:  # the GPUs are this SLURM job's own: claims only spread runs within it, never across jobs/nodes
         lock_dir = lock_dir / scope
-    per_gpu = trials_per_gpu(hardware)
+    global _per_gpu
+    per_gpu = _per_gpu = trials_per_gpu(hardware)
     candidates = slot_order(allowed_gpus(hardware.get("devices"), visible), per_gpu)
     try:
         slot = claim_slot(candidates, lock_dir)
@@ -230,6 +232,11 @@ def configure(hardware: Any, n_workers: int, lock_dir: Path, shared: bool = Fals
     _require_cuda(pinned=True)
     where = f"GPU {slot.gpu} of SLURM job {os.environ['SLURM_JOB_ID']}" if scope else f"host GPU {slot.gpu}"
     return Placement("cuda:0", f"cuda:0 = {where} ({torch.cuda.get_device_name(0)}), {how}")
+
+
+def runs_per_gpu() -> int:
+    """How many runs may share this process's GPU: each may plan on only its share of the free memory."""
+    return _per_gpu
 
 
 def slurm_scope() -> str | None:
