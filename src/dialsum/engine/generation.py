@@ -94,8 +94,15 @@ def generate_summaries(model: Any, tokenizer: Any, prompts: list[list[int]], gen
     """Decode every prompt; for decoder-only models only the continuation is kept and scored."""
     was_training = model.training
     model.eval()
-    decode = _Decoder(model, tokenizer, prompts, gen_cfg, decoder_only, device)
-    lengths, size, new = [len(p) for p in prompts], int(gen_cfg.batch_size), int(gen_cfg.max_new_tokens)
+    try:
+        return _generate_all(_Decoder(model, tokenizer, prompts, gen_cfg, decoder_only, device), gen_cfg, device)
+    finally:
+        model.train(was_training)
+
+
+def _generate_all(decode: _Decoder, gen_cfg: DictConfig, device: torch.device) -> tuple[list[str], list[int]]:
+    """The first batch (measured on a GPU), then the rest planned with the card's headroom."""
+    lengths, size, new = [len(p) for p in decode.prompts], int(gen_cfg.batch_size), int(gen_cfg.max_new_tokens)
     factor = grow_factor(gen_cfg, device)
     pending = plan_batches(lengths, size, new, factor)
     if pending and factor > 1 and _can_measure(device):
@@ -116,7 +123,6 @@ def generate_summaries(model: Any, tokenizer: Any, prompts: list[list[int]], gen
             pending = [rest[k:k + size] for k in range(0, len(rest), size)]
             log.warning("generation: out of GPU memory in a batch grown to %d rows; the remaining %d prompts "
                         "go in batches of generation.batch_size=%d", len(idx), len(rest), size)
-    model.train(was_training)
     return decode.texts, decode.lengths
 
 
