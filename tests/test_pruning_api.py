@@ -22,7 +22,8 @@ def asked_trial(tmp_path, monkeypatch):
     study = optuna.create_study(study_name="s", storage=open_storage(url), direction="minimize")
     for value in (1.0, 2.0):
         t = study.ask()
-        t.report(value, step=0)
+        t.report(value, step=0)  # an app's own steps (epochs from 0)
+        t.report(value, step=1)  # the HF callback's: evaluations done, from 1
         study.tell(t, value)
     trial = study.ask()
     pruner = {"_target_": "optuna.pruners.MedianPruner", "n_startup_trials": 2, "n_warmup_steps": 0}

@@ -108,7 +108,7 @@ def _best(sweep: SweepStudy, complete: list[FrozenTrial], directions: list[str])
 
 
 def _running(trial: FrozenTrial, now: dt.datetime) -> RunningTrial:
-    """Latest evaluation (step = evaluation index) and the device the job recorded."""
+    """Latest evaluation (step = evaluations done) and the device the job recorded."""
     step = max(trial.intermediate_values) if trial.intermediate_values else None
     worker = trial.user_attrs.get("worker")
     device = trial.user_attrs.get(DEVICE_ATTR) or (f"worker {worker}" if worker is not None else "?")

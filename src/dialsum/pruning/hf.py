@@ -15,7 +15,7 @@ from dialsum.sweep.bridge import TrialBridge
 
 
 class PruningCallback(TrialBridge):
-    """Reports `metric` (a Trainer metrics key, e.g. eval_loss) with step = evaluation index."""
+    """Reports `metric` (a Trainer metrics key, e.g. eval_loss) with step = evaluations done (1, 2, ...)."""
 
     def __init__(self, metric: str = "eval_loss", raise_on_prune: bool = True) -> None:
         super().__init__(current_trial(), metric)

@@ -45,7 +45,8 @@ def record_device(study_name: str, storage_url: str, number: int) -> None:
 
 
 class TrialBridge(TrainerCallback):
-    """Reports with step = evaluation index, the resource Hyperband counts."""
+    """Reports with step = evaluations done (1, 2, ...), the resource Hyperband counts: min_resource=1 can stop a
+    trial at its first evaluation, as W&B's min_iter and Ray's grace_period do (0-based steps cost one more)."""
 
     def __init__(self, trial: optuna.trial.Trial, eval_key: str) -> None:
         self.trial = trial
@@ -72,8 +73,8 @@ class TrialBridge(TrainerCallback):
             return control
         self.last_value = float(value)
         self.trial.set_user_attr(STEPS_ATTR, int(state.global_step))  # spent so far (budget.steps), even if pruned
-        self.trial.report(self.last_value, step=self.n_reports)
         self.n_reports += 1
+        self.trial.report(self.last_value, step=self.n_reports)
         if self.trial.should_prune():
             log.info("trial %d pruned after %d evaluation(s) (value %.4f)", self.trial.number,
                      self.n_reports, self.last_value)
