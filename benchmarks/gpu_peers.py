@@ -9,13 +9,15 @@ the card's name with every number; a failing part does not stop the others.
               that it stops at </s> with lengths that follow the dialogue's, then, in one fresh process on the
               card, every dialogue of --dialogues summarised by dialsum.engine.generation.generate_summaries:
               naive = input-order chunks of generation.batch_size (what a plain loop or Trainer.predict does),
-              sorted = grow_factor 1, dialsum = the shipped default (sorted, batches grow on a GPU); rounds alternate the
-              order; target: naive / dialsum wall >= 2.0
+              sorted = grow_factor 1, dialsum = the shipped default (sorted, batches grow on a GPU), and
+              sorted_4x_batch (informative: 4 x batch_size rows); greedy and 4 beams; rounds rotate the
+              order; target (greedy): naive / dialsum wall >= 2.0
   sharing     the same 4-trial grid sweep (KoBART-base-sized, bf16) with n_jobs=1, trials_per_gpu=1 and with
               n_jobs=2, trials_per_gpu=2 on one GPU: trials/hour of each (no target; issue 12's feature measured)
 --cpu-smoke runs every part with hardware=cpu and tiny sizes: a dry run of this script, not a measurement.
 
-Usage: python benchmarks/gpu_peers.py [--only speed,generation,sharing] [--dialogues dev.csv] [--cpu-smoke]
+Usage: python benchmarks/gpu_peers.py [--only generation,sharing,speed] [--dialogues dev.csv] [--gen-steps 900]
+                                      [--rounds 3] [--repeats 3] [--cpu-smoke]
 """
 from __future__ import annotations
 
