@@ -29,13 +29,12 @@ import argparse
 import importlib.metadata as md
 import json
 import os
-import shlex
 import statistics
 import sys
 from pathlib import Path
 
-from _common import PY, RESULTS, ROOT, SHARED_CACHE, Bench, fmt, ratio, read_json, sweep_overrides, sweep_trials
-from bench_sweep_efficiency import SMOKE_SPACE, SPACE, TRIALS
+from _common import PY, ROOT, SHARED_CACHE, Bench, fmt, ratio, read_json, sweep_overrides, sweep_trials
+from bench_sweep_efficiency import SMOKE_SPACE, SPACE, TRIALS, stored_grid
 
 MAX_DIFF = 0.01
 MAX_STEP_SHARE = 0.30
@@ -57,13 +56,10 @@ def choices(space: list[str]) -> dict[str, list[float]]:
 
 def grid_reference(bench: Bench, base: list[str], space: list[str], args: argparse.Namespace) -> dict:
     """The grid's best and steps: rerun here, or (--reuse-grid) read from bench_sweep_efficiency's result."""
-    stored = RESULTS / "sweep_efficiency.json"
-    if args.reuse_grid and stored.is_file():
-        data = read_json(stored)
-        grid_cmd = next((shlex.split(c) for c in data["commands"] if "hydra.sweeper.sampler.name=grid" in c), [])
-        if all(o in grid_cmd for o in [*base, *space]):
-            return {"best": data["results"]["grid"]["best"], "steps": data["results"]["grid"]["steps"],
-                    "source": f"{stored.name} ({data['when']}, grid of the same trials and space)"}
+    stored = stored_grid(base, space) if args.reuse_grid else None
+    if stored:
+        return {"best": stored["grid"]["best"], "steps": stored["grid"]["steps"],
+                "source": f"sweep_efficiency.json ({stored['when']}, grid of the same trials and space)"}
     grid_dir = bench.work / "grid"
     points = 1
     for values in choices(space).values():

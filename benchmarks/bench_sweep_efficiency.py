@@ -30,12 +30,11 @@ Usage: python benchmarks/bench_sweep_efficiency.py [--tpe-trials 8 | --step-budg
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
-from _common import RESULTS, SHARED_CACHE, Bench, fmt, ratio, sweep_overrides, sweep_trials
+from _common import RESULTS, SHARED_CACHE, Bench, fmt, ratio, read_json, sweep_overrides, sweep_trials
 
 MAX_DIFF = 0.01
 MAX_STEP_SHARE = 0.30
@@ -88,17 +87,18 @@ def run_tpe(bench: Bench, base: list[str], space: list[str], args: argparse.Name
     return sweep_trials(tpe_dir)
 
 
-def stored_grid(base: list[str], space: list[str]) -> tuple[dict, list[dict]] | None:
-    """The grid and landscape of results/sweep_efficiency.json if its grid ran these trials and space."""
+def stored_grid(base: list[str], space: list[str]) -> dict | None:
+    """results/sweep_efficiency.json's results (grid, landscape, ...) and `when`, if its grid ran these trials
+    and space (bench_ray_tune --reuse-grid reads it too)."""
     path = RESULTS / "sweep_efficiency.json"
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path)
     command = next((shlex.split(c) for c in data["commands"] if "hydra.sweeper.sampler.name=grid" in c), [])
     if not all(o in command for o in [*base, *space]):
         return None
     print(f"grid reused from {path.name} ({data['when']})")
-    return data["results"]["grid"], data["results"]["landscape"]
+    return {**data["results"], "when": data["when"]}
 
 
 def judge(grid: dict, tpe: dict, order: list[dict], budgeted: bool) -> dict:
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     reused = stored_grid(base, space) if args.reuse_grid and not args.smoke else None
     if reused:
-        grid, landscape = reused
+        grid, landscape = reused["grid"], reused["landscape"]
     else:
         grid_dir = bench.work / "grid"
         bench.train([*base, *sweep_overrides(grid_dir, "efficiency_grid", 2, grid_points, "grid", "none"), *space],
