@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "train.py")
 PY = sys.executable
@@ -26,6 +28,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 SHARED_CACHE = Path(tempfile.gettempdir()) / "dialsum_bench_cache"  # warm data/tokenizer/features cache
 LOG_TAIL_CHARS = 3000
 
+DEFAULT_PRUNER = str(yaml.safe_load((ROOT / "conf/hydra/sweeper/optuna.yaml").read_text())["pruner"]["name"])
 # Offline, quiet subprocesses; DIALSUM_CACHE is added per call.
 BASE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
             "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}

@@ -2,7 +2,8 @@
 
 Per seed, in this one invocation:
   dialsum   `train.py -m hydra/sweeper=optuna` TPE (dialsum's defaults: n_startup_trials 4, multivariate,
-            constant liar, the seed) + Hyperband pruner (min_resource 1, max_resource = evaluations, eta 3),
+            constant liar, the seed) + its default pruner, successive_halving (--pruner hyperband: Optuna's
+            Hyperband) with min_resource 1, max_resource = evaluations, eta 3,
             joblib launcher, n_jobs workers
   ray_asha  Ray Tune `Tuner` + `OptunaSearch` (the same TPE settings and seed) + `ASHAScheduler` (grace 1,
             max_t = evaluations, eta 3), `max_concurrent_trials` = n_jobs, 1 CPU per trial (_ray_side.py)
@@ -33,7 +34,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from _common import PY, ROOT, SHARED_CACHE, Bench, fmt, ratio, read_json, sweep_overrides, sweep_trials
+from _common import DEFAULT_PRUNER, PY, ROOT, SHARED_CACHE, Bench, fmt, ratio, read_json, sweep_overrides, sweep_trials
 from bench_sweep_efficiency import SMOKE_SPACE, SPACE, TRIALS, stored_grid
 
 MAX_DIFF = 0.01
@@ -92,10 +93,10 @@ def side_stats(trials: list[dict], wall_s: float, grid: dict, n_evals: int) -> d
 
 def run_dialsum(bench: Bench, base: list[str], space: list[str], args: argparse.Namespace, seed: int,
                 n_evals: int) -> tuple[list[dict], float]:
-    """dialsum's TPE + Hyperband sweep; trial rows and command wall time."""
+    """dialsum's TPE + pruner sweep; trial rows and command wall time."""
     sweep_dir = bench.work / f"dialsum_seed{seed}"
     wall, _ = bench.train([*base, *sweep_overrides(sweep_dir, f"raycmp_{seed}", N_JOBS, args.trials, "tpe",
-                                                   "hyperband", seed=seed),
+                                                   args.pruner, seed=seed),
                            f"hydra.sweeper.sampler.n_startup_trials={N_STARTUP}", "hydra.sweeper.pruner.min_resource=1",
                            f"hydra.sweeper.pruner.max_resource={n_evals}",
                            f"hydra.sweeper.pruner.reduction_factor={ETA}", *space],
@@ -178,6 +179,7 @@ def verdicts(per_seed: dict, sides: list[str]) -> tuple[dict, list[tuple[str, ob
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=8, help="trial budget of every side")
+    parser.add_argument("--pruner", default=DEFAULT_PRUNER, help="dialsum's pruner (default: dialsum's default)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     parser.add_argument("--schedulers", nargs="+", default=["asha", "hyperband"], choices=["asha", "hyperband"])
     parser.add_argument("--reuse-grid", action="store_true", help="take the grid's best from results/sweep_efficiency.json "
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.trials, args.seeds, args.reuse_grid, args.schedulers = 4, args.seeds[:1], False, ["asha"]
     sides = ["dialsum", *(f"ray_{s}" for s in args.schedulers)]
-    bench = Bench("ray_tune", f"dialsum TPE+Hyperband vs Ray Tune OptunaSearch+ASHA: grid best within {MAX_DIFF} with "
+    bench = Bench("ray_tune", f"dialsum TPE+{args.pruner} vs Ray Tune OptunaSearch+ASHA: grid best within {MAX_DIFF} with "
                   f"<= {MAX_STEP_SHARE:.0%} of grid steps (>= 5 of 6 seeds), steps dialsum/ray <= 1.0, wall "
                   f"ray/dialsum >= 1.0 (n_jobs={N_JOBS}, {args.trials} trials)", args.smoke, args.keep)
     bench.machine.update({"versions": versions(), "seeds": args.seeds})

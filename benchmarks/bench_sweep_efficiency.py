@@ -1,11 +1,12 @@
-"""Sweep efficiency: TPE + Hyperband finds the exhaustive grid's best (within 0.01) for <= 30% of its steps.
+"""Sweep efficiency: TPE + dialsum's default pruner find the exhaustive grid's best (within 0.01) for <= 30% of its steps.
 
 Same search space for both, `experiment=sweep_demo` trials on the full synthetic training set
 (2,000 rows, 600 steps, an evaluation every 100 steps = 6 evaluations), n_jobs=2:
   grid  sampler grid, pruner none: training.learning_rate choice(3e-4,6e-4,1e-3,2e-3,4e-3)
         x training.per_device_train_batch_size choice(8,16,32) = 15 points, every one trained fully
-  tpe   sampler tpe (multivariate, constant liar), pruner hyperband (min_resource 1, max_resource 6,
-        reduction_factor 3), --tpe-trials trials over the same choice() space, once per --seeds seed
+  tpe   sampler tpe (multivariate, constant liar), dialsum's default pruner (successive_halving; --pruner hyperband
+        for Optuna's Hyperband) with min_resource 1, max_resource 6, reduction_factor 3, --tpe-trials trials over the
+        same choice() space, once per --seeds seed
 Training steps spent = sum over trials of metrics.json global_step (job folders from all_results.jsonl);
 a proposal repeating a finished trial reuses its result (skip_duplicates) and spends 0 steps.
 A seed passes when |grid best - its best| <= 0.01 and its steps at the end of the sweep <= 30% of the
@@ -34,7 +35,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from _common import RESULTS, SHARED_CACHE, Bench, fmt, ratio, read_json, sweep_overrides, sweep_trials
+from _common import (DEFAULT_PRUNER, RESULTS, SHARED_CACHE, Bench, fmt, ratio, read_json, sweep_overrides,
+                     sweep_trials)
 
 MAX_DIFF = 0.01
 MAX_STEP_SHARE = 0.30
@@ -66,8 +68,11 @@ def trial_log(trials: list[dict], label: str) -> list[dict]:
     out, cum = [], 0
     for t in sorted(trials, key=lambda t: t["number"]):
         cum += t["metrics"].get("global_step", 0)
+        metric = (t["metrics"].get("objective") or {}).get("metric")
         out.append({"number": t["number"], "state": t["state"], "objective": t["objective"],
-                    "steps": t["metrics"].get("global_step", 0), "cumulative_steps": cum, "params": t["params"]})
+                    "steps": t["metrics"].get("global_step", 0), "cumulative_steps": cum, "params": t["params"],
+                    "step_time_s": t["metrics"].get("step_time_s"),
+                    "curve": [[e["step"], e.get(metric)] for e in t["metrics"].get("history", [])]})
         print(f"  {label} trial {t['number']}: {t['state']} {t['objective']} steps {out[-1]['steps']} "
               f"(cumulative {cum}) {t['params']}")
     return out
@@ -75,10 +80,10 @@ def trial_log(trials: list[dict], label: str) -> list[dict]:
 
 def run_tpe(bench: Bench, base: list[str], space: list[str], args: argparse.Namespace, seed: int,
             max_resource: int, budget_steps: int | None = None) -> list[dict]:
-    """One TPE + Hyperband sweep with the given sampler seed (and step budget); its trials."""
+    """One TPE + pruner sweep with the given sampler seed (and step budget); its trials."""
     tpe_dir = bench.work / f"tpe_seed{seed}"
     n_trials = args.tpe_trials if budget_steps is None else 100
-    bench.train([*base, *sweep_overrides(tpe_dir, f"efficiency_tpe_{seed}", 2, n_trials, "tpe", "hyperband",
+    bench.train([*base, *sweep_overrides(tpe_dir, f"efficiency_tpe_{seed}", 2, n_trials, "tpe", args.pruner,
                                          seed=seed),
                  *([] if budget_steps is None else [f"hydra.sweeper.budget.steps={budget_steps}"]),
                  "hydra.sweeper.pruner.min_resource=1", f"hydra.sweeper.pruner.max_resource={max_resource}",
@@ -120,19 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tpe-trials", type=int, default=8)
     parser.add_argument("--step-budget", type=float, default=None,
                         help="TPE budget in training steps as a share of the grid's (instead of --tpe-trials)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="TPE sampler seeds, one sweep each")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+                        help="TPE sampler seeds, one sweep each (none: the grid alone, e.g. to record its curves)")
     parser.add_argument("--cache-dir", type=Path, default=SHARED_CACHE)
     parser.add_argument("--smoke", action="store_true", help="2x2 grid and 2 TPE trials of debug=fast")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument("--reuse-grid", action="store_true", help="grid from results/sweep_efficiency.json")
     parser.add_argument("--extra", nargs="+", default=[], help="overrides added to every TPE sweep")
     parser.add_argument("--tag", default="", help="result file sweep_efficiency_<tag>.json")
+    parser.add_argument("--pruner", default=DEFAULT_PRUNER, help="the TPE sweeps' pruner (default: dialsum's)")
     args = parser.parse_args(argv)
     base, space, max_resource = (["debug=fast"], SMOKE_SPACE, 2) if args.smoke else (TRIALS, SPACE, 6)
     if args.smoke:
         args.tpe_trials, args.seeds = 2, args.seeds[:1]
     grid_points = 4 if args.smoke else 15
-    bench = Bench("sweep_efficiency" + (f"_{args.tag}" if args.tag else ""), f"TPE+Hyperband best within {MAX_DIFF} of the grid's best using <= "
+    bench = Bench("sweep_efficiency" + (f"_{args.tag}" if args.tag else ""), f"TPE+{args.pruner} best within {MAX_DIFF} of the grid's best using <= "
                   f"{MAX_STEP_SHARE:.0%} of its training steps (grid >= {MIN_GRID_POINTS} points, spread > "
                   f"{MIN_SPREAD}; >= 5 of 6 TPE seeds)", args.smoke, args.keep)
     bench.warm_cache(args.cache_dir, base)
@@ -158,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     n_pass = sum(s["passed"] for s in seeds.values())
     checks = {"grid points >= %d" % MIN_GRID_POINTS: grid["distinct_complete"] >= MIN_GRID_POINTS,
               "grid spread > %s" % MIN_SPREAD: spread is not None and spread > MIN_SPREAD,
-              "seeds pass >= 5 of 6": n_pass >= PASS_SHARE * len(seeds) - 1e-9}
+              "seeds pass >= 5 of 6": bool(seeds) and n_pass >= PASS_SHARE * len(seeds) - 1e-9}
     rows = [("grid distinct points completed", grid["distinct_complete"]), ("grid spread (max-min)", spread),
             ("grid best", grid["best"]), ("grid steps", grid["steps"])]
     for seed, s in seeds.items():
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                         {"grid": grid, "landscape": landscape, "spread": spread, "seeds": seeds,
                          "seeds_passing": n_pass, "checks": checks, "tpe_trials": args.tpe_trials,
                          "step_budget_share": args.step_budget, "step_budget": budget_steps, "seed_list": args.seeds,
-                         "grid_reused": bool(reused), "extra": args.extra})
+                         "grid_reused": bool(reused), "extra": args.extra, "pruner": args.pruner})
 
 
 if __name__ == "__main__":

@@ -128,6 +128,22 @@ def test_settings_added_by_an_upgrade_at_their_neutral_value_are_no_difference()
     assert differences(old, {**same, "config.new_key": 1}) == ["config.new_key: <absent> -> 1"]
 
 
+def test_study_under_the_old_default_pruner_says_how_to_resume_it(tmp_path: Path, cache_dir: Path) -> None:
+    """The default pruner changed (hyperband -> successive_halving): a study started under the old default is
+    refused with the override that resumes it as it was, and that override resumes it."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    space = [o for o in GRID if not o.startswith("hydra.sweeper.pruner.name")]
+    old = ["hydra.sweeper.pruner.name=hyperband"]
+    assert _run(sweep_dir, cache_dir, *space, *old, "hydra.sweeper.n_trials=1").returncode == 0
+    refused = _run(sweep_dir, cache_dir, *space, "hydra.sweeper.n_trials=2")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
+    assert "pruner.name: hyperband -> successive_halving" in refused.stderr
+    assert "add hydra.sweeper.pruner.name=hyperband to resume it as it was" in refused.stderr
+    resumed = _run(sweep_dir, cache_dir, *space, *old, "hydra.sweeper.n_trials=2")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert len(_complete(_study(sweep_dir))) == 2
+
+
 # ---- stopping a sweep ---------------------------------------------------------------------------------
 def _start(sweep_dir: Path, cache_dir: Path, *extra: str, env: dict[str, str]) -> subprocess.Popen:
     """The fake sweep in the background, its own process group (like a terminal job)."""

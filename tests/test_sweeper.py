@@ -181,10 +181,12 @@ SHORT_TRIALS = ["experiment=sweep_demo", "~debug", "data.max_train_samples=200",
 
 
 @pytest.mark.slow
-def test_tpe_hyperband_prunes(tmp_path: Path, cache_dir: Path) -> None:
+@pytest.mark.parametrize("pruner", [[], ["hydra.sweeper.pruner.name=hyperband"]], ids=["default", "hyperband"])
+def test_tpe_with_pruning_prunes(tmp_path: Path, cache_dir: Path, pruner: list[str]) -> None:
+    """The default pruner (successive halving) and Optuna's Hyperband both stop trials early."""
     sweep_dir = tmp_path / "multirun" / "test"
     args = [a for a in _sweep(sweep_dir, *SHORT_TRIALS, "hydra.sweeper.n_trials=8", "hydra.sweeper.sampler.seed=0",
-                              "hydra.sweeper.pruner.max_resource=6",
+                              "hydra.sweeper.pruner.max_resource=6", *pruner,
                               "training.learning_rate=tag(log, interval(1e-5, 1e-2))")
             if a != "debug=fast"]
     result = run_cli(args, tmp_path, cache_dir)

@@ -36,7 +36,8 @@ def test_story1_grid_with_hyperband(conf_copy: Path) -> None:
     assert text.startswith("# @package _global_")
     assert sweeper["sampler"]["name"] == "grid" and sweeper["n_trials"] == 8
     assert sweeper["params"]["training.learning_rate"] == "choice(1e-05, 3e-05, 5e-05, 7e-05)"  # `1e-5` is text in YAML
-    assert sweeper["pruner"] == {"name": "hyperband", "min_resource": 3, "max_resource": 81, "reduction_factor": 3}
+    # W&B's hyperband is one bracket of successive halving: Optuna's SuccessiveHalvingPruner, not its Hyperband
+    assert sweeper["pruner"] == {"name": "successive_halving", "min_resource": 3, "reduction_factor": 3}
     assert preset["training"]["seed"] == 42 and preset["objective"]["metric"] == "eval/rouge_combined_f1"
     assert any("dialsum counts evaluations" in n for n in notes)
 
@@ -48,7 +49,7 @@ def test_story3_bayes_eleven_parameters(conf_copy: Path) -> None:
     assert sweeper["params"]["model.dropout"] == "interval(0.0, 0.5)"
     assert sweeper["params"]["model.max_source_length"] == "choice(256, 512, 768)"
     assert sweeper["params"]["training.label_smoothing_factor"] == "interval(0.0, 0.3)"
-    assert sweeper["pruner"]["min_resource"] == 1 and sweeper["pruner"]["max_resource"] == 81  # 81 / 3^4
+    assert sweeper["pruner"] == {"name": "successive_halving", "min_resource": 1, "reduction_factor": 3}  # 81 / 3^4
 
 
 def test_default_space_is_held_fixed_not_merged_in(conf_copy: Path) -> None:

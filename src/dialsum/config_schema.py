@@ -103,7 +103,7 @@ class SamplerSchema:
 
 @dataclass
 class PrunerSchema:
-    name: str = "hyperband"
+    name: str = "successive_halving"
     min_resource: int = 1
     max_resource: int = 6
     reduction_factor: int = 3

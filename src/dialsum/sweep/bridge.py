@@ -45,8 +45,8 @@ def record_device(study_name: str, storage_url: str, number: int) -> None:
 
 
 class TrialBridge(TrainerCallback):
-    """Reports with step = evaluations done (1, 2, ...), the resource Hyperband counts: min_resource=1 can stop a
-    trial at its first evaluation, as W&B's min_iter and Ray's grace_period do (0-based steps cost one more)."""
+    """Reports with step = evaluations done (1, 2, ...), the resource the pruner counts: min_resource=1 can stop a
+    trial at its first evaluation, as Ray's grace_period does (0-based steps cost one more)."""
 
     def __init__(self, trial: optuna.trial.Trial, eval_key: str) -> None:
         self.trial = trial

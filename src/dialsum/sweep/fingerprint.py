@@ -38,6 +38,8 @@ MAX_LISTED = 12  # differences shown in the error message
 # Settings added by later dialsum versions, with the value that behaves like their absence: a study recorded
 # before them still resumes while they keep that value.
 ADDED_LATER = {"pruner.bootstrap_count": 0, "config.generation.grow_factor": None}
+# Defaults a later dialsum version changed (key: old default, override that brings it back), named in the error.
+DEFAULTS_CHANGED = {"pruner.name": ("hyperband", "hydra.sweeper.pruner.name=hyperband")}
 
 
 def dialsum_version() -> str:
@@ -140,6 +142,7 @@ def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> boo
             f"the same experiment ({len(study.trials)} trial(s) ran under the old ones):\n  {listed}\n"
             f"Overrides then: {' '.join(stored.get('fixed_overrides') or []) or '(none)'}; now: "
             f"{' '.join(current.get('fixed_overrides') or []) or '(none)'}\n"
+            f"{_old_defaults(stored['settings'], current['settings'])}"
             "Either start a new study (hydra.sweeper.study_name=<new name>), or continue this one with "
             "hydra.sweeper.resume=force: its earlier trials then keep their results, count toward n_trials "
             "and can stay the best although they ran under the old settings; duplicates are reused only from "
@@ -150,6 +153,14 @@ def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> boo
     study.set_user_attr(HISTORY_ATTR, history)
     study.set_user_attr(STUDY_ATTR, current)
     return True
+
+
+def _old_defaults(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """A line per changed default the study ran under: how to resume it as it was."""
+    return "".join(f"dialsum's default {key} is now {new.get(key)!s}; the study ran under the old default "
+                   f"{value}: add {fix} to resume it as it was.\n"
+                   for key, (value, fix) in DEFAULTS_CHANGED.items()
+                   if old.get(key) == value and new.get(key) != value)
 
 
 def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

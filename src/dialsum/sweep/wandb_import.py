@@ -20,7 +20,6 @@ from dialsum.sweep.wandb_aliases import GROUPS, leaf_keys, resolve_key
 SAMPLERS = {"grid": "grid", "random": "random", "bayes": "tpe"}
 DEFAULT_TRIALS = 20        # W&B random/bayes sweeps without `count` run until stopped
 NORMAL_WIDTH = 3.0         # normal(mu, sigma) -> uniform over mu +- 3 sigma (Optuna has no normal prior)
-HYPERBAND_RUNGS = 3        # min_iter without max_iter: rungs min_iter * eta^k for k < 3
 
 
 def import_wandb(path: Path, name: str, conf_dir: Path, force: bool = False) -> tuple[Path, list[str]]:
@@ -133,7 +132,9 @@ def _metric(name: str | None) -> str:
 
 
 def _pruner(early: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
-    """early_terminate: hyperband -> Optuna's HyperbandPruner, counted in evaluations."""
+    """early_terminate: hyperband -> Optuna's SuccessiveHalvingPruner, counted in evaluations: W&B's "hyperband"
+    is one bracket of asynchronous successive halving (bands min_iter x eta^k; a run below the best 1/eta of the
+    runs that reached a band stops), not Optuna's several-bracket Hyperband."""
     if not early:
         return {"name": "none"}
     if early.get("type") != "hyperband":
@@ -141,19 +142,18 @@ def _pruner(early: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
     eta = int(early.get("eta", 3))
     if "max_iter" in early:
         max_r = int(early["max_iter"])
-        min_r = int(early.get("min_iter") or max(1, round(max_r / eta ** int(early.get("s", 0) or 0))))
+        min_r = int(early.get("min_iter") or max(1, int(max_r / eta ** int(early.get("s", 0) or 0))))  # W&B: int(band)
     elif "min_iter" in early:
         min_r = int(early["min_iter"])
-        max_r = min_r * eta ** HYPERBAND_RUNGS
-        notes.append(f"hyperband without max_iter: max_resource={max_r} (min_iter x eta^{HYPERBAND_RUNGS}); set "
-                     "hydra.sweeper.pruner.max_resource to training.max_steps / training.eval_steps.")
     else:
         raise DialsumError("early_terminate hyperband needs min_iter, or max_iter (with s).")
     if early.get("strict"):
-        notes.append("hyperband strict=true has no Optuna counterpart; Optuna's Hyperband is used as is.")
-    notes.append(f"hyperband min_iter={min_r}, max_iter={max_r}, eta={eta}: W&B counts iterations of the logged "
-                 "metric; dialsum counts evaluations (one per training.eval_steps).")
-    return {"name": "hyperband", "min_resource": min_r, "max_resource": max_r, "reduction_factor": eta}
+        notes.append("hyperband strict=true has no Optuna counterpart; Optuna's successive halving is used as is.")
+    notes.append(f"hyperband min_iter={min_r}, eta={eta} -> successive_halving min_resource={min_r}, "
+                 f"reduction_factor={eta} (W&B's hyperband is one bracket of successive halving). W&B counts the "
+                 "logged values of the metric and first compares at value min_iter+1; dialsum counts evaluations "
+                 "(one per training.eval_steps) and first compares at evaluation min_resource, as Ray's grace_period.")
+    return {"name": "successive_halving", "min_resource": min_r, "reduction_factor": eta}
 
 
 def _parameters(spec: dict[str, Any], known: set[str], notes: list[str],

@@ -1,0 +1,220 @@
+"""Sweep efficiency replayed: the grid's recorded learning curves fed to dialsum's own sampler, pruner, start-up
+points, duplicate rule and step budget, for hundreds of TPE seeds in a minute instead of an hour each.
+
+A tabular surrogate, as HPO benchmarks (HPOBench, YAHPO) replay recorded curves. The 15-point grid of
+bench_sweep_efficiency.py (`--seeds --tag grid_curves`) trained every point fully and recorded the objective at
+each evaluation; training is deterministic (fixed training seed), so a trial dialsum starts on a point reports
+those values at those steps. What is simulated by hand (no library replays a study on a clock): the workers'
+clock. Each of n_jobs workers runs one trial at a time; a trial's evaluation k comes k x eval_steps x the point's
+recorded seconds per step after it started. At each evaluation the trial reports (step = evaluations done, as
+`sweep/bridge.py`), its steps so far count toward `budget.steps`, and the pruner decides. A proposal equal to a
+finished point reuses it (0 steps); one equal to a running point waits for it (`sweep/duplicates.py`).
+Left out: start-up and evaluation time (the same for every setting compared).
+
+Judged as bench_sweep_efficiency.py judges its step-budget runs: a seed passes when a COMPLETE trial first comes
+within 0.01 of the grid's best after <= 30 % of the grid's steps (trials in number order, their steps summed).
+Every setting runs on the same seeds; PASS when dialsum's default passes in >= 5 of 6 of them. Also printed: the
+share of the grid's steps by which the best was reached in the median seed and in 5 of 6 seeds (sweeps run on
+to 2x the grid's steps, so every seed reaches it).
+
+Usage: python benchmarks/bench_sweep_replay.py [--seeds 300] [--cases default hyperband ...] [--smoke]
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import logging
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from omegaconf import OmegaConf
+
+from _common import RESULTS, ROOT, Bench, read_json
+
+sys.path.insert(0, str(ROOT / "src"))
+from dialsum.sweep import budget, duplicates, startup_points  # noqa: E402
+from dialsum.sweep.pruners import build_pruner  # noqa: E402
+from dialsum.sweep.samplers import build_sampler  # noqa: E402
+from dialsum.sweep.search_space import parse_space  # noqa: E402
+
+CURVES = RESULTS / "sweep_efficiency_grid_curves.json"
+MAX_DIFF, MAX_STEP_SHARE, PASS_SHARE = 0.01, 0.30, 5 / 6
+SPACE = ["training.learning_rate=choice(3e-4,6e-4,1e-3,2e-3,4e-3)",
+         "training.per_device_train_batch_size=choice(8,16,32)"]
+BENCH = {"pruner.min_resource": 1, "pruner.max_resource": 6, "pruner.reduction_factor": 3}  # as the real bench
+GP = {"_target_": "optuna.samplers.GPSampler", "n_startup_trials": 4}
+CASES = {"default": {}, "hyperband": {"pruner.name": "hyperband"},
+         "min_resource=2": {"pruner.min_resource": 2}, "min_resource=3": {"pruner.min_resource": 3},
+         "bootstrap_count=2": {"pruner.bootstrap_count": 2},
+         "hyperband bootstrap_count=2": {"pruner.name": "hyperband", "pruner.bootstrap_count": 2},
+         "n_startup_trials=2": {"sampler.n_startup_trials": 2}, "pruner none": {"pruner.name": "none"},
+         "sampler random": {"sampler.name": "random"}, "sampler GP": {"sampler": GP}}
+FP = "replay"  # every trial's fingerprint: one experiment
+
+
+@dataclass(order=True)
+class Event:
+    """A worker's next moment: an evaluation of its trial, or asking for a new one."""
+
+    time: float
+    seq: int
+    worker: int = field(compare=False)
+    trial: Any = field(compare=False, default=None)  # None: the worker asks
+    k: int = field(compare=False, default=0)
+
+
+def settings(overrides: dict[str, Any]) -> dict[str, Any]:
+    """conf/hydra/sweeper/optuna.yaml with the real bench's pruner numbers and the case's overrides."""
+    cfg = OmegaConf.load(ROOT / "conf/hydra/sweeper/optuna.yaml")
+    for key, value in {**BENCH, **overrides}.items():
+        OmegaConf.update(cfg, key, value, force_add=True, merge=False)
+    return OmegaConf.to_container(cfg, resolve=False)
+
+
+class Replay:
+    """One sweep of n_jobs workers over the recorded curves."""
+
+    def __init__(self, curves: dict[tuple, dict], s: dict[str, Any], seed: int, n_jobs: int, steps: int) -> None:
+        self.curves, self.space = curves, parse_space(None, SPACE)
+        sampler_cfg = {**s["sampler"], "seed": seed}
+        self.study = optuna.create_study(study_name=f"efficiency_tpe_{seed}", direction="maximize",
+                                         sampler=build_sampler(sampler_cfg, self.space, 1),
+                                         pruner=build_pruner(s["pruner"]))
+        startup_points.enqueue_distinct(self.study, self.space, sampler_cfg)
+        self.limits = budget.Limits(100, steps)
+        self.events: list[Event] = []
+        self.order = itertools.count()
+        self.waiting: dict[int, list[tuple[int, optuna.Trial]]] = {}
+        for worker in range(n_jobs):
+            self.push(0.0, worker)
+
+    def push(self, time: float, worker: int, trial: Any = None, k: int = 0) -> None:
+        """Schedule an event (ties in the order they were scheduled)."""
+        heapq.heappush(self.events, Event(time, next(self.order), worker, trial, k))
+
+    def point(self, trial: optuna.Trial) -> dict:
+        """The recorded curve of the trial's point."""
+        return self.curves[tuple(trial.params[k] for k in sorted(trial.params))]
+
+    def ask(self, now: float, worker: int) -> None:
+        """Ask while the budget has room, then train, reuse or wait, as coordination.ask does."""
+        state = budget.read(self.study)
+        if state.done(self.limits) or not state.has_room(self.limits):
+            return  # spent: this worker stops (running trials still finish)
+        trial = self.study.ask(self.space.distributions)
+        trial.set_user_attr("fingerprint", FP)
+        self.carry_out(now, worker, trial, duplicates.decide(self.study, trial, FP, False))
+
+    def carry_out(self, now: float, worker: int, trial: optuna.Trial, decision: duplicates.Decision) -> None:
+        """One duplicate decision: reuse a finished twin, wait for a running one, or train."""
+        duplicates.mark(self.study, trial, decision)
+        if decision.action == "reuse":
+            trial.set_user_attr(budget.STEPS_ATTR, 0)
+            self.study.tell(trial, decision.source.value)
+            self.push(now, worker)
+        elif decision.action == "wait":
+            self.waiting.setdefault(decision.source.number, []).append((worker, trial))
+        else:
+            self.push(now + self.eval_time(trial), worker, trial, 1)
+
+    def eval_time(self, trial: optuna.Trial) -> float:
+        """Seconds between two evaluations of this point."""
+        p = self.point(trial)
+        return p["eval_steps"] * p["step_time_s"]
+
+    def evaluate(self, ev: Event) -> None:
+        """Evaluation k: count its steps, report, prune or go on; the last one completes the trial."""
+        p, trial, k = self.point(ev.trial), ev.trial, ev.k
+        trial.set_user_attr(budget.STEPS_ATTR, k * p["eval_steps"])
+        trial.report(p["values"][k - 1], step=k)
+        if k == len(p["values"]):
+            self.finish(ev, max(p["values"]))  # metrics.json's objective: the best evaluation
+        elif trial.should_prune():
+            self.finish(ev, None)
+        else:
+            self.push(ev.time + self.eval_time(trial), ev.worker, trial, k + 1)
+
+    def finish(self, ev: Event, value: float | None) -> None:
+        """Tell the trial; its waiters decide again; the worker asks again."""
+        self.study.tell(ev.trial, value, state=optuna.trial.TrialState.PRUNED if value is None else None)
+        for worker, waiter in self.waiting.pop(ev.trial.number, []):
+            self.carry_out(ev.time, worker, waiter, duplicates.decide(self.study, waiter, FP, False))
+        self.push(ev.time, ev.worker)
+
+    def run(self) -> list[optuna.trial.FrozenTrial]:
+        """Until no worker has anything left to do."""
+        while self.events:
+            ev = heapq.heappop(self.events)
+            if ev.trial is None:
+                self.ask(ev.time, ev.worker)
+            else:
+                self.evaluate(ev)
+        return self.study.get_trials(deepcopy=False)
+
+
+def share_to_best(trials: list[optuna.trial.FrozenTrial], best: float, grid_steps: int) -> float | None:
+    """Share of the grid's steps spent (trials in number order) until a COMPLETE trial came within MAX_DIFF."""
+    spent = 0
+    for t in sorted(trials, key=lambda t: t.number):
+        spent += int(t.user_attrs.get(budget.STEPS_ATTR) or 0)
+        if t.state == optuna.trial.TrialState.COMPLETE and best - t.value <= MAX_DIFF:
+            return spent / grid_steps
+    return None
+
+
+def load_curves() -> tuple[dict[tuple, dict], float, int]:
+    """Point (values in parameter-name order) -> eval_steps, step_time_s, values; the grid's best and steps."""
+    data = read_json(CURVES)["results"]
+    curves = {tuple(t["params"][k] for k in sorted(t["params"])): {
+        "values": [v for _, v in t["curve"]], "eval_steps": t["curve"][0][0], "step_time_s": t["step_time_s"]}
+        for t in data["landscape"]}
+    return curves, data["grid"]["best"], data["grid"]["steps"]
+
+
+def replay_case(overrides: dict[str, Any], seeds: range, n_jobs: int) -> dict[str, Any]:
+    """Pass count and step shares over the seeds for one setting."""
+    curves, best, grid_steps = load_curves()
+    s = settings(overrides)
+    shares = [share_to_best(Replay(curves, s, seed, n_jobs, 2 * grid_steps).run(), best, grid_steps)
+              for seed in seeds]
+    reached = sorted(x for x in shares if x is not None)
+    k = math.ceil(PASS_SHARE * len(shares))  # the seed count that "5 of 6" needs
+    return {"passed": sum(x is not None and x <= MAX_STEP_SHARE for x in shares), "seeds": len(shares),
+            "reached": len(reached), "median_share": statistics.median(reached) if reached else None,
+            "share_5_of_6": reached[k - 1] if len(reached) >= k else None, "shares": shares}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=300, help="TPE seeds 0..N-1, the same for every case")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--smoke", action="store_true", help="6 seeds, default and hyperband")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.seeds, args.cases = 6, ["default", "hyperband"]
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("dialsum").setLevel(logging.WARNING)
+    default = settings({})["pruner"]["name"]
+    bench = Bench("sweep_replay", f"dialsum's default (TPE + {default}) reaches the grid's best (+-{MAX_DIFF}) with "
+                  f"<= {MAX_STEP_SHARE:.0%} of the grid's steps in >= 5 of 6 replayed seeds", args.smoke)
+    print(f"curves: {CURVES.name} ({read_json(CURVES)['when']}); {args.seeds} seeds, n_jobs {args.n_jobs}")
+    results, rows = {}, []
+    for name in ["default", *[c for c in args.cases if c != "default"]]:
+        r = results[name] = replay_case(CASES[name], range(args.seeds), args.n_jobs)
+        rows.append((f"{name}: passed / median share / share in 5 of 6",
+                     f"{r['passed']} of {r['seeds']} ({r['passed'] / r['seeds']:.0%}) / {r['median_share']:.3f} / "
+                     f"{r['share_5_of_6']:.3f}"))
+        print(f"  {rows[-1][0]}: {rows[-1][1]}", flush=True)
+    passed = results["default"]["passed"] >= PASS_SHARE * args.seeds - 1e-9
+    return bench.finish(rows, passed, {"cases": {k: {"overrides": CASES[k], **v} for k, v in results.items()},
+                                       "default_pruner": default, "curves": CURVES.name})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
