@@ -23,10 +23,12 @@ best is within 0.01 of the grid's best and the steps spent until a trial first g
 
 --reuse-grid takes the grid (best, steps, landscape) from results/sweep_efficiency.json when its grid command ran the
 same trials and space, instead of rerunning it (~24 min); --extra appends overrides to every TPE sweep (a setting
-under test, e.g. hydra.sweeper.pruner.bootstrap_count=2), and --tag names the result file sweep_efficiency_<tag>.json.
+under test, e.g. hydra.sweeper.pruner.bootstrap_count=2), --tag names the result file sweep_efficiency_<tag>.json,
+--pruner picks the TPE sweeps' pruner (default: dialsum's), and --seeds with no seed runs the grid alone: each point's
+curve and seconds per step are saved for bench_sweep_replay.py (`--seeds --tag grid_curves`).
 
 Usage: python benchmarks/bench_sweep_efficiency.py [--tpe-trials 8 | --step-budget 0.25] [--seeds 0 1 2] [--smoke]
-                                                   [--reuse-grid] [--extra OVERRIDE ...] [--tag NAME]
+                                                   [--reuse-grid] [--extra OVERRIDE ...] [--tag NAME] [--pruner NAME]
 """
 from __future__ import annotations
 
