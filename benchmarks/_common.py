@@ -29,6 +29,7 @@ SHARED_CACHE = Path(tempfile.gettempdir()) / "dialsum_bench_cache"  # warm data/
 LOG_TAIL_CHARS = 3000
 
 DEFAULT_PRUNER = str(yaml.safe_load((ROOT / "conf/hydra/sweeper/optuna.yaml").read_text())["pruner"]["name"])
+
 # Offline, quiet subprocesses; DIALSUM_CACHE is added per call.
 BASE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
             "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}
