@@ -40,8 +40,9 @@ MAX_LISTED = 12  # differences shown in the error message
 # Settings added by later dialsum versions, with the value that behaves like their absence: a study recorded
 # before them still resumes while they keep that value.
 ADDED_LATER = {"pruner.bootstrap_count": 0, "config.generation.grow_factor": None}
-# Defaults a later dialsum version changed (key: old default, override that brings it back), named in the error.
-DEFAULTS_CHANGED = {"pruner.name": ("hyperband", "hydra.sweeper.pruner.name=hyperband")}
+# Defaults a later dialsum version changed (key: old default, new default, override that brings the old one back),
+# named in the error.
+DEFAULTS_CHANGED = {"pruner.name": ("hyperband", "successive_halving", "hydra.sweeper.pruner.name=hyperband")}
 
 
 def dialsum_version() -> str:
@@ -159,10 +160,10 @@ def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> boo
 
 def _old_defaults(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """A line per changed default the study ran under: how to resume it as it was."""
-    return "".join(f"dialsum's default {key} is now {new.get(key)!s}; the study ran under the old default "
-                   f"{value}: add {fix} to resume it as it was.\n"
-                   for key, (value, fix) in DEFAULTS_CHANGED.items()
-                   if old.get(key) == value and new.get(key) != value)
+    return "".join(f"dialsum's default {key} is now {now}; the study ran under the old default {then}: add {fix} "
+                   "to resume it as it was.\n"
+                   for key, (then, now, fix) in DEFAULTS_CHANGED.items()
+                   if old.get(key) == then and new.get(key) == now)
 
 
 def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
