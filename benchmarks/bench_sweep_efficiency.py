@@ -108,14 +108,20 @@ def stored_grid(base: list[str], space: list[str]) -> dict | None:
     return {**data["results"], "when": data["when"]}
 
 
+def steps_to_best(order: list[dict], best: float | None) -> int | None:
+    """Steps spent (trials in number order, `cumulative_steps`) when a COMPLETE trial first came within MAX_DIFF of
+    `best`; None if none did (bench_sweep_replay.py judges its replays with it too)."""
+    return next((t["cumulative_steps"] for t in order if t["state"] == "COMPLETE" and t["objective"] is not None
+                 and best is not None and best - t["objective"] <= MAX_DIFF), None)
+
+
 def judge(grid: dict, tpe: dict, order: list[dict], budgeted: bool) -> dict:
     """One seed's distance to the grid's best, its step share at the end of the sweep and the share spent by the
     time a COMPLETE trial first came within MAX_DIFF of the grid's best; the verdict reads the first share, or with a
     step budget (whose end share is a setting) the second."""
     diff = abs(grid["best"] - tpe["best"]) if grid["best"] is not None and tpe["best"] is not None else None
     share = ratio(tpe["steps"], grid["steps"])
-    hit = next((t["cumulative_steps"] for t in order if t["state"] == "COMPLETE" and t["objective"] is not None
-                and grid["best"] is not None and grid["best"] - t["objective"] <= MAX_DIFF), None)
+    hit = steps_to_best(order, grid["best"])
     judged = ratio(hit, grid["steps"]) if budgeted else share
     passed = diff is not None and diff <= MAX_DIFF and judged is not None and judged <= MAX_STEP_SHARE
     return {**tpe, "diff": diff, "step_ratio": share, "passed": passed,

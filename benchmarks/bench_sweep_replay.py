@@ -34,7 +34,8 @@ from typing import Any
 import optuna
 from omegaconf import OmegaConf
 
-from _common import RESULTS, ROOT, Bench, read_json
+from _common import DEFAULT_PRUNER, RESULTS, ROOT, Bench, read_json
+from bench_sweep_efficiency import MAX_DIFF, MAX_STEP_SHARE, PASS_SHARE, SPACE, steps_to_best
 
 sys.path.insert(0, str(ROOT / "src"))
 from dialsum.sweep import budget, duplicates, startup_points  # noqa: E402
@@ -43,9 +44,6 @@ from dialsum.sweep.samplers import build_sampler  # noqa: E402
 from dialsum.sweep.search_space import parse_space  # noqa: E402
 
 CURVES = RESULTS / "sweep_efficiency_grid_curves.json"
-MAX_DIFF, MAX_STEP_SHARE, PASS_SHARE = 0.01, 0.30, 5 / 6
-SPACE = ["training.learning_rate=choice(3e-4,6e-4,1e-3,2e-3,4e-3)",
-         "training.per_device_train_batch_size=choice(8,16,32)"]
 BENCH = {"pruner.min_resource": 1, "pruner.max_resource": 6, "pruner.reduction_factor": 3}  # as the real bench
 GP = {"_target_": "optuna.samplers.GPSampler", "n_startup_trials": 4}
 CASES = {"default": {}, "hyperband": {"pruner.name": "hyperband"},
@@ -158,13 +156,13 @@ class Replay:
 
 
 def share_to_best(trials: list[optuna.trial.FrozenTrial], best: float, grid_steps: int) -> float | None:
-    """Share of the grid's steps spent (trials in number order) until a COMPLETE trial came within MAX_DIFF."""
-    spent = 0
+    """Share of the grid's steps spent until a COMPLETE trial came within MAX_DIFF (the real bench's rule)."""
+    order, spent = [], 0
     for t in sorted(trials, key=lambda t: t.number):
         spent += int(t.user_attrs.get(budget.STEPS_ATTR) or 0)
-        if t.state == optuna.trial.TrialState.COMPLETE and best - t.value <= MAX_DIFF:
-            return spent / grid_steps
-    return None
+        order.append({"state": t.state.name, "objective": t.value, "cumulative_steps": spent})
+    hit = steps_to_best(order, best)
+    return None if hit is None else hit / grid_steps
 
 
 def load_curves() -> tuple[dict[tuple, dict], float, int]:
@@ -176,9 +174,9 @@ def load_curves() -> tuple[dict[tuple, dict], float, int]:
     return curves, data["grid"]["best"], data["grid"]["steps"]
 
 
-def replay_case(overrides: dict[str, Any], seeds: range, n_jobs: int) -> dict[str, Any]:
+def replay_case(curves: dict[tuple, dict], best: float, grid_steps: int, overrides: dict[str, Any], seeds: range,
+                n_jobs: int) -> dict[str, Any]:
     """Pass count and step shares over the seeds for one setting."""
-    curves, best, grid_steps = load_curves()
     s = settings(overrides)
     shares = [share_to_best(Replay(curves, s, seed, n_jobs, 2 * grid_steps).run(), best, grid_steps)
               for seed in seeds]
@@ -202,20 +200,21 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds, args.cases = 6, ["default", "hyperband"]
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.getLogger("dialsum").setLevel(logging.WARNING)
-    default = settings({})["pruner"]["name"]
-    bench = Bench("sweep_replay", f"dialsum's default (TPE + {default}) reaches the grid's best (+-{MAX_DIFF}) with "
+    bench = Bench("sweep_replay", f"dialsum's default (TPE + {DEFAULT_PRUNER}) reaches the grid's best "
+                  f"(+-{MAX_DIFF}) with "
                   f"<= {MAX_STEP_SHARE:.0%} of the grid's steps in >= 5 of 6 replayed seeds", args.smoke)
-    print(f"curves: {CURVES.name} ({read_json(CURVES)['when']}); {args.seeds} seeds, n_jobs {args.n_jobs}")
+    curves, best, grid_steps = load_curves()
+    print(f"curves: {CURVES.name}; {args.seeds} seeds, n_jobs {args.n_jobs}")
     results, rows = {}, []
     for name in ["default", *[c for c in args.cases if c != "default"]]:
-        r = results[name] = replay_case(CASES[name], range(args.seeds), args.n_jobs)
+        r = results[name] = replay_case(curves, best, grid_steps, CASES[name], range(args.seeds), args.n_jobs)
         rows.append((f"{name}: passed / median share / share in 5 of 6",
                      f"{r['passed']} of {r['seeds']} ({r['passed'] / r['seeds']:.0%}) / {r['median_share']:.3f} / "
                      f"{r['share_5_of_6']:.3f}"))
         print(f"  {rows[-1][0]}: {rows[-1][1]}", flush=True)
     passed = results["default"]["passed"] >= PASS_SHARE * args.seeds - 1e-9
     return bench.finish(rows, passed, {"cases": {k: {"overrides": CASES[k], **v} for k, v in results.items()},
-                                       "default_pruner": default, "curves": CURVES.name})
+                                       "default_pruner": DEFAULT_PRUNER, "curves": CURVES.name})
 
 
 if __name__ == "__main__":
