@@ -144,7 +144,7 @@ def _frozen(trial: FakeTrial, number: int, folder: Path) -> optuna.trial.FrozenT
     worker = number % N_WORKERS
     start = T0 + dt.timedelta(seconds=(number // N_WORKERS) * (TRIAL_SECONDS + N_WORKERS))
     end = None if trial.state == S.RUNNING else start + dt.timedelta(seconds=TRIAL_SECONDS + number)
-    user_attrs: dict[str, Any] = {"worker": worker, "job_dir": str(folder),
+    user_attrs: dict[str, Any] = {"worker": worker, "job_dir": str(folder), "torch_threads": 1,  # 2 workers, 2 cores
                                   "sweeper": {"host": socket.gethostname(), "pid": os.getpid()}}
     if end is not None:
         user_attrs["duration_s"] = (end - start).total_seconds()

@@ -9,8 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import run_cli
-from dialsum.sweep.bridge import WINDOW, FollowCoreShare
-from dialsum.sweep.core_share import CoreShare
+from dialsum.sweep.core_share import CoreShare, FollowCoreShare
 
 
 def _read(share: CoreShare) -> int:
@@ -57,44 +56,36 @@ def follow(tmp_path: Path, monkeypatch):
     torch.set_num_threads(before)
 
 
-def test_a_job_follows_the_share_both_ways(follow: FollowCoreShare) -> None:
-    assert follow.refresh(force=True) is None  # 4 cores / 2 workers: unchanged
+def test_generation_borrows_the_idle_cores_and_gives_them_back(follow: FollowCoreShare) -> None:
+    with follow.lent() as threads:  # 4 cores / 2 workers working: nothing to lend
+        assert threads == 2 and torch.get_num_threads() == 2
+    follow.path.write_text("1\n")  # the other worker has no trial left
+    with follow.lent() as threads:
+        assert threads == 4 and torch.get_num_threads() == 4
+    assert torch.get_num_threads() == 2  # training goes on with the trial's own count
+    follow.path.unlink()  # the sweep ended: nothing to read, nothing lent
+    with follow.lent() as threads:
+        assert threads == 2
+
+
+def test_a_share_below_the_trials_own_threads_never_takes_its_cores(follow: FollowCoreShare) -> None:
+    follow.path.write_text("4\n")  # more workers than the trial started with: keep its own 2
+    with follow.lent() as threads:
+        assert threads == 2 and torch.get_num_threads() == 2
+
+
+def test_threads_come_back_when_generation_fails(follow: FollowCoreShare) -> None:
     follow.path.write_text("1\n")
-    assert follow.refresh() is None  # read at most once a second
-    assert follow.refresh(force=True) == 4 and torch.get_num_threads() == 4
-    follow.path.write_text("2\n")
-    assert follow.refresh(force=True) == 2 and torch.get_num_threads() == 2
-    follow.path.unlink()  # the sweep ended: keep the threads
-    assert follow.refresh(force=True) is None and torch.get_num_threads() == 2
-
-
-def test_a_raise_that_made_steps_slower_is_undone_and_not_retried(follow: FollowCoreShare) -> None:
-    follow.times = [0.10] * WINDOW
-    follow.path.write_text("1\n")
-    assert follow.refresh(force=True) == 4
-    follow.times = [0.12] * (WINDOW - 1)
-    follow.judge()
-    assert torch.get_num_threads() == 4  # not judged before WINDOW steps
-    follow.times.append(0.12)
-    follow.judge()
-    assert torch.get_num_threads() == 2 and follow.vetoed == {4}
-    assert follow.refresh(force=True) is None and torch.get_num_threads() == 2
-
-
-def test_a_raise_that_made_steps_faster_is_kept(follow: FollowCoreShare) -> None:
-    follow.times = [0.10] * WINDOW
-    follow.path.write_text("1\n")
-    assert follow.refresh(force=True) == 4
-    follow.times = [0.07] * WINDOW
-    follow.judge()
-    assert torch.get_num_threads() == 4 and not follow.vetoed
+    with pytest.raises(RuntimeError), follow.lent():
+        raise RuntimeError("out of memory")
+    assert torch.get_num_threads() == 2
 
 
 @pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to lend one")
 def test_the_last_trial_takes_the_finished_workers_cores(tmp_path: Path, cache_dir: Path) -> None:
     """n_jobs=2, a 2-step and a 200-step trial: once the short one is told, its worker waits (the budget is full
-    of running trials) and the long trial goes from cores / 2 to all cores; the file is gone afterwards."""
+    of running trials) and the long trial generates on all cores; the file is gone afterwards."""
     sweep_dir = tmp_path / "sweep"
     proc = run_cli(["-m", "debug=fast", "hydra/sweeper=optuna", "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
                     "hydra.launcher.n_jobs=2", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.name=grid",
@@ -105,6 +96,26 @@ def test_the_last_trial_takes_the_finished_workers_cores(tmp_path: Path, cache_d
     steps = {d: OmegaConf.load(d / ".hydra" / "config.yaml").training.max_steps for d in sweep_dir.glob("[0-9]*")}
     long_dir = next(d for d, n in steps.items() if n == 200)
     short_dir = next(d for d, n in steps.items() if n == 2)
-    assert f"now uses {os.cpu_count()} torch thread(s)" in (long_dir / "train.log").read_text()
-    assert "now uses" not in (short_dir / "train.log").read_text()
+    assert f"evaluation on {os.cpu_count()} torch thread(s)" in (long_dir / "train.log").read_text()
+    assert "lend their cores" not in (short_dir / "train.log").read_text()
     assert not list((sweep_dir / ".dialsum_cores").iterdir())
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to lend one")
+def test_lent_cores_never_change_what_a_trial_trains(tmp_path: Path, cache_dir: Path) -> None:
+    """The same trial, once with its sweep's other worker idle (its core lent) and once without: the trained
+    weights and losses are identical to the bit (torch's CPU LayerNorm backward sums per thread, so training must
+    keep its thread count), and the lent core did serve the evaluations."""
+    share = tmp_path / "share"
+    share.write_text("1\n")  # of 2 workers, only this trial's is working
+    runs = {}
+    for name, extra in {"lent": [f"trial.cpu_share={share}"], "alone": []}.items():
+        proc = run_cli(["debug=fast", "trial.n_workers=2", "artifacts.save_model=true", "training.max_steps=6",
+                        f"hydra.run.dir={tmp_path / name}", *extra], tmp_path, cache_dir)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[name] = tmp_path / name
+    weights = {n: (d / "model" / "model.safetensors").read_bytes() for n, d in runs.items()}
+    losses = {n: [r for r in (d / "metrics.csv").read_text().splitlines() if "/loss" in r] for n, d in runs.items()}
+    assert losses["lent"] and losses["lent"] == losses["alone"]
+    assert weights["lent"] == weights["alone"]
+    assert f"evaluation on {os.cpu_count()} torch thread(s)" in (runs["lent"] / "train.log").read_text()

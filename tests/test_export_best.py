@@ -62,6 +62,7 @@ def test_round_trip_gives_the_best_trial_on_full_data(sweep: Path, conf: Path) -
     assert cfg.data.max_train_samples is None and cfg.data.max_val_samples is None
     assert cfg.training.max_steps == TRAINING_DEFAULT_MAX_STEPS  # debug=fast left out
     assert cfg.trial.number is None
+    assert cfg.hardware.torch_threads is None and "hardware.torch_threads=1 to train on the same count" in text
 
 
 def test_without_full_data_keeps_the_debug_preset(sweep: Path, conf: Path) -> None:
@@ -69,6 +70,7 @@ def test_without_full_data_keeps_the_debug_preset(sweep: Path, conf: Path) -> No
     cfg = compose_experiment(conf, "best_debug")
     assert cfg.data.max_train_samples is not None and cfg.training.max_steps > 0
     assert cfg.training.learning_rate == best_params(sweep)["training.learning_rate"]
+    assert cfg.hardware.torch_threads == 1  # the count it trained on: on the CPU another count trains other weights
 
 
 def test_sweep_on_an_experiment_preset(tmp_path: Path, conf: Path) -> None:

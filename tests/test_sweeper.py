@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 
 from conftest import ROOT, run_cli
 from dialsum.sweep.storage import open_storage
@@ -75,6 +76,7 @@ def test_trials_report_every_evaluation(grid_sweep) -> None:
     for trial in study.trials:
         assert sorted(trial.intermediate_values) == [1, 2]  # debug=fast: 4 steps, eval every 2; step = evals done
         assert " cpu x" in trial.user_attrs["device"]  # recorded by the job, shown by `dialsum status`
+        assert trial.user_attrs["torch_threads"] == (os.cpu_count() or 1)  # one worker: all cores
 
 
 def test_best_config_reproduces_the_best_trial(grid_sweep, cache_dir: Path) -> None:
@@ -86,6 +88,9 @@ def test_best_config_reproduces_the_best_trial(grid_sweep, cache_dir: Path) -> N
     assert f"learning_rate: {best.params['training.learning_rate']}" in result.stdout
     assert f"per_device_train_batch_size: {best.params['training.per_device_train_batch_size']}" in result.stdout
     assert "number: null" in result.stdout
+    threads = best.user_attrs["torch_threads"]  # the rerun trains on the same CPU threads as the trial did
+    assert f"torch_threads: {threads}" in result.stdout
+    assert f"hardware.torch_threads={threads}" in yaml.safe_load((sweep_dir / "best_params.yaml").read_text())["best"]["command"]
 
 
 def test_rerun_resumes_without_new_trials(grid_sweep, cache_dir: Path) -> None:
@@ -210,6 +215,7 @@ def test_two_workers_through_joblib(tmp_path: Path, cache_dir: Path) -> None:
     spans = sorted((t.datetime_start, t.datetime_complete) for t in trials)
     assert any(a[1] > b[0] for a, b in zip(spans, spans[1:]))  # trials overlapped in time
     assert "1 torch thread(s)" in "".join((Path(t.user_attrs["job_dir"]) / "train.log").read_text() for t in trials)
+    assert {t.user_attrs["torch_threads"] for t in trials} == {max(1, (os.cpu_count() or 1) // 2)}
 
 
 @pytest.mark.slow

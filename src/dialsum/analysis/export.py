@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from dialsum.analysis.study_io import (SweepStudy, is_sweeper_only, job_dir, job_hydra_file, load_sweep,
                                        objective_names)
 from dialsum.errors import DialsumError
+from dialsum.sweep.devices import THREADS_ATTR, THREADS_KEY
 from dialsum.tracking import atomic
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -149,6 +150,7 @@ def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, d
         else:
             plan.values[key] = value
     plan.defaults = defaults_entries(group_choices, defaults, plan, full_data)
+    pin_cpu_threads(trial, plan, full_data)
     if full_data:
         config = job_hydra_file(folder, "config.yaml")
         for key in SAMPLE_CAP_KEYS:
@@ -159,6 +161,20 @@ def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, d
                 plan.values[key] = None
                 plan.notes.append(f"full data: {key}=null (the sweep capped it at {was})")
     return plan
+
+
+def pin_cpu_threads(trial: optuna.trial.FrozenTrial, plan: ExportPlan, full_data: bool) -> None:
+    """A CPU trial retrains to its sweep number only on the thread count it trained on (core_share says why)."""
+    threads = trial.user_attrs.get(THREADS_ATTR)
+    if threads is None or THREADS_KEY in plan.values:
+        return
+    if full_data:
+        plan.notes.append(f"the sweep trained this trial on {threads} CPU thread(s); add {THREADS_KEY}={threads} "
+                          "to train on the same count (on the CPU the count changes the result)")
+    else:
+        plan.values[THREADS_KEY] = int(threads)
+        plan.notes.append(f"{THREADS_KEY}={threads}: the thread count the sweep trained it on (on the CPU another "
+                          "count changes the result)")
 
 
 def defaults_entries(group_choices: dict[str, Any], defaults: dict[str, Any], plan: ExportPlan,

@@ -63,7 +63,8 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
     generation_eval = GenerationEval(prompts=prompts, references=list(val_frame["summary"]),
                                      fnames=list(val_frame["fname"]), dialogues=list(val_frame["dialogue"]),
                                      gen_cfg=cfg.generation, scorer=SummaryScorer(cfg.metric),
-                                     decoder_only=family.decoder_only, n_log_examples=int(cfg.artifacts.n_log_examples))
+                                     decoder_only=family.decoder_only, n_log_examples=int(cfg.artifacts.n_log_examples),
+                                     cores=_core_share(cfg))
     history = MetricHistory()
     timer = StepTimer()
     callbacks: list = [NanGuard(), EvaluateAtEnd(), history, ProgressLog(), timer]
@@ -76,9 +77,6 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
         from dialsum.sweep.bridge import StopOnSweepInterrupt
 
         callbacks.append(StopOnSweepInterrupt())
-    cores = _core_share(cfg)
-    if cores is not None:
-        callbacks.append(cores)
     tracker = None
     if cfg.logger.name == "wandb":
         from dialsum.tracking.wandb_logger import WandbLogger
@@ -115,11 +113,11 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
 
 
 def _core_share(cfg: DictConfig):
-    """A sweep trial on a local worker takes the cores of finished workers (unless torch_threads is fixed)."""
+    """A sweep trial on a local worker generates on the cores of finished workers (unless torch_threads is fixed)."""
     path = cfg.trial.get("cpu_share")
     if not path or cfg.hardware.get("torch_threads"):
         return None
-    from dialsum.sweep.bridge import FollowCoreShare
+    from dialsum.sweep.core_share import FollowCoreShare
 
     return FollowCoreShare(str(path))
 

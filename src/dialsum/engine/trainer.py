@@ -1,6 +1,7 @@
 """Assemble HF (Seq2Seq)Trainer for a run, with generation-based evaluation on Korean ROUGE."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import logging
@@ -37,12 +38,14 @@ class GenerationEval:
     scorer: SummaryScorer
     decoder_only: bool
     n_log_examples: int
+    cores: Any = None  # a sweep trial's core_share.FollowCoreShare: generation may use idle workers' cores
     last_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def run(self, model: Any, tokenizer: Any, device: Any) -> dict[str, float]:
         """Generate, score, and keep per-example rows for predictions.jsonl and loggers."""
-        texts, lengths = generate_summaries(model, tokenizer, self.prompts, self.gen_cfg,
-                                            self.decoder_only, device)
+        with self.cores.lent() if self.cores is not None else contextlib.nullcontext():
+            texts, lengths = generate_summaries(model, tokenizer, self.prompts, self.gen_cfg,
+                                                self.decoder_only, device)
         metrics, per_example = self.scorer.score(texts, self.references, lengths)
         self.last_rows = [{"fname": f, "prediction": p, "reference": r, **s}
                           for f, p, r, s in zip(self.fnames, texts, self.references, per_example)]

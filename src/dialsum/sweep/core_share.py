@@ -1,16 +1,16 @@
-"""The sweep's tail: cores of workers that have no trial left go to the trials still running on this machine.
+"""The sweep's tail: cores of workers that have no trial left serve the generation of the trials still running.
 
-Each of n_jobs local workers starts its trial with cores / n_jobs torch threads (devices.cpu_threads). When a
-worker has nothing to run (the budget is full of running trials, or the study is done), its cores would idle
-until the last trials end. The sweeper keeps a small file with the number of its workers that are working; its
-jobs re-read it between training steps (at most once a second) and call torch.set_num_threads(cores / that
-number); a waiting worker that gets a trial again (one was re-queued) takes its cores back the same way.
-A raise is timed over a few steps and undone when it did not make steps faster: on a machine shared with other
-work, extra OpenMP threads wait for cores other processes hold (seen on the development VM: a trial raised to 2
-threads beside two busy training processes got slower per step, not faster).
-The job side is dialsum.sweep.bridge.FollowCoreShare (this module stays free of torch and transformers, which
-the sweeper process never imports). Written here: no launcher or Trainer callback resizes a running job's threads. Only local launchers (joblib,
+Each of n_jobs local workers starts its trial with cores / n_jobs torch threads (devices.cpu_threads) and trains
+on that count to the end: torch's CPU LayerNorm backward sums its weight gradients in per-thread buffers, so
+another thread count trains other weights (measured on the sweep demo: the same point ended at ROUGE 0.622 with 1
+thread, 0.271 with 2; BENCHMARKS.md). A trial's result must not depend on when other trials ended. Generation
+gives the same text at any thread count (checked: predict.py with 1 and 2 threads writes identical files), so
+that is where lent cores go. When a worker has nothing to run (the budget is full of running trials, or the
+study is done) the sweeper writes the number of its workers still working to a small file; a job reads it
+before each evaluation's generation and generates on cores / that number threads, then trains on.
+Written here: no launcher or Trainer callback resizes a running job's threads. Only local launchers (joblib,
 submitit_local): a SLURM job owns the CPUs SLURM gave it, and an explicit hardware.torch_threads is never changed.
+This module stays free of torch at import (the sweeper process never imports it; the job side imports it late).
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -61,3 +63,38 @@ class CoreShare:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(f"{working}\n", encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+class FollowCoreShare:
+    """Job side: generate on the cores of the sweep's idle workers; train on the thread count the trial began with."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.logged: int | None = None  # the lent thread count last written to the log
+
+    def available(self) -> int | None:
+        """Threads this job may use now: cores / the sweeper's workers still working (None: no share to read)."""
+        from dialsum.sweep.devices import cpu_threads
+
+        try:
+            active = int(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # the sweep ended or the file is being replaced: lend nothing
+            return None
+        return cpu_threads(max(1, active), None)
+
+    @contextmanager
+    def lent(self) -> Iterator[int]:
+        """Run the block on the lent threads (never fewer than the trial's own), then give them back."""
+        import torch
+
+        own = torch.get_num_threads()
+        threads = max(own, self.available() or own)
+        if threads != self.logged and threads > own:
+            log.info("idle sweep workers lend their cores: evaluation on %d torch thread(s), training stays on %d",
+                     threads, own)
+            self.logged = threads
+        torch.set_num_threads(threads)
+        try:
+            yield threads
+        finally:
+            torch.set_num_threads(own)

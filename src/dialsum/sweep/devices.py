@@ -28,6 +28,8 @@ NO_GPU = ("this hardware config needs a CUDA GPU (accelerator=cuda / fp16 / bf16
           "Use hardware=cpu, or run on a GPU machine.")
 PRECISIONS = ("fp32", "fp16", "bf16")
 FP16_OVERFLOW_FAMILIES = ("t5", "mt5")
+THREADS_ATTR = "torch_threads"  # trial user attr: CPU threads it trained on (another count trains other weights)
+THREADS_KEY = "hardware.torch_threads"
 
 
 @dataclass(frozen=True)
@@ -299,3 +301,12 @@ def _local_gpus(params: dict[str, Any], visible: list[str]) -> None:
         log.info("hydra.launcher.gpus_per_node=%s -> %d: every job sees all GPUs and claims one slot",
                  params.get("gpus_per_node"), len(visible))
         params["gpus_per_node"] = len(visible)
+
+
+def pin_threads(overrides: list[str], user_attrs: dict[str, Any]) -> list[str]:
+    """A CPU trial's rerun trains on the thread count it had in the sweep (cores / n_jobs there), not on all cores:
+    torch's CPU LayerNorm backward sums per thread, so another count gives another result (core_share)."""
+    threads = user_attrs.get(THREADS_ATTR)
+    if threads is None or any(o.lstrip("+~").startswith(f"{THREADS_KEY}=") for o in overrides):
+        return overrides
+    return [*overrides, f"{THREADS_KEY}={int(threads)}"]

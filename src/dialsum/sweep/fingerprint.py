@@ -31,7 +31,8 @@ RESUME_MODES = ("auto", "force")
 # Config keys that do not define the experiment: where things are written, logging, which device, how many
 # workers share the machine, and data *paths* (the data itself is identified by content hash). Caveat, measured
 # (BENCHMARKS.md): on the CPU the torch thread count (hardware.torch_threads, or cores / workers) does change a
-# trial's numbers; it stays out so a resume with another n_jobs is allowed.
+# trial's numbers; it stays out so a resume with another n_jobs is allowed, and each trial records its own count
+# (user attr torch_threads), which its rerun command pins.
 IGNORED_PREFIXES = ("paths.", "trial.", "logger.", "artifacts.", "task_name", "hardware.devices",
                     "hardware.torch_threads", "hardware.trials_per_gpu", "data.train_path", "data.val_path", "data.test_path",
                     "data.synthetic.dir", "training.logging_steps", "training.disable_tqdm",

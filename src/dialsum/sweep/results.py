@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 from omegaconf import OmegaConf
 
+from dialsum.sweep.devices import THREADS_ATTR, THREADS_KEY, pin_threads
 from dialsum.sweep.job_folder import experiment_overrides, read_job_metrics, read_job_overrides, train_command
 from dialsum.sweep.storage import dashboard_command, mask_url
 from dialsum.tracking import atomic
@@ -75,6 +76,9 @@ def write_best_config(trial: optuna.trial.FrozenTrial, out_path: Path) -> bool:
     cfg = OmegaConf.load(src)
     if "trial" in cfg and OmegaConf.select(cfg, "trial.n_workers") is not None:  # dialsum's trial.* fields only
         cfg.trial = {"number": None, "study_name": None, "storage": None, "n_workers": 1, "cpu_share": None}
+    threads = trial.user_attrs.get(THREADS_ATTR)
+    if threads is not None and OmegaConf.select(cfg, THREADS_KEY) is None:  # retrain on the sweep's CPU threads
+        OmegaConf.update(cfg, THREADS_KEY, int(threads))
     atomic.write_text(out_path, "# Best trial %d of the sweep; rerun with the command in best_params.yaml\n"
                       % trial.number + OmegaConf.to_yaml(cfg))
     return True
@@ -85,7 +89,7 @@ def rerun_command(trial: optuna.trial.FrozenTrial, script: str = "train.py") -> 
     overrides = read_job_overrides(trial.user_attrs.get("job_dir"))
     if overrides is None and trial.user_attrs.get("overrides"):
         overrides = experiment_overrides(list(trial.user_attrs["overrides"]))
-    return train_command(overrides, script) if overrides is not None else None
+    return train_command(pin_threads(overrides, trial.user_attrs), script) if overrides is not None else None
 
 
 def finish_sweep(study: optuna.Study, records: list[TrialRecord], sweep_dir: Path, storage_url: str,
