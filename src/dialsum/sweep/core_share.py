@@ -7,7 +7,10 @@ thread, 0.271 with 2; BENCHMARKS.md). A trial's result must not depend on when o
 gives the same text at any thread count (checked: predict.py with 1 and 2 threads writes identical files), so
 that is where lent cores go. When a worker has nothing to run (the budget is full of running trials, or the
 study is done) the sweeper writes the number of its workers still working to a small file; a job reads it
-before each evaluation's generation and generates on cores / that number threads, then trains on.
+before each evaluation's generation and generates on cores / that number threads, then trains on. The raise is
+not timed (the first form timed training steps and undid a raise that was not faster): on a machine busy with
+other work, extra threads can make that generation slower; fix hardware.torch_threads or set share_idle_cores
+false there. Measured gain on a quiet machine: 1.032x on a 3-trial tail (benchmarks/bench_tail.py).
 Written here: no launcher or Trainer callback resizes a running job's threads. Only local launchers (joblib,
 submitit_local): a SLURM job owns the CPUs SLURM gave it, and an explicit hardware.torch_threads is never changed.
 This module stays free of torch at import (the sweeper process never imports it; the job side imports it late).
