@@ -46,7 +46,7 @@ bench: install postgres ## speed targets; results go to BENCHMARKS.md by hand (b
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
-bench-smoke: install postgres ## every benchmark at tiny sizes (a few minutes): checks they run, judges nothing
+bench-smoke: install postgres ## every benchmark at tiny sizes (~10 min on 2 cores): checks they run, judges nothing
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	for f in benchmarks/bench_*.py; do $(PY) $$f --smoke || exit 1; done
 
