@@ -89,6 +89,8 @@ def run_three(tmp_path: Path, cache_dir: Path, url: str, space: list[str], n_tri
     return trials
 
 
+# slow: ~17 s; the TPE-budget and journal tests keep sharing one study in the fast run
+@pytest.mark.slow
 def test_three_sweepers_share_one_grid(tmp_path: Path, cache_dir: Path, postgres_url: str) -> None:
     trials = run_three(tmp_path, cache_dir, postgres_url, GRID, n_trials=6)
     assert len(trials) == 6 and all(t.state == S.COMPLETE for t in trials)
@@ -118,6 +120,8 @@ def _in_other_pid_namespace() -> list[str]:
     return ["unshare", "--pid", "--fork", "--uts"]
 
 
+# slow: ~15 s; test_sweep_workers' grace-period test covers the recovery rule in the fast run
+@pytest.mark.slow
 def test_sigkilled_sweeper_trial_is_requeued_after_the_grace_period(tmp_path: Path, cache_dir: Path,
                                                                    postgres_url: str) -> None:
     """Only the heartbeat can tell (the victim runs in its own pid namespace): the survivor waits out the

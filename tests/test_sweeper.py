@@ -162,6 +162,8 @@ def test_duplicate_proposals_reuse_the_earlier_result(tmp_path: Path, cache_dir:
     assert sorted(p.name for p in sweep_dir.iterdir() if p.name.isdigit()) == ["0"]
 
 
+# slow: ~13 s; test_any_app's two-objective sweep keeps multi-objective in the fast run
+@pytest.mark.slow
 def test_multi_objective_rouge_vs_memory(tmp_path: Path, cache_dir: Path) -> None:
     """User story 4: trade ROUGE against peak memory with NSGA-II (no pruning in this mode)."""
     sweep_dir = tmp_path / "multirun" / "test"

@@ -61,6 +61,8 @@ def test_log_says_which_model_ran(families_multirun: Path) -> None:
     assert "first-utterance baseline" in log
 
 
+# slow: ~16 s; the families_multirun fixture keeps plain Hydra multirun in the fast run
+@pytest.mark.slow
 def test_plain_multirun_learning_rate_grid(tmp_path: Path, cache_dir: Path) -> None:
     """The issue's example: 2 models x 2 learning rates = 4 jobs, each with its own metrics."""
     sweep_dir = tmp_path / "multirun" / "grid"
