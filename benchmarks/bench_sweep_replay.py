@@ -51,7 +51,9 @@ CASES = {"default": {}, "hyperband": {"pruner.name": "hyperband"},
          "bootstrap_count=2": {"pruner.bootstrap_count": 2},
          "hyperband bootstrap_count=2": {"pruner.name": "hyperband", "pruner.bootstrap_count": 2},
          "n_startup_trials=2": {"sampler.n_startup_trials": 2}, "pruner none": {"pruner.name": "none"},
-         "sampler random": {"sampler.name": "random"}, "sampler GP": {"sampler": GP}}
+         "sampler random": {"sampler.name": "random"},
+         "random search": {"sampler.name": "random", "pruner.name": "none"},  # the peer, same budget
+         "sampler GP": {"sampler": GP}}
 FP = "replay"  # every trial's fingerprint: one experiment
 
 
