@@ -206,7 +206,7 @@ def test_out_of_memory_in_a_grown_batch_falls_back_to_batch_size(tiny, monkeypat
 
 def test_shipped_grow_factor_grows_batches_on_a_gpu_only() -> None:
     gen = compose_cfg([]).generation
-    assert grow_factor(gen, torch.device("cpu")) == 1 and grow_factor(gen, torch.device("cuda")) == 4
+    assert grow_factor(gen, torch.device("cpu")) == 1 and grow_factor(gen, torch.device("cuda")) == 8
     assert grow_factor(OmegaConf.merge(gen, {"grow_factor": 2}), torch.device("cpu")) == 2
 
 
