@@ -10,14 +10,14 @@ the card's name with every number; a failing part does not stop the others.
               card, every dialogue of --dialogues summarised by dialsum.engine.generation.generate_summaries:
               naive = input-order chunks of generation.batch_size (what a plain loop or Trainer.predict does),
               sorted = grow_factor 1, dialsum = the shipped default (sorted, batches grow on a GPU), and
-              sorted_4x_batch (informative: 4 x batch_size rows); greedy and 4 beams; rounds rotate the
+              sorted_4x_batch (informative: 4 x batch_size rows); greedy and 4 beams (--beams); rounds rotate the
               order; target (greedy): naive / dialsum wall >= 2.0
   sharing     the same 4-trial grid sweep (KoBART-base-sized, bf16) with n_jobs=1, trials_per_gpu=1 and with
               n_jobs=2, trials_per_gpu=2 on one GPU: trials/hour of each (no target; issue 12's feature measured)
 --cpu-smoke runs every part with hardware=cpu and tiny sizes: a dry run of this script, not a measurement.
 
 Usage: python benchmarks/gpu_peers.py [--only generation,sharing,speed] [--dialogues dev.csv] [--gen-steps 900]
-                                      [--rounds 3] [--repeats 3] [--cpu-smoke]
+                                      [--rounds 3] [--beams 1,4] [--repeats 3] [--cpu-smoke]
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def precision(c: Check) -> list[str]:
     return ["hardware=cpu"] if c.smoke else ["hardware=gpu", "hardware.precision=bf16"]
 
 
-def step_generation(c: Check, dialogues: Path, steps: int, rounds: int) -> dict[str, Any]:
+def step_generation(c: Check, dialogues: Path, steps: int, rounds: int, beams: str) -> dict[str, Any]:
     """Train on the dialogues, then time the ways of generating for all of them in one process."""
     import pandas as pd
 
@@ -68,7 +68,8 @@ def step_generation(c: Check, dialogues: Path, steps: int, rounds: int) -> dict[
         "generation.max_new_tokens=8"])
     out = c.work / "generation.json"
     worker, _ = c.run("gen_timing", [sys.executable, __file__, "--generation-worker", str(c.work / "gen_model"),
-                                     str(dialogues), str(out), "--rounds", str(rounds), *(["--cpu"] if c.smoke else [])])
+                                     str(dialogues), str(out), "--rounds", str(rounds), "--beams", beams,
+                                     *(["--cpu"] if c.smoke else [])])
     timing = read_json(out)
     ratios = {}
     for beams, part in (timing.get("by_beams") or {}).items():
@@ -85,7 +86,7 @@ def step_generation(c: Check, dialogues: Path, steps: int, rounds: int) -> dict[
     return {"checks": checks, "numbers": numbers, "proc": proc if proc.returncode else worker}
 
 
-def generation_worker(run_dir: Path, dialogues: Path, out: Path, rounds: int, cpu: bool) -> int:
+def generation_worker(run_dir: Path, dialogues: Path, out: Path, rounds: int, beams_list: str, cpu: bool) -> int:
     """In one process on the card: the run's model and every dialogue's prompt, then the three ways timed,
     greedy (the shipped default) and with 4 beams."""
     import torch
@@ -110,7 +111,7 @@ def generation_worker(run_dir: Path, dialogues: Path, out: Path, rounds: int, cp
     result = {"card": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu", "dialogues": len(prompts),
               "prompt_tokens": {"min": min(lengths), "median": statistics.median(lengths), "max": max(lengths)},
               "rounds": rounds, "by_beams": {}}
-    for beams in (1, 4):
+    for beams in (int(b) for b in beams_list.split(",")):
         gen = OmegaConf.merge(shipped, {"num_beams": beams, **({"max_new_tokens": 24} if cpu else {})})
         result["by_beams"][str(beams)] = time_sides(model, tokenizer, prompts, gen, family.decoder_only, rounds)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
@@ -142,22 +143,34 @@ def time_sides(model: Any, tokenizer: Any, prompts: list[list[int]], gen: Any, d
              "sorted_4x_batch": lambda: generate_summaries(model, tokenizer, prompts, big, decoder_only, device)}
     generate_summaries(model, tokenizer, prompts[:size], gen, decoder_only, device)  # warm-up
     walls: dict[str, list[float]] = {side: [] for side in sides}
+    rows: dict[str, list[int]] = {}  # rows of each model.generate call: the plan each side really ran
+    calls: list[int] = []
+    plain = model.generate
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        """model.generate, noting its batch's rows."""
+        calls.append(int(kwargs["input_ids"].shape[0]))
+        return plain(*args, **kwargs)
+
+    model.generate = counted
     texts: dict[str, tuple[list[str], list[int]]] = {}
     for r in range(rounds):
         for side in list(sides)[r % len(sides):] + list(sides)[: r % len(sides)]:  # drift favours no side
             if device.type == "cuda":
                 torch.cuda.synchronize()
+            calls.clear()
             started = time.perf_counter()
             texts[side] = sides[side]()
+            rows[side] = list(calls)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             walls[side].append(round(time.perf_counter() - started, 3))
     lengths, new = [len(p) for p in prompts], int(gen.max_new_tokens)
-    return {"generation": OmegaConf.to_container(gen), "wall_s": walls,
+    model.generate = plain
+    return {"generation": OmegaConf.to_container(gen), "wall_s": walls, "rows_per_generate_call": rows,
             "batches": {"naive": -(-len(prompts) // size), "sorted": len(plan_batches(lengths, size, new, 1)),
                         "sorted_4x_batch": len(plan_batches(lengths, 4 * size, new, 1)),
                         "dialsum_without_memory_scale": len(plan_batches(lengths, size, new, grow_factor(gen, device)))},
-            # on a GPU the run itself may grow further: up to grow_factor x batch_size rows as memory allows,
             "generated_tokens": {s: {"mean": round(statistics.mean(v[1]), 1), "median": statistics.median(v[1]),
                                      "max": max(v[1])} for s, v in texts.items()},
             "same_text_as_naive": {s: round(sum(a == b for a, b in zip(v[0], texts["naive"][0])) / len(v[0]), 3)
@@ -200,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=300, help="speed and generation-model training steps")
     parser.add_argument("--repeats", type=int, default=3, help="speed: runs per side (ABBA)")
     parser.add_argument("--rounds", type=int, default=3, help="generation: timed rounds of each side")
+    parser.add_argument("--beams", default="1,4", help="generation: beam counts timed (1 = greedy, the target)")
     parser.add_argument("--gen-steps", type=int, default=900, help="generation: steps training the model (it must "
                                                                         "learn to stop at </s>)")
     parser.add_argument("--trials", type=int, default=4, help="sharing: grid trials per sweep")
@@ -211,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.generation_worker:
-        return generation_worker(*args.generation_worker, args.rounds, args.cpu)
+        return generation_worker(*args.generation_worker, args.rounds, args.beams, args.cpu)
     if not args.dialogues.is_file():
         print(f"gpu_peers: --dialogues {args.dialogues} does not exist; pass a DialogSum-ko CSV "
               "(fname, dialogue, summary), e.g. ../shared/data/dialogsum_ko/dev.csv", file=sys.stderr)
@@ -224,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = {"speed": lambda: gpu_check.step_speed(c, steps, 4 if smoke else 32, 1 if smoke else args.repeats,
                                                    SPEED_TARGET),
              "generation": lambda: step_generation(c, args.dialogues, 6 if smoke else args.gen_steps,
-                                                   1 if smoke else args.rounds),
+                                                   1 if smoke else args.rounds, args.beams),
              "sharing": lambda: step_sharing(c, 2 if smoke else args.trials, 4 if smoke else args.share_steps)}
     started, results, machine = time.time(), [], gpu_check.machine()
     out.parent.mkdir(parents=True, exist_ok=True)
