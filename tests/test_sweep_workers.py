@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -124,3 +125,30 @@ def test_rdb_trial_that_never_beat_is_recovered_after_the_grace_period(tmp_path:
     assert trials[never_beat.number].state == S.FAIL and trials[old_dialsum.number].state == S.FAIL
     assert trials[beating.number].state == S.RUNNING
     assert len(study.get_trials(states=(S.WAITING,))) == 2
+
+
+def test_a_worker_waiting_on_a_full_budget_wakes_when_a_trial_is_told_not_at_the_next_poll(tmp_path: Path) -> None:
+    """The end of every sweep: one worker waits while the other trains the last trial."""
+    from dialsum.sweep import budget
+    from dialsum.sweep.coordination import Coordinator
+
+    coord = Coordinator({"heartbeat_interval": 10, "grace_period": 60}, str(tmp_path / "journal.log"),
+                        run_identity())
+    study = optuna.create_study(study_name="s", storage=coord.storage)
+    coord.attach(study, n_jobs=2)
+    coord.poll_s = 3600.0  # only the wake-up can end the wait below
+    last = _running(study, coord.me)  # this sweeper's own trial, training elsewhere
+    limits = budget.Limits(n_trials=1)
+    try:
+        state = coord.ask(study, LR, limits, {"fingerprint": "f"}, skip_duplicates=False, forced=False)
+        assert isinstance(state, budget.BudgetState), state
+        assert state.running == (last.number,)
+        waiter = threading.Thread(target=coord.wait, args=(state,), daemon=True)
+        waiter.start()
+        study.tell(last, 0.5)
+        coord.release(last)
+        waiter.join(timeout=60)
+        assert not waiter.is_alive()
+        assert coord.ask(study, LR, limits, {"fingerprint": "f"}, skip_duplicates=False, forced=False) == "done"
+    finally:
+        coord.close()

@@ -25,6 +25,7 @@ def families_multirun(tmp_path_factory, cache_dir: Path) -> Path:
     result = run_cli(["-m", f"model={','.join(FAMILIES)}", "experiment=quick_test",
                       f"hydra.sweep.dir={sweep_dir}"], cwd, cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
+    (cwd / "cli_output.txt").write_text(result.stdout + result.stderr, encoding="utf-8")
     return sweep_dir
 
 
@@ -63,6 +64,27 @@ def test_log_says_which_model_ran(families_multirun: Path) -> None:
 
 # slow: ~16 s; the families_multirun fixture keeps plain Hydra multirun in the fast run
 @pytest.mark.slow
+def test_reloading_the_best_checkpoint_reports_no_missing_tied_weights(families_multirun: Path) -> None:
+    """Every family reloads its best checkpoint at the end; tied embeddings / lm_head are not 'missing'."""
+    output = (families_multirun.parent.parent / "cli_output.txt").read_text(encoding="utf-8")
+    assert "There were missing keys" not in output
+
+
+def test_really_missing_keeps_only_keys_no_loaded_weight_shares() -> None:
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    from dialsum.engine.trainer import really_missing
+
+    model = BartForConditionalGeneration(BartConfig(vocab_size=64, d_model=16, encoder_layers=1, decoder_layers=1,
+                                                    encoder_attention_heads=2, decoder_attention_heads=2,
+                                                    encoder_ffn_dim=32, decoder_ffn_dim=32))
+    tied = ["model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight"]
+    assert really_missing(model, tied) == []  # model.shared.weight was in the checkpoint
+    assert really_missing(model, [*tied, "model.shared.weight"]) == [*tied, "model.shared.weight"]
+    assert really_missing(model, ["model.encoder.layernorm_embedding.bias", "x.unknown"]) == [
+        "model.encoder.layernorm_embedding.bias", "x.unknown"]
+
+
 def test_plain_multirun_learning_rate_grid(tmp_path: Path, cache_dir: Path) -> None:
     """The issue's example: 2 models x 2 learning rates = 4 jobs, each with its own metrics."""
     sweep_dir = tmp_path / "multirun" / "grid"

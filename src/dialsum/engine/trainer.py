@@ -68,6 +68,25 @@ class GenerativeEvalMixin:
         output.metrics.update({f"{metric_key_prefix}_{k}": v for k, v in metrics.items()})
         return output
 
+    def _issue_warnings_after_load(self, load_result: Any) -> None:
+        """transformers 5 reports tied weights (KoBART's embeddings and lm_head) as missing from the best
+        checkpoint although they were loaded through the weight they share: report only keys really missing."""
+        if hasattr(load_result, "_replace"):
+            load_result = load_result._replace(missing_keys=really_missing(self.model, load_result.missing_keys))
+        super()._issue_warnings_after_load(load_result)
+
+
+def really_missing(model: Any, missing_keys: list[str]) -> list[str]:
+    """Missing keys whose parameter is not shared with a key the checkpoint did hold."""
+    names_by_param: dict[int, list[str]] = {}
+    param_of: dict[str, int] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        names_by_param.setdefault(id(param), []).append(name)
+        param_of[name] = id(param)
+    missing = set(missing_keys)
+    return [key for key in missing_keys
+            if key not in param_of or all(name in missing for name in names_by_param[param_of[key]])]
+
 
 class DialsumSeq2SeqTrainer(GenerativeEvalMixin, Seq2SeqTrainer):
     """Encoder-decoder families (kobart, t5, mt5)."""

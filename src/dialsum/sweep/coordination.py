@@ -7,6 +7,7 @@ sweepers' trials (liveness, recovery) and duplicate points (duplicates). The swe
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, Callable, Mapping
 
@@ -41,6 +42,7 @@ class Coordinator:
         self.storage = open_storage(storage_url, HeartbeatSettings(self.interval, self.grace, self.stale))
         self.poll_s = min(1.0, float(self.interval))
         self._last_wait_log = 0.0
+        self._told = threading.Event()  # a trial of this sweeper was told: waiting workers look again at once
         self.spent: str | None = None  # why the step/hour budget ended the asking, once it has
 
     def attach(self, study: optuna.Study, n_jobs: int) -> int:
@@ -63,6 +65,7 @@ class Coordinator:
         """(trial, decision) when the budget has room; DONE; or a BudgetState to wait on. `extend` adds
         define-by-run params (custom_search_space) before the duplicate check."""
         with self.lock.hold():
+            self._told.clear()  # a trial told after this read wakes the wait() below
             recovery.recover(study, self.me, self.grace, self.stale)
             state = budget.read(study)
             self._note_spent(state.spent(limits))
@@ -88,13 +91,15 @@ class Coordinator:
             log.info("%s: no new trials; running ones finish", reason)
 
     def wait(self, state: budget.BudgetState) -> None:
-        """The budget is full of running trials: sleep a poll interval (say so now and then)."""
+        """The budget is full of running trials: sleep until one of ours is told, or a poll interval for
+        other sweepers' (say so now and then)."""
         now = time.time()
         if now - self._last_wait_log > WAIT_LOG_EVERY_S:
             self._last_wait_log = now
             log.info("budget full: waiting for running trial(s) %s to finish%s", list(state.running),
                      "" if self.spent else f", or to be re-queued when their sweeper stops beating for {self.grace} s")
-        STOP.wait(self.poll_s)
+        if not STOP.is_set():
+            self._told.wait(self.poll_s)
 
     def settle(self, study: optuna.Study, trial: optuna.Trial, decision: duplicates.Decision,
                forced: bool) -> duplicates.Decision | None:
@@ -114,5 +119,6 @@ class Coordinator:
         return decision
 
     def release(self, trial: optuna.Trial) -> None:
-        """The trial is told: stop beating it."""
+        """The trial is told: stop beating it, wake the workers waiting on the budget."""
         self.heartbeats.release(trial._trial_id)
+        self._told.set()

@@ -21,6 +21,7 @@ from hydra.core.plugins import Plugins
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from dialsum import fast_exit
 from dialsum.errors import DialsumError
 from dialsum.sweep import app_profile, fingerprint, progress, retries, submitit_jobs
 from dialsum.sweep.coordination import DONE, Coordinator
@@ -63,6 +64,7 @@ class OptunaSweep:
     def sweep(self, arguments: list[str]) -> list[TrialRecord]:
         """Validate everything, check the study is the same experiment, then run trials until n_trials."""
         s = self.settings
+        fast_exit.install()  # n_jobs=1 runs the jobs in this process: skip the last walk over torch's heap
         space = parse_space(s.get("params"), arguments)
         if not space.distributions:
             raise DialsumError("search space is empty: give hydra.sweeper.params or a sweep on the command "
