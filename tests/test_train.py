@@ -62,8 +62,6 @@ def test_log_says_which_model_ran(families_multirun: Path) -> None:
     assert "first-utterance baseline" in log
 
 
-# slow: ~16 s; the families_multirun fixture keeps plain Hydra multirun in the fast run
-@pytest.mark.slow
 def test_reloading_the_best_checkpoint_reports_no_missing_tied_weights(families_multirun: Path) -> None:
     """Every family reloads its best checkpoint at the end; tied embeddings / lm_head are not 'missing'."""
     output = (families_multirun.parent.parent / "cli_output.txt").read_text(encoding="utf-8")
@@ -85,6 +83,8 @@ def test_really_missing_keeps_only_keys_no_loaded_weight_shares() -> None:
         "model.encoder.layernorm_embedding.bias", "x.unknown"]
 
 
+# slow: ~16 s; the families_multirun fixture keeps plain Hydra multirun in the fast run
+@pytest.mark.slow
 def test_plain_multirun_learning_rate_grid(tmp_path: Path, cache_dir: Path) -> None:
     """The issue's example: 2 models x 2 learning rates = 4 jobs, each with its own metrics."""
     sweep_dir = tmp_path / "multirun" / "grid"
@@ -139,3 +139,20 @@ def test_early_stopping_ends_training(tmp_path: Path, cache_dir: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["global_step"] == 4 and metrics["n_evaluations"] == 2
+
+
+def test_fast_exit_keeps_exit_status_and_the_atexit_hooks_of_logging_and_trackers(tmp_path: Path) -> None:
+    """gc.freeze at exit skips the collector's last walk, nothing a run writes on its way out."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "hook.txt"
+    script = ("import atexit, sys\n"
+              "from dialsum import fast_exit\n"
+              "fast_exit.install(); n = atexit._ncallbacks(); fast_exit.install()\n"
+              "assert atexit._ncallbacks() == n  # once per process, however many jobs it runs\n"
+              "atexit.register(lambda: open(sys.argv[1], 'w').write('written at exit'))\n"
+              "sys.exit(3)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert out.read_text() == "written at exit"
