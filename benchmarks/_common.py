@@ -6,6 +6,7 @@ PASS/FAIL against its target, then writes benchmarks/results/<name>.json (<name>
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -33,6 +34,15 @@ DEFAULT_PRUNER = str(yaml.safe_load((ROOT / "conf/hydra/sweeper/optuna.yaml").re
 # Offline, quiet subprocesses; DIALSUM_CACHE is added per call.
 BASE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
             "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}
+
+
+def repeats_parser(doc: str, smoke_help: str = "1 repeat") -> argparse.ArgumentParser:
+    """The command line of the benchmarks that alternate their sides N times: --repeats, --smoke, --keep."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help=smoke_help)
+    parser.add_argument("--keep", action="store_true", help="keep the work dir")
+    return parser
 
 
 class Bench:

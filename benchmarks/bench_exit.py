@@ -9,13 +9,12 @@ Usage: python benchmarks/bench_exit.py [--repeats 5] [--smoke]
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 import time
 
-from _common import BASE_ENV, PY, ROOT, SHARED_CACHE, TRAIN, Bench, median, ratio
+from _common import BASE_ENV, PY, ROOT, SHARED_CACHE, TRAIN, Bench, median, ratio, repeats_parser
 
 WRAPPER = """import runpy, sys, time
 if sys.argv[1] == "baseline":
@@ -46,11 +45,7 @@ def one_run(bench: Bench, side: str, index: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--smoke", action="store_true", help="1 repeat")
-    parser.add_argument("--keep", action="store_true", help="keep the work dir")
-    args = parser.parse_args(argv)
+    args = repeats_parser(__doc__).parse_args(argv)
     repeats = 1 if args.smoke else args.repeats
     bench = Bench("exit", "process exit after a train.py run: fast_exit vs the interpreter's default (measured)",
                   args.smoke, args.keep)

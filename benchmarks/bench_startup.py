@@ -9,10 +9,9 @@ Usage: python benchmarks/bench_startup.py [--repeats 5] [--smoke]
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
-from _common import PY, SHARED_CACHE, TRAIN, Bench, median, ratio
+from _common import PY, SHARED_CACHE, TRAIN, Bench, median, ratio, repeats_parser
 
 TARGET_S = 1.5
 MINIMAL_APP = '''import hydra
@@ -29,11 +28,7 @@ if __name__ == "__main__":
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--smoke", action="store_true", help="2 repeats")
-    parser.add_argument("--keep", action="store_true", help="keep the work dir")
-    args = parser.parse_args(argv)
+    args = repeats_parser(__doc__, "2 repeats").parse_args(argv)
     repeats = 2 if args.smoke else args.repeats
     bench = Bench("startup", f"`python train.py --cfg job` median < {TARGET_S} s", args.smoke, args.keep)
 

@@ -21,11 +21,10 @@ Usage: python benchmarks/bench_worker_startup.py [--repeats 5] [--smoke]
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
-from _common import PY, Bench, median, ratio
+from _common import PY, Bench, median, ratio, repeats_parser
 
 TARGET = 0.8  # background / sequential at most this
 PROBE = r'''
@@ -86,11 +85,7 @@ def probe(bench: Bench, mode: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--smoke", action="store_true", help="1 repeat")
-    parser.add_argument("--keep", action="store_true", help="keep the work dir")
-    args = parser.parse_args(argv)
+    args = repeats_parser(__doc__).parse_args(argv)
     repeats = 1 if args.smoke else args.repeats
     bench = Bench("worker_startup", f"first-trial start-up with the Kiwi prefetch <= {TARGET} x without it",
                   args.smoke, args.keep)
