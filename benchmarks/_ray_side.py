@@ -87,6 +87,33 @@ def scheduler(spec: dict[str, Any]) -> Any:
                               reduction_factor=spec["reduction_factor"])
 
 
+def step_budget_search(sampler: Any, budget: int) -> Any:
+    """OptunaSearch that suggests no new trial once the trials' summed training steps reach `budget`: dialsum's
+    `hydra.sweeper.budget.steps` (running trials finish, they are not cut). Written by hand: Ray's stoppers end
+    running trials too (`stop_all`), and no kept library counts steps across a Tune experiment."""
+    from ray.tune.search import Searcher
+    from ray.tune.search.optuna import OptunaSearch
+
+    class StepBudgetSearch(OptunaSearch):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.steps: dict[str, int] = {}  # trial id -> steps trained so far (its last report)
+
+        def suggest(self, trial_id: str) -> Any:
+            return Searcher.FINISHED if sum(self.steps.values()) >= budget else super().suggest(trial_id)
+
+        def on_trial_result(self, trial_id: str, result: dict) -> None:
+            self.steps[trial_id] = int(result.get("global_step") or 0)
+            super().on_trial_result(trial_id, result)
+
+        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+            if result and result.get("global_step") is not None:
+                self.steps[trial_id] = int(result["global_step"])
+            super().on_trial_complete(trial_id, result=result, error=error)
+
+    return StepBudgetSearch(sampler=sampler)
+
+
 def main(spec_path: str, out_path: str) -> int:
     """Run the Ray Tune study described by the spec; write timings and trial records."""
     started = time.time()
@@ -102,10 +129,12 @@ def main(spec_path: str, out_path: str) -> int:
     sampler = optuna.samplers.TPESampler(seed=spec["seed"], n_startup_trials=spec["n_startup_trials"],
                                          multivariate=True, constant_liar=True)
     space = {name: tune.choice(values) for name, values in spec["space"].items()}
+    search = (step_budget_search(sampler, int(spec["step_budget"])) if spec.get("step_budget")
+              else OptunaSearch(sampler=sampler))
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(trainable, spec=spec), {"cpu": 1}),
         param_space=space,
-        tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=OptunaSearch(sampler=sampler),
+        tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=search,
                                     scheduler=scheduler(spec), num_samples=spec["n_trials"],
                                     max_concurrent_trials=spec["n_jobs"]),
         run_config=tune.RunConfig(storage_path=str(Path(spec["work"]) / "ray_results"), name="study", verbose=0))

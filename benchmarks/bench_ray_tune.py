@@ -95,8 +95,9 @@ def run_dialsum(bench: Bench, base: list[str], space: list[str], args: argparse.
                 n_evals: int) -> tuple[list[dict], float]:
     """dialsum's TPE + pruner sweep; trial rows and command wall time."""
     sweep_dir = bench.work / f"dialsum_seed{seed}"
+    budget = [f"hydra.sweeper.budget.steps={args.budget_steps}"] if args.budget_steps else []
     wall, _ = bench.train([*base, *sweep_overrides(sweep_dir, f"raycmp_{seed}", N_JOBS, args.trials, "tpe",
-                                                   args.pruner, seed=seed),
+                                                   args.pruner, seed=seed), *budget,
                            f"hydra.sweeper.sampler.n_startup_trials={N_STARTUP}", "hydra.sweeper.pruner.min_resource=1",
                            f"hydra.sweeper.pruner.max_resource={n_evals}",
                            f"hydra.sweeper.pruner.reduction_factor={ETA}", *space],
@@ -120,7 +121,8 @@ def run_ray(bench: Bench, base: list[str], space: list[str], args: argparse.Name
     work.mkdir(parents=True)
     spec = {"base": base, "space": choices(space), "n_trials": args.trials, "n_jobs": N_JOBS, "seed": seed,
             "scheduler": name.removeprefix("ray_"), "max_t": n_evals, "grace_period": 1, "reduction_factor": ETA,
-            "n_startup_trials": N_STARTUP, "cache": str(args.cache_dir), "work": str(work)}
+            "n_startup_trials": N_STARTUP, "cache": str(args.cache_dir), "work": str(work),
+            "step_budget": args.budget_steps}
     (work / "spec.json").write_text(json.dumps(spec))
     wall, _ = bench.run([PY, str(ROOT / "benchmarks" / "_ray_side.py"), str(work / "spec.json"),
                          str(work / "out.json")], args.cache_dir, f"{name}_seed{seed}",
@@ -184,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedulers", nargs="+", default=["asha", "hyperband"], choices=["asha", "hyperband"])
     parser.add_argument("--reuse-grid", action="store_true", help="take the grid's best from results/sweep_efficiency.json "
                         "instead of rerunning the 15-point grid (~8 min quiet; that file may predate code changes)")
+    parser.add_argument("--step-budget", type=float, default=None, metavar="SHARE",
+                        help="both sides stop asking once their trials trained SHARE x the grid's steps (running "
+                             "trials finish; dialsum: hydra.sweeper.budget.steps); the trial budget becomes 100")
     parser.add_argument("--cache-dir", type=Path, default=SHARED_CACHE)
     parser.add_argument("--smoke", action="store_true", help="debug=fast trials, 2x2 space, 4 trials, one seed, ASHA only")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
@@ -194,12 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     sides = ["dialsum", *(f"ray_{s}" for s in args.schedulers)]
     bench = Bench("ray_tune", f"dialsum TPE+{args.pruner} vs Ray Tune OptunaSearch+ASHA: grid best within {MAX_DIFF} with "
                   f"<= {MAX_STEP_SHARE:.0%} of grid steps (>= 5 of 6 seeds), steps dialsum/ray <= 1.0, wall "
-                  f"ray/dialsum >= 1.0 (n_jobs={N_JOBS}, {args.trials} trials)", args.smoke, args.keep)
+                  f"ray/dialsum >= 1.0 (n_jobs={N_JOBS}, "
+                  f"{f'step budget {args.step_budget:.0%} of the grid' if args.step_budget else f'{args.trials} trials'})",
+                  args.smoke, args.keep)
     bench.machine.update({"versions": versions(), "seeds": args.seeds})
     print(f"versions: {bench.machine['versions']}")
     bench.warm_cache(args.cache_dir, base)
     grid = grid_reference(bench, base, space, args)
     print(f"grid reference: best {grid['best']:.4f}, {grid['steps']} steps ({grid['source']})")
+    args.budget_steps = int(args.step_budget * grid["steps"]) if args.step_budget else None
+    if args.budget_steps:
+        args.trials = 100
+        print(f"step budget: {args.budget_steps} training steps per side ({args.step_budget:.0%} of the grid's)")
     per_seed, loads = {}, {}
     for seed in args.seeds:
         per_seed[seed] = {}
@@ -229,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     rows += summary_rows + [(f"check {k}", v) for k, v in checks.items()]
     return bench.finish(rows, all(checks.values()),
                         {"grid": grid, "per_seed": per_seed, "loadavg": loads, "checks": checks,
-                         "trials": args.trials, "n_jobs": N_JOBS, "seeds": args.seeds, "schedulers": args.schedulers,
+                         "trials": args.trials, "step_budget": args.budget_steps, "n_jobs": N_JOBS,
+                         "seeds": args.seeds, "schedulers": args.schedulers,
                          "versions": bench.machine["versions"]})
 
 
