@@ -46,7 +46,7 @@ def import_wandb(path: Path, name: str, conf_dir: Path, force: bool = False) -> 
         else:
             _set(body, key, value)
     body["hydra"] = {"sweeper": sweeper, "launcher": {"n_jobs": "${hydra.sweeper.n_jobs}"}}
-    header = [f"# @package _global_", f"# Imported from {path.name} by `dialsum import-wandb` on "
+    header = ["# @package _global_", f"# Imported from {path.name} by `dialsum import-wandb` on "
               f"{dt.date.today().isoformat()}. Run: python train.py -m sweep={name}"]
     header += [f"# note: {n}" for n in notes]
     from dialsum.tracking.atomic import write_text
