@@ -7,7 +7,8 @@ Per seed, in this one invocation:
             joblib launcher, n_jobs workers
   ray_asha  Ray Tune `Tuner` + `OptunaSearch` (the same TPE settings and seed) + `ASHAScheduler` (grace 1,
             max_t = evaluations, eta 3), `max_concurrent_trials` = n_jobs, 1 CPU per trial (_ray_side.py)
-  ray_hb    the same with Ray's `HyperBandScheduler` (max_t, eta 3)   [--schedulers asha hyperband]
+  ray_hb    the same with Ray's `HyperBandScheduler` (max_t, eta 3) and no `max_concurrent_trials` (under it
+            Ray's synchronous brackets stop nothing; resources still run n_jobs at once)   [--schedulers hyperband]
 Every trainable runs dialsum's training (`dialsum.engine.run.train`) on the config `train.py` composes from the
 same overrides, with `trial.n_workers` = n_jobs (same torch threads per trial) and the same warm data cache.
 Space and trials: bench_sweep_efficiency.py's landscape (experiment=sweep_demo, 2,000 rows, 600 steps,
