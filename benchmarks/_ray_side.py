@@ -106,18 +106,26 @@ def step_budget_search(sampler: Any, budget: int) -> Any:
     class StepBudgetSearch(OptunaSearch):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self.steps: dict[str, int] = {}  # trial id -> steps trained so far (its last report)
+            self.last: dict[str, int] = {}  # trial id -> global_step of its last report
+            self.spent = 0                  # steps trained by all trials, restarts included
 
         def suggest(self, trial_id: str) -> Any:
-            return Searcher.FINISHED if sum(self.steps.values()) >= budget else super().suggest(trial_id)
+            return Searcher.FINISHED if self.spent >= budget else super().suggest(trial_id)
+
+        def count(self, trial_id: str, result: dict | None) -> None:
+            """A paused trial without a checkpoint restarts from step 0 (HyperBand): its new steps count too."""
+            if not result or result.get("global_step") is None:
+                return
+            step, last = int(result["global_step"]), self.last.get(trial_id, 0)
+            self.spent += step if step < last else step - last
+            self.last[trial_id] = step
 
         def on_trial_result(self, trial_id: str, result: dict) -> None:
-            self.steps[trial_id] = int(result.get("global_step") or 0)
+            self.count(trial_id, result)
             super().on_trial_result(trial_id, result)
 
         def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-            if result and result.get("global_step") is not None:
-                self.steps[trial_id] = int(result["global_step"])
+            self.count(trial_id, result)
             super().on_trial_complete(trial_id, result=result, error=error)
 
     return StepBudgetSearch(sampler=sampler)
