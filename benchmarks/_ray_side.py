@@ -3,7 +3,7 @@
 
 `Tuner` + `OptunaSearch` (TPE with dialsum's settings: n_startup_trials, multivariate, constant liar, seed) +
 `ASHAScheduler` (`max_concurrent_trials` = n_jobs) or `HyperBandScheduler` (no such limit, see
-`max_concurrent`), `tune.with_resources(fn, {"cpu": 1})` (so n_jobs trials run at once on either),
+`max_concurrent`; checkpoints, so a paused trial resumes from dialsum's HF checkpoint instead of step 0), `tune.with_resources(fn, {"cpu": 1})` (so n_jobs trials run at once on either),
 Ray local and offline (`ray.init(num_cpus=n_jobs, include_dashboard=False)`). The trainable runs dialsum's own
 training (`dialsum.engine.run.train`) on the config `train.py` would compose from the same overrides, and reports
 `tune.report` at every evaluation through a Trainer callback put where dialsum's Optuna bridge sits
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
+POINTER = "dialsum_resume.json"  # in a Ray checkpoint: where the paused trial's HF checkpoint is
 
 
 def trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -36,45 +38,80 @@ def trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
     from dialsum.engine.metric_names import trainer_key
 
     entered = time.time()
+    resume = resume_point(spec)
     trial_id = tune.get_context().get_trial_id()
-    record_path = Path(spec["work"]) / "records" / f"{trial_id}-{uuid.uuid4().hex[:6]}.json"
-    record: dict[str, Any] = {"trial_id": trial_id, "params": config, "entered": entered, "evals": [], "pid": os.getpid()}
+    record_path = (Path(resume["record"]) if resume else
+                   Path(spec["work"]) / "records" / f"{trial_id}-{uuid.uuid4().hex[:6]}.json")
+    record: dict[str, Any] = (json.loads(record_path.read_text()) if resume else
+                              {"trial_id": trial_id, "params": config, "entered": entered, "evals": [],
+                               "pid": os.getpid(), "segments": []})
+    out_dir = Path(resume["run_dir"]) if resume else Path(spec["work"]) / "runs" / record_path.stem
     overrides = [*spec["base"], *(f"{k}={v}" for k, v in config.items()), f"trial.n_workers={spec['n_jobs']}",
                  f"paths.cache_dir={spec['cache']}"]
+    if resume:
+        overrides.append(f"training.resume_from_checkpoint='{resume['hf_checkpoint']}'")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     key = "eval_" + trainer_key(cfg.objective.metric)
+    segment = {"started": time.time(), "from_step": resume["step"] if resume else 0}
+    record["segments"].append(segment)
 
     class TuneReport(TrainerCallback):
         """tune.report per evaluation; Ray's scheduler stops a trial by not resuming it after a report.
 
+        With checkpoints (HyperBand pauses trials) the report comes at the save that follows the evaluation,
+        carrying a pointer to the HF checkpoint just written, so a paused trial resumes instead of starting over.
         The last evaluation is reported after `train` returns: Ray ends a trial at its max_t-th report, which
         would cut the run's own end (best-model scoring, run folder) that dialsum's trials do."""
-        pruned, n_reports, final = False, 0, None
+        pruned, pending, final = False, None, None
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             value = (metrics or {}).get(key)
             if value is None:
                 return control
-            self.n_reports += 1
             record["evals"].append({"step": state.global_step, "value": float(value), "t": time.time()})
+            segment["steps"], segment["last_t"] = state.global_step - segment["from_step"], time.time()
             record_path.write_text(json.dumps(record))
-            result = {"objective": float(value), "global_step": state.global_step, "evals": self.n_reports}
+            result = {"objective": float(value), "global_step": state.global_step,
+                      "evals": state.global_step // args.eval_steps}
             if state.global_step >= state.max_steps:
                 self.final = result
+            elif spec.get("checkpoint"):
+                self.pending = result
             else:
                 tune.report(result)
             return control
 
+        def on_save(self, args, state, control, **kwargs):
+            if self.pending is None:
+                return control
+            result, self.pending = self.pending, None
+            pointer = {"record": str(record_path), "run_dir": str(out_dir), "step": state.global_step,
+                       "hf_checkpoint": str(Path(args.output_dir) / f"checkpoint-{state.global_step}")}
+            with tempfile.TemporaryDirectory() as folder:
+                (Path(folder) / POINTER).write_text(json.dumps(pointer))
+                tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+            return control
+
     bridge = TuneReport()
     engine_run._trial_bridge = lambda cfg: bridge  # dialsum's Optuna bridge slot, in this Ray worker only
-    record["train_started"] = time.time()
-    out_dir = Path(spec["work"]) / "runs" / record_path.stem
+    record.setdefault("train_started", segment["started"])
     engine_run.train(cfg, out_dir)
-    record["finished"] = time.time()
+    record["finished"] = segment["ended"] = time.time()
     record_path.write_text(json.dumps(record))
     if bridge.final is not None:
         tune.report(bridge.final)
+
+
+def resume_point(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The pointer in Ray's checkpoint of a paused trial (record, run folder, HF checkpoint), or None."""
+    from ray import tune
+
+    checkpoint = tune.get_checkpoint() if spec.get("checkpoint") else None
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as folder:
+        return json.loads((Path(folder) / POINTER).read_text())
 
 
 def scheduler(spec: dict[str, Any]) -> Any:

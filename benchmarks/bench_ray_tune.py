@@ -8,16 +8,18 @@ Per seed, in this one invocation:
   ray_asha  Ray Tune `Tuner` + `OptunaSearch` (the same TPE settings and seed) + `ASHAScheduler` (grace 1,
             max_t = evaluations, eta 3), `max_concurrent_trials` = n_jobs, 1 CPU per trial (_ray_side.py)
   ray_hb    the same with Ray's `HyperBandScheduler` (max_t, eta 3) and no `max_concurrent_trials` (under it
-            Ray's synchronous brackets stop nothing; resources still run n_jobs at once)   [--schedulers hyperband]
+            Ray's synchronous brackets stop nothing; resources still run n_jobs at once); the trainable reports
+            a checkpoint at every evaluation (a pointer to the HF checkpoint dialsum just saved), so a trial
+            HyperBand pauses resumes where it stopped, as Ray's HyperBand examples do   [--schedulers hyperband]
 Every trainable runs dialsum's training (`dialsum.engine.run.train`) on the config `train.py` composes from the
 same overrides, with `trial.n_workers` = n_jobs (same torch threads per trial) and the same warm data cache.
 Space and trials: bench_sweep_efficiency.py's landscape (experiment=sweep_demo, 2,000 rows, 600 steps,
 6 evaluations, lr 5 x batch 3 choices). The grid's best: the exhaustive 15-point grid rerun here first, or with
 --reuse-grid read from benchmarks/results/sweep_efficiency.json (measured on older code: the landscape drifts).
-Per side and seed: best objective of fully trained trials; training steps (Σ global_step at stop);
+Per side and seed: best objective of fully trained trials; training steps (Σ steps trained, resumed runs too);
 steps spent (trials in start order) until a full trial is within 0.01 of the grid's best; wall time of the
 whole command; worker utilisation = Σ trial busy time (dialsum: metrics.json started_at..finished_at; Ray:
-`train` call..last report or return) / (n_jobs x wall); per-trial overhead = (n_jobs x wall - busy) / trials.
+`train` call..last report or return, per run of a resumed trial) / (n_jobs x wall); per-trial overhead = (n_jobs x wall - busy) / trials.
 Ratios: steps dialsum/ray, wall ray/dialsum, both sides of each ratio run here. Results JSON records the load
 average before/after each side, versions and seeds.
 
@@ -37,6 +39,8 @@ from pathlib import Path
 
 from _common import DEFAULT_PRUNER, PY, ROOT, SHARED_CACHE, Bench, fmt, ratio, read_json, sweep_overrides, sweep_trials
 from bench_sweep_efficiency import SMOKE_SPACE, SPACE, TRIALS, stored_grid
+
+SMOKE_TRIALS = ["debug=fast", "training.max_steps=6"]  # 3 evaluations: enough rungs for HyperBand to pause trials
 
 MAX_DIFF = 0.01
 MAX_STEP_SHARE = 0.30
@@ -123,21 +127,23 @@ def run_ray(bench: Bench, base: list[str], space: list[str], args: argparse.Name
     spec = {"base": base, "space": choices(space), "n_trials": args.trials, "n_jobs": N_JOBS, "seed": seed,
             "scheduler": name.removeprefix("ray_"), "max_t": n_evals, "grace_period": 1, "reduction_factor": ETA,
             "n_startup_trials": N_STARTUP, "cache": str(args.cache_dir), "work": str(work),
-            "step_budget": args.budget_steps}
+            "step_budget": args.budget_steps, "checkpoint": name == "ray_hyperband"}
     (work / "spec.json").write_text(json.dumps(spec))
     wall, _ = bench.run([PY, str(ROOT / "benchmarks" / "_ray_side.py"), str(work / "spec.json"),
                          str(work / "out.json")], args.cache_dir, f"{name}_seed{seed}",
                         env={"RAY_USAGE_STATS_ENABLED": "0"})
     out = read_json(work / "out.json")
-    rows = []
-    for r in out["records"]:
-        evals = r["evals"]
-        end = r.get("finished", evals[-1]["t"] if evals else r.get("train_started", r["entered"]))
-        rows.append({"trial_id": r["trial_id"], "params": r["params"], "start": r.get("train_started", r["entered"]),
-                     "busy_s": end - r.get("train_started", r["entered"]),
-                     "steps": max((e["step"] for e in evals), default=0), "evals": len(evals),
-                     "best": max(e["value"] for e in evals) if len(evals) >= n_evals else None})
+    rows = [ray_row(r, n_evals) for r in out["records"]]
     return rows, wall, {k: out[k] for k in ("init_s", "fit_s", "process_s", "errors", "n_results")}
+
+
+def ray_row(record: dict, n_evals: int) -> dict:
+    """A Ray trial's row; a trial paused and resumed from its checkpoint (HyperBand) has one segment per run."""
+    evals, segments = record["evals"], record["segments"]
+    busy = sum(seg.get("ended", seg.get("last_t") or seg["started"]) - seg["started"] for seg in segments)
+    return {"trial_id": record["trial_id"], "params": record["params"], "start": segments[0]["started"],
+            "busy_s": busy, "steps": sum(seg.get("steps", 0) for seg in segments), "evals": len(evals),
+            "runs": len(segments), "best": max(e["value"] for e in evals) if len(evals) >= n_evals else None}
 
 
 def load() -> list[float]:
@@ -191,12 +197,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="both sides stop asking once their trials trained SHARE x the grid's steps (running "
                              "trials finish; dialsum: hydra.sweeper.budget.steps); the trial budget becomes 100")
     parser.add_argument("--cache-dir", type=Path, default=SHARED_CACHE)
-    parser.add_argument("--smoke", action="store_true", help="debug=fast trials, 2x2 space, 4 trials, one seed, ASHA only")
+    parser.add_argument("--smoke", action="store_true", help="debug=fast trials (6 steps, 3 evaluations), 2x2 space, "
+                        "6 trials, one seed, both Ray schedulers")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     args = parser.parse_args(argv)
-    base, space, n_evals = (["debug=fast"], SMOKE_SPACE, 2) if args.smoke else (TRIALS, SPACE, 6)
+    base, space, n_evals = (SMOKE_TRIALS, SMOKE_SPACE, 3) if args.smoke else (TRIALS, SPACE, 6)
     if args.smoke:
-        args.trials, args.seeds, args.reuse_grid, args.schedulers = 4, args.seeds[:1], False, ["asha"]
+        args.trials, args.seeds, args.reuse_grid, args.schedulers = 6, args.seeds[:1], False, ["asha", "hyperband"]
     sides = ["dialsum", *(f"ray_{s}" for s in args.schedulers)]
     bench = Bench("ray_tune", f"dialsum TPE+{args.pruner} vs Ray Tune OptunaSearch+ASHA: grid best within {MAX_DIFF} with "
                   f"<= {MAX_STEP_SHARE:.0%} of grid steps (>= 5 of 6 seeds), steps dialsum/ray <= 1.0, wall "
