@@ -10,12 +10,14 @@ recorded seconds per step after it started. At each evaluation the trial reports
 `sweep/bridge.py`), its steps so far count toward `budget.steps`, and the pruner decides. A proposal equal to a
 finished point reuses it (0 steps); one equal to a running point waits for it (`sweep/duplicates.py`).
 Left out: start-up and evaluation time (the same for every setting compared).
+The case `hydra-optuna-sweeper` replays the issue's batch-synchronous peer on the same curves and clock: its loop
+(ask n_jobs trials, wait for the whole batch, tell), its default TPESampler, no pruner, no duplicate reuse.
 
 Judged as bench_sweep_efficiency.py judges its step-budget runs: a seed passes when a COMPLETE trial first comes
 within 0.01 of the grid's best after <= 30 % of the grid's steps (trials in number order, their steps summed).
 Every setting runs on the same seeds; PASS when dialsum's default passes in >= 5 of 6 of them. Also printed: the
 share of the grid's steps by which the best was reached in the median seed and in 5 of 6 seeds (sweeps run on
-to 2x the grid's steps, so every seed reaches it).
+to 2x the grid's steps, so every seed reaches it), and the median simulated seconds of training until then.
 
 Usage: python benchmarks/bench_sweep_replay.py [--seeds 300] [--cases default hyperband ...] [--smoke]
 """
@@ -44,6 +46,7 @@ from dialsum.sweep.samplers import build_sampler  # noqa: E402
 from dialsum.sweep.search_space import parse_space  # noqa: E402
 
 CURVES = RESULTS / "sweep_efficiency_grid_curves.json"
+BATCH_SYNC = "_batch_sync"  # a case key: replay hydra-optuna-sweeper's loop instead of dialsum's
 BENCH = {"pruner.min_resource": 1, "pruner.max_resource": 6, "pruner.reduction_factor": 3}  # as the real bench
 GP = {"_target_": "optuna.samplers.GPSampler", "n_startup_trials": 4}
 CASES = {"default": {}, "hyperband": {"pruner.name": "hyperband"},
@@ -53,8 +56,11 @@ CASES = {"default": {}, "hyperband": {"pruner.name": "hyperband"},
          "n_startup_trials=2": {"sampler.n_startup_trials": 2}, "pruner none": {"pruner.name": "none"},
          "sampler random": {"sampler.name": "random"},
          "random search": {"sampler.name": "random", "pruner.name": "none"},  # the issue's peer, same budget
-         "sampler GP": {"sampler": GP}}
+         "sampler GP": {"sampler": GP},
+         # the issue's batch-synchronous peer: hydra-optuna-sweeper's loop and its default TPESampler (BatchSync)
+         "hydra-optuna-sweeper": {BATCH_SYNC: True}}
 FP = "replay"  # every trial's fingerprint: one experiment
+FINISHED = "finished_s"  # trial user attr: the simulated clock when it ended
 
 
 @dataclass(order=True)
@@ -115,6 +121,7 @@ class Replay:
         duplicates.mark(self.study, trial, decision)
         if decision.action == "reuse":
             trial.set_user_attr(budget.STEPS_ATTR, 0)
+            trial.set_user_attr(FINISHED, now)
             self.study.tell(trial, decision.source.value)
             self.push(now, worker)
         elif decision.action == "wait":
@@ -141,6 +148,7 @@ class Replay:
 
     def finish(self, ev: Event, value: float | None) -> None:
         """Tell the trial; its waiters decide again; the worker asks again."""
+        ev.trial.set_user_attr(FINISHED, ev.time)
         self.study.tell(ev.trial, value, state=optuna.trial.TrialState.PRUNED if value is None else None)
         for worker, waiter in self.waiting.pop(ev.trial.number, []):
             self.carry_out(ev.time, worker, waiter, duplicates.decide(self.study, waiter, FP, False))
@@ -155,6 +163,38 @@ class Replay:
             else:
                 self.evaluate(ev)
         return self.study.get_trials(deepcopy=False)
+
+
+class BatchSync:
+    """hydra-optuna-sweeper's loop (its `_impl.py`): ask n_jobs trials, launch them as one batch, tell them all when
+    the batch's last one ends, repeat. No pruner (it has none), no duplicate reuse, and its default sampler:
+    `TPESampler(seed)` with Optuna's defaults (10 random start-up trials, univariate, no constant liar)."""
+
+    def __init__(self, curves: dict[tuple, dict], seed: int, n_jobs: int, steps: int) -> None:
+        self.curves, self.space, self.n_jobs, self.steps = curves, parse_space(None, SPACE), n_jobs, steps
+        self.study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+
+    def run(self) -> list[optuna.trial.FrozenTrial]:
+        """Batches until the trials trained `steps` steps; every trial trains its point to the end."""
+        clock, spent = 0.0, 0
+        while spent < self.steps:
+            batch = [self.study.ask(self.space.distributions) for _ in range(self.n_jobs)]
+            points = [self.curves[tuple(t.params[k] for k in sorted(t.params))] for t in batch]
+            lengths = [len(p["values"]) * p["eval_steps"] for p in points]
+            clock += max(n * p["step_time_s"] for n, p in zip(lengths, points))
+            for trial, p, n in zip(batch, points, lengths):
+                trial.set_user_attr(budget.STEPS_ATTR, n)
+                trial.set_user_attr(FINISHED, clock)
+                self.study.tell(trial, max(p["values"]))
+                spent += n
+        return self.study.get_trials(deepcopy=False)
+
+
+def wall_to_best(trials: list[optuna.trial.FrozenTrial], best: float) -> float | None:
+    """Simulated seconds of training until a COMPLETE trial came within MAX_DIFF of the grid's best."""
+    ends = [t.user_attrs[FINISHED] for t in trials
+            if t.state.name == "COMPLETE" and t.value is not None and best - t.value <= MAX_DIFF]
+    return min(ends) if ends else None
 
 
 def share_to_best(trials: list[optuna.trial.FrozenTrial], best: float, grid_steps: int) -> float | None:
@@ -179,14 +219,20 @@ def load_curves() -> tuple[dict[tuple, dict], float, int]:
 def replay_case(curves: dict[tuple, dict], best: float, grid_steps: int, overrides: dict[str, Any], seeds: range,
                 n_jobs: int) -> dict[str, Any]:
     """Pass count and step shares over the seeds for one setting."""
-    s = settings(overrides)
-    shares = [share_to_best(Replay(curves, s, seed, n_jobs, 2 * grid_steps).run(), best, grid_steps)
-              for seed in seeds]
+    s = settings({k: v for k, v in overrides.items() if k != BATCH_SYNC})
+    shares, walls = [], []
+    for seed in seeds:
+        sweep = (BatchSync(curves, seed, n_jobs, 2 * grid_steps) if overrides.get(BATCH_SYNC)
+                 else Replay(curves, s, seed, n_jobs, 2 * grid_steps))
+        trials = sweep.run()
+        shares.append(share_to_best(trials, best, grid_steps))
+        walls.append(wall_to_best(trials, best))
     reached = sorted(x for x in shares if x is not None)
     k = math.ceil(PASS_SHARE * len(shares))  # the seed count that "5 of 6" needs
     return {"passed": sum(x is not None and x <= MAX_STEP_SHARE for x in shares), "seeds": len(shares),
             "reached": len(reached), "median_share": statistics.median(reached) if reached else None,
-            "share_5_of_6": reached[k - 1] if len(reached) >= k else None, "shares": shares}
+            "share_5_of_6": reached[k - 1] if len(reached) >= k else None, "shares": shares,
+            "median_wall_to_best_s": statistics.median(x for x in walls if x is not None) if reached else None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,10 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", default=[c for c in CASES if c != "sampler GP"], choices=list(CASES),
                         help="settings to replay (default: all but 'sampler GP', whose refit per proposal makes "
                              "300 seeds take hours)")
-    parser.add_argument("--smoke", action="store_true", help="6 seeds, default and hyperband")
+    parser.add_argument("--smoke", action="store_true", help="6 seeds: default, hyperband, hydra-optuna-sweeper")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.seeds, args.cases = 6, ["default", "hyperband"]
+        args.seeds, args.cases = 6, ["default", "hyperband", "hydra-optuna-sweeper"]
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.getLogger("dialsum").setLevel(logging.WARNING)
     bench = Bench("sweep_replay", f"dialsum's default (TPE + {DEFAULT_PRUNER}) reaches the grid's best "
@@ -210,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     results, rows = {}, []
     for name in ["default", *[c for c in args.cases if c != "default"]]:
         r = results[name] = replay_case(curves, best, grid_steps, CASES[name], range(args.seeds), args.n_jobs)
-        rows.append((f"{name}: passed / median share / share in 5 of 6",
+        rows.append((f"{name}: passed / median share / share in 5 of 6 / median training s to best",
                      f"{r['passed']} of {r['seeds']} ({r['passed'] / r['seeds']:.0%}) / {r['median_share']:.3f} / "
-                     f"{r['share_5_of_6']:.3f}"))
+                     f"{r['share_5_of_6']:.3f} / {r['median_wall_to_best_s']:.0f}"))
         print(f"  {rows[-1][0]}: {rows[-1][1]}", flush=True)
     passed = results["default"]["passed"] >= PASS_SHARE * args.seeds - 1e-9
     return bench.finish(rows, passed, {"cases": {k: {"overrides": CASES[k], **v} for k, v in results.items()},
