@@ -32,29 +32,49 @@ def trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
     """One Ray trial = one dialsum training run; reports the objective at every evaluation."""
     from hydra import compose, initialize_config_dir
     from ray import tune
-    from transformers import TrainerCallback
 
     from dialsum.engine import run as engine_run
     from dialsum.engine.metric_names import trainer_key
 
-    entered = time.time()
     resume = resume_point(spec)
-    trial_id = tune.get_context().get_trial_id()
-    record_path = (Path(resume["record"]) if resume else
-                   Path(spec["work"]) / "records" / f"{trial_id}-{uuid.uuid4().hex[:6]}.json")
-    record: dict[str, Any] = (json.loads(record_path.read_text()) if resume else
-                              {"trial_id": trial_id, "params": config, "entered": entered, "evals": [],
-                               "pid": os.getpid(), "segments": []})
-    out_dir = Path(resume["run_dir"]) if resume else Path(spec["work"]) / "runs" / record_path.stem
+    record_path, record, out_dir = open_record(config, spec, resume)
     overrides = [*spec["base"], *(f"{k}={v}" for k, v in config.items()), f"trial.n_workers={spec['n_jobs']}",
                  f"paths.cache_dir={spec['cache']}"]
     if resume:
         overrides.append(f"training.resume_from_checkpoint='{resume['hf_checkpoint']}'")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
-    key = "eval_" + trainer_key(cfg.objective.metric)
     segment = {"started": time.time(), "from_step": resume["step"] if resume else 0}
     record["segments"].append(segment)
+    bridge = tune_report(spec, record, record_path, segment, out_dir, "eval_" + trainer_key(cfg.objective.metric))
+    engine_run._trial_bridge = lambda cfg: bridge  # dialsum's Optuna bridge slot, in this Ray worker only
+    engine_run.train(cfg, out_dir)
+    record["finished"] = segment["ended"] = time.time()
+    record_path.write_text(json.dumps(record))
+    if bridge.final is not None:
+        tune.report(bridge.final)
+
+
+def open_record(config: dict[str, Any], spec: dict[str, Any],
+                resume: dict[str, Any] | None) -> tuple[Path, dict[str, Any], Path]:
+    """The trial's record (reopened when it resumes), its path and its run folder."""
+    from ray import tune
+
+    if resume:
+        record_path = Path(resume["record"])
+        return record_path, json.loads(record_path.read_text()), Path(resume["run_dir"])
+    trial_id = tune.get_context().get_trial_id()
+    record_path = Path(spec["work"]) / "records" / f"{trial_id}-{uuid.uuid4().hex[:6]}.json"
+    record = {"trial_id": trial_id, "params": config, "entered": time.time(), "evals": [], "pid": os.getpid(),
+              "segments": []}
+    return record_path, record, Path(spec["work"]) / "runs" / record_path.stem
+
+
+def tune_report(spec: dict[str, Any], record: dict[str, Any], record_path: Path, segment: dict[str, Any],
+                out_dir: Path, key: str) -> Any:
+    """The Trainer callback that reports to Ray where dialsum's Optuna bridge would report to Optuna."""
+    from ray import tune
+    from transformers import TrainerCallback
 
     class TuneReport(TrainerCallback):
         """tune.report per evaluation; Ray's scheduler stops a trial by not resuming it after a report.
@@ -93,14 +113,7 @@ def trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
                 tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
             return control
 
-    bridge = TuneReport()
-    engine_run._trial_bridge = lambda cfg: bridge  # dialsum's Optuna bridge slot, in this Ray worker only
-    record.setdefault("train_started", segment["started"])
-    engine_run.train(cfg, out_dir)
-    record["finished"] = segment["ended"] = time.time()
-    record_path.write_text(json.dumps(record))
-    if bridge.final is not None:
-        tune.report(bridge.final)
+    return TuneReport()
 
 
 def resume_point(spec: dict[str, Any]) -> dict[str, Any] | None:
