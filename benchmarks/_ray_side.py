@@ -3,7 +3,8 @@
 
 `Tuner` + `OptunaSearch` (TPE with dialsum's settings: n_startup_trials, multivariate, constant liar, seed) +
 `ASHAScheduler` (`max_concurrent_trials` = n_jobs) or `HyperBandScheduler` (no such limit, see
-`max_concurrent`; checkpoints, so a paused trial resumes from dialsum's HF checkpoint instead of step 0), `tune.with_resources(fn, {"cpu": 1})` (so n_jobs trials run at once on either),
+`max_concurrent`; checkpoints, so a paused trial resumes from dialsum's HF checkpoint instead of step 0),
+`tune.with_resources(fn, {"cpu": 1})` (so n_jobs trials run at once on either),
 Ray local and offline (`ray.init(num_cpus=n_jobs, include_dashboard=False)`). The trainable runs dialsum's own
 training (`dialsum.engine.run.train`) on the config `train.py` would compose from the same overrides, and reports
 `tune.report` at every evaluation through a Trainer callback put where dialsum's Optuna bridge sits

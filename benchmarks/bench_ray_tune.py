@@ -19,7 +19,8 @@ Space and trials: bench_sweep_efficiency.py's landscape (experiment=sweep_demo, 
 Per side and seed: best objective of fully trained trials; training steps (Σ steps trained, resumed runs too);
 steps spent (trials in start order) until a full trial is within 0.01 of the grid's best; wall time of the
 whole command; worker utilisation = Σ trial busy time (dialsum: metrics.json started_at..finished_at; Ray:
-`train` call..last report or return, per run of a resumed trial) / (n_jobs x wall); per-trial overhead = (n_jobs x wall - busy) / trials.
+`train` call..last report or return, per run of a resumed trial) / (n_jobs x wall); per-trial overhead =
+(n_jobs x wall - busy) / trials.
 Ratios: steps dialsum/ray, wall ray/dialsum, both sides of each ratio run here. Results JSON records the load
 average before/after each side, versions and seeds.
 
@@ -146,8 +147,9 @@ def ray_row(record: dict, n_evals: int) -> dict:
     busy = sum(seg.get("ended", seg.get("last_t") or seg["started"]) - seg["started"] for seg in segments)
     last = segments[-1]
     return {"trial_id": record["trial_id"], "params": record["params"], "start": segments[0]["started"],
-            "end": last.get("ended", last.get("last_t") or last["started"]), "busy_s": busy, "steps": sum(seg.get("steps", 0) for seg in segments), "evals": len(evals),
-            "runs": len(segments), "best": max(e["value"] for e in evals) if len(evals) >= n_evals else None}
+            "end": last.get("ended", last.get("last_t") or last["started"]), "busy_s": busy,
+            "steps": sum(seg.get("steps", 0) for seg in segments), "evals": len(evals), "runs": len(segments),
+            "best": max(e["value"] for e in evals) if len(evals) >= n_evals else None}
 
 
 def load() -> list[float]:
