@@ -50,7 +50,7 @@ def trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
     bridge = tune_report(spec, record, record_path, segment, out_dir, "eval_" + trainer_key(cfg.objective.metric))
     engine_run._trial_bridge = lambda cfg: bridge  # dialsum's Optuna bridge slot, in this Ray worker only
     engine_run.train(cfg, out_dir)
-    record["finished"] = segment["ended"] = time.time()
+    segment["ended"] = time.time()
     record_path.write_text(json.dumps(record))
     if bridge.final is not None:
         tune.report(bridge.final)

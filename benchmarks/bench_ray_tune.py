@@ -144,10 +144,10 @@ def run_ray(bench: Bench, base: list[str], space: list[str], args: argparse.Name
 def ray_row(record: dict, n_evals: int) -> dict:
     """A Ray trial's row; a trial paused and resumed from its checkpoint (HyperBand) has one segment per run."""
     evals, segments = record["evals"], record["segments"]
-    busy = sum(seg.get("ended", seg.get("last_t") or seg["started"]) - seg["started"] for seg in segments)
-    last = segments[-1]
+    ends = [seg.get("ended", seg.get("last_t") or seg["started"]) for seg in segments]  # a stopped run: last report
+    busy = sum(end - seg["started"] for seg, end in zip(segments, ends))
     return {"trial_id": record["trial_id"], "params": record["params"], "start": segments[0]["started"],
-            "end": last.get("ended", last.get("last_t") or last["started"]), "busy_s": busy,
+            "end": ends[-1], "busy_s": busy,
             "steps": sum(seg.get("steps", 0) for seg in segments), "evals": len(evals), "runs": len(segments),
             "best": max(e["value"] for e in evals) if len(evals) >= n_evals else None}
 

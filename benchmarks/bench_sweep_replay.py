@@ -63,6 +63,11 @@ FP = "replay"  # every trial's fingerprint: one experiment
 FINISHED = "finished_s"  # trial user attr: the simulated clock when it ended
 
 
+def curve_of(curves: dict[tuple, dict], trial: optuna.Trial) -> dict:
+    """The recorded curve of a trial's point (keys: its parameter values in name order, as load_curves)."""
+    return curves[tuple(trial.params[k] for k in sorted(trial.params))]
+
+
 @dataclass(order=True)
 class Event:
     """A worker's next moment: an evaluation of its trial, or asking for a new one."""
@@ -105,7 +110,7 @@ class Replay:
 
     def point(self, trial: optuna.Trial) -> dict:
         """The recorded curve of the trial's point."""
-        return self.curves[tuple(trial.params[k] for k in sorted(trial.params))]
+        return curve_of(self.curves, trial)
 
     def ask(self, now: float, worker: int) -> None:
         """Ask while the budget has room, then train, reuse or wait, as coordination.ask does."""
@@ -179,7 +184,7 @@ class BatchSync:
         clock, spent = 0.0, 0
         while spent < self.steps:
             batch = [self.study.ask(self.space.distributions) for _ in range(self.n_jobs)]
-            points = [self.curves[tuple(t.params[k] for k in sorted(t.params))] for t in batch]
+            points = [curve_of(self.curves, t) for t in batch]
             lengths = [len(p["values"]) * p["eval_steps"] for p in points]
             clock += max(n * p["step_time_s"] for n, p in zip(lengths, points))
             for trial, p, n in zip(batch, points, lengths):
