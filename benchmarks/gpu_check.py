@@ -176,15 +176,17 @@ def step_predict(c: Check) -> dict[str, Any]:
             "proc": proc}
 
 
-def step_speed(c: Check, steps: int, batch: int, repeats: int, target: float = SPEED_TARGET) -> dict[str, Any]:
+def step_speed(c: Check, steps: int, batch: int, repeats: int, target: float = SPEED_TARGET,
+               extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """5: samples/s of dialsum vs a bare Seq2SeqTrainer, same model, data, batch, precision and GPU; runs in
-    ABBA order (dialsum, bare, bare, dialsum, ...) so a drift of the card's speed favours neither side."""
+    ABBA order (dialsum, bare, bare, dialsum, ...) so a drift of the card's speed favours neither side.
+    `extra` overrides go to both sides (the bare side reads the model and data from them, not the sampler)."""
     precision = [] if c.smoke else ["hardware=gpu", f"hardware.precision={c.precision}"]
     overrides = [*(c.hardware("gpu") if c.smoke else precision), *(TINY if c.smoke else KOBART_BASE),
                  f"training.max_steps={steps}", f"training.eval_steps={steps}", f"training.save_steps={steps}",
                  f"training.logging_steps={max(1, steps // 4)}", f"training.per_device_train_batch_size={batch}",
                  "training.learning_rate=1e-4", "data.max_val_samples=16", "data.min_val_rows=0",
-                 "generation.max_new_tokens=8", "artifacts.save_model=false"]
+                 "generation.max_new_tokens=8", "artifacts.save_model=false", *extra]
     order = [side for i in range(repeats) for side in (("dialsum", "bare") if i % 2 == 0 else ("bare", "dialsum"))]
     runs: dict[str, list[dict[str, Any]]] = {"dialsum": [], "bare": []}
     uuid, failed = None, None
@@ -215,6 +217,7 @@ def step_speed(c: Check, steps: int, batch: int, repeats: int, target: float = S
               f"median pair ratio >= {target}": ratio is not None and (ratio >= target or c.smoke)}
     numbers = {"card": next(iter(cards)) if len(cards) == 1 else sorted(map(str, cards)),
                "precision": "fp32" if c.smoke else c.precision, "steps": steps, "batch": batch, "order": order,
+               "extra_overrides": list(extra),
                "dialsum_samples_per_s": ours, "bare_samples_per_s": theirs, "pair_ratios": pairs,
                "ratio_dialsum_over_bare": ratio,
                "dialsum": runs["dialsum"], "bare": runs["bare"]}

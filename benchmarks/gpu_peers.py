@@ -5,6 +5,9 @@ Like gpu_check.py it needs no install (src/ on PYTHONPATH), runs dialsum as subp
 the card's name with every number; a failing part does not stop the others.
   speed       gpu_check's speed step (KoBART-base-sized BART, bf16, dialsum vs benchmarks/bare_seq2seq.py in
               ABBA order), target: median pair ratio >= 1.0
+  speed_grouped       the same with dialsum's batches grouped by length (training.train_sampling_strategy=
+              group_by_length; the bare script keeps the Trainer's default random batches)
+  speed_grouped_real  speed_grouped trained on the --dialogues rows (real DialogSum-ko lengths)
   generation  a KoBART-base-sized BART trained briefly with train.py (bf16) on real DialogSum-ko dialogues so
               that it stops at </s> with lengths that follow the dialogue's, then, in one fresh process on the
               card, every dialogue of --dialogues summarised by dialsum.engine.generation.generate_summaries:
@@ -16,12 +19,13 @@ the card's name with every number; a failing part does not stop the others.
               n_jobs=2, trials_per_gpu=2 on one GPU: trials/hour of each (no target; issue 12's feature measured)
 --cpu-smoke runs every part with hardware=cpu and tiny sizes: a dry run of this script, not a measurement.
 
-Usage: python benchmarks/gpu_peers.py [--only generation,sharing,speed] [--dialogues dev.csv] [--gen-steps 900]
-                                      [--rounds 3] [--beams 1,4] [--repeats 3] [--cpu-smoke]
+Usage: python benchmarks/gpu_peers.py [--only generation,sharing,speed,speed_grouped,...] [--dialogues dev.csv]
+                                      [--gen-steps 900] [--rounds 3] [--beams 1,4] [--repeats 3] [--cpu-smoke]
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -51,18 +55,24 @@ def precision(c: Check) -> list[str]:
     return ["hardware=cpu"] if c.smoke else ["hardware=gpu", "hardware.precision=bf16"]
 
 
-def step_generation(c: Check, dialogues: Path, steps: int, rounds: int, beams: str) -> dict[str, Any]:
-    """Train on the dialogues, then time the ways of generating for all of them in one process."""
+def dialogue_data(c: Check, dialogues: Path) -> list[str]:
+    """Overrides training on the real dialogues: all but the last 64 rows train, those 64 validate."""
     import pandas as pd
 
-    frame = pd.read_csv(dialogues)
     data = c.work / "data"
-    data.mkdir(exist_ok=True)
-    frame.iloc[: len(frame) - 64].to_csv(data / "train.csv", index=False)
-    frame.iloc[len(frame) - 64:].to_csv(data / "val.csv", index=False)
+    if not data.exists():
+        frame = pd.read_csv(dialogues)
+        data.mkdir()
+        frame.iloc[: len(frame) - 64].to_csv(data / "train.csv", index=False)
+        frame.iloc[len(frame) - 64:].to_csv(data / "val.csv", index=False)
+    return ["data=dialogsum_ko", f"data.train_path={data / 'train.csv'}", f"data.val_path={data / 'val.csv'}",
+            "data.min_val_rows=0", "data.max_val_samples=16"]
+
+
+def step_generation(c: Check, dialogues: Path, steps: int, rounds: int, beams: str) -> dict[str, Any]:
+    """Train on the dialogues, then time the ways of generating for all of them in one process."""
     proc, seconds, metrics = c.train("gen_model", [
-        *precision(c), *model_size(c), "data=dialogsum_ko", f"data.train_path={data / 'train.csv'}",
-        f"data.val_path={data / 'val.csv'}", "data.min_val_rows=0", "data.max_val_samples=16",
+        *precision(c), *model_size(c), *dialogue_data(c, dialogues),
         f"training.max_steps={steps}", f"training.eval_steps={steps}", f"training.save_steps={steps}",
         "training.per_device_train_batch_size=32", "training.learning_rate=3e-4", "training.warmup_ratio=0.05",
         "generation.max_new_tokens=8"])
@@ -232,8 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="dialsum_gpu_peers_"))
     c = Check(work, smoke, "bf16")
     steps = 6 if smoke else args.steps
-    parts = {"speed": lambda: gpu_check.step_speed(c, steps, 4 if smoke else 32, 1 if smoke else args.repeats,
-                                                   SPEED_TARGET),
+    speed = functools.partial(gpu_check.step_speed, c, steps, 4 if smoke else 32, 1 if smoke else args.repeats,
+                              SPEED_TARGET)
+    grouped = ("training.train_sampling_strategy=group_by_length",)
+    parts = {"speed": speed,
+             "speed_grouped": lambda: speed(grouped),
+             "speed_grouped_real": lambda: speed((*grouped, *dialogue_data(c, args.dialogues))),
              "generation": lambda: step_generation(c, args.dialogues, 6 if smoke else args.gen_steps,
                                                    1 if smoke else args.rounds, args.beams),
              "sharing": lambda: step_sharing(c, 2 if smoke else args.trials, 4 if smoke else args.share_steps)}

@@ -19,6 +19,34 @@ def test_warmup_steps_is_usable(make_cfg, tmp_path: Path, overrides, expected) -
     assert args.warmup_steps == expected
 
 
+def test_length_grouped_batches_pad_less_on_dialsum_rows(make_cfg, tmp_path: Path) -> None:
+    """training.train_sampling_strategy=group_by_length works on dialsum's own feature rows (no `length`
+    column): batches of the real Trainer's dataloader carry fewer pad tokens than random ones."""
+    import types
+
+    from dialsum.data.features import FeatureSpec, ListDataset, cached_features
+    from dialsum.data.splits import load_splits
+    from dialsum.engine.trainer import build_trainer
+    from dialsum.models.builder import build_model, build_tokenizer
+
+    padding = {}
+    for strategy in ("random", "group_by_length"):
+        cfg = make_cfg("debug=fast", "data.max_train_samples=256", f"training.train_sampling_strategy={strategy}")
+        cache = Path(cfg.paths.cache_dir)
+        splits = load_splits(cfg.data, cache)
+        tokenizer, family = build_tokenizer(cfg.model, [*splits.train["dialogue"], *splits.train["summary"]], cache)
+        model = build_model(cfg.model, tokenizer, family, 0)
+        spec = FeatureSpec.from_model_config(cfg.model, family.decoder_only)
+        rows = ListDataset(cached_features(splits.train, tokenizer, spec, cache, with_labels=True))
+        args = training_arguments(cfg, tmp_path / strategy, decoder_only=False)
+        evaluation = types.SimpleNamespace(decoder_only=False)  # the dataloader alone is looked at
+        trainer = build_trainer(cfg, args, model, tokenizer, rows, rows, evaluation, [])
+        batches = list(trainer.get_train_dataloader())
+        pads = sum(int((b["input_ids"] == tokenizer.pad_token_id).sum()) for b in batches)
+        padding[strategy] = pads / sum(b["input_ids"].numel() for b in batches)
+    assert padding["group_by_length"] < padding["random"] / 2, padding
+
+
 def test_environment_record_hides_url_passwords(monkeypatch) -> None:
     from dialsum.tracking.environment import snapshot
 

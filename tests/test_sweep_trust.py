@@ -118,11 +118,13 @@ def test_study_from_before_fingerprints_resumes_with_one_warning(tmp_path: Path,
 
 
 def test_settings_added_by_an_upgrade_at_their_neutral_value_are_no_difference() -> None:
-    """A study recorded before pruner.bootstrap_count / generation.grow_factor existed still resumes."""
+    """A study recorded before pruner.bootstrap_count / generation.grow_factor / training.train_sampling_strategy
+    existed still resumes."""
     from dialsum.sweep.fingerprint import differences
 
     old = {"pruner.name": "hyperband", "config.generation.batch_size": 64}
-    same = {**old, "pruner.bootstrap_count": 0, "config.generation.grow_factor": None}
+    same = {**old, "pruner.bootstrap_count": 0, "config.generation.grow_factor": None,
+            "config.training.train_sampling_strategy": "random"}
     assert differences(old, same) == []
     assert differences(old, {**same, "pruner.bootstrap_count": 2}) == ["pruner.bootstrap_count: 0 -> 2"]
     assert differences(old, {**same, "config.new_key": 1}) == ["config.new_key: <absent> -> 1"]

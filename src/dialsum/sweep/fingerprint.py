@@ -40,7 +40,8 @@ IGNORED_PREFIXES = ("paths.", "trial.", "logger.", "artifacts.", "task_name", "h
 MAX_LISTED = 12  # differences shown in the error message
 # Settings added by later dialsum versions, with the value that behaves like their absence: a study recorded
 # before them still resumes while they keep that value.
-ADDED_LATER = {"pruner.bootstrap_count": 0, "config.generation.grow_factor": None}
+ADDED_LATER = {"pruner.bootstrap_count": 0, "config.generation.grow_factor": None,
+               "config.training.train_sampling_strategy": "random"}
 # Defaults a later dialsum version changed (key: old default, new default, override that brings the old one back),
 # named in the error.
 DEFAULTS_CHANGED = {"pruner.name": ("hyperband", "successive_halving", "hydra.sweeper.pruner.name=hyperband")}
