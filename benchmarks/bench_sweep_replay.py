@@ -108,10 +108,6 @@ class Replay:
         """Schedule an event (ties in the order they were scheduled)."""
         heapq.heappush(self.events, Event(time, next(self.order), worker, trial, k))
 
-    def point(self, trial: optuna.Trial) -> dict:
-        """The recorded curve of the trial's point."""
-        return curve_of(self.curves, trial)
-
     def ask(self, now: float, worker: int) -> None:
         """Ask while the budget has room, then train, reuse or wait, as coordination.ask does."""
         state = budget.read(self.study)
@@ -136,12 +132,12 @@ class Replay:
 
     def eval_time(self, trial: optuna.Trial) -> float:
         """Seconds between two evaluations of this point."""
-        p = self.point(trial)
+        p = curve_of(self.curves, trial)
         return p["eval_steps"] * p["step_time_s"]
 
     def evaluate(self, ev: Event) -> None:
         """Evaluation k: count its steps, report, prune or go on; the last one completes the trial."""
-        p, trial, k = self.point(ev.trial), ev.trial, ev.k
+        p, trial, k = curve_of(self.curves, ev.trial), ev.trial, ev.k
         trial.set_user_attr(budget.STEPS_ATTR, k * p["eval_steps"])
         trial.report(p["values"][k - 1], step=k)
         if k == len(p["values"]):

@@ -29,17 +29,19 @@ def test_length_grouped_batches_pad_less_on_dialsum_rows(make_cfg, tmp_path: Pat
     from dialsum.engine.trainer import build_trainer
     from dialsum.models.builder import build_model, build_tokenizer
 
+    base = ("debug=fast", "data.max_train_samples=256")
+    cfg = make_cfg(*base)
+    cache = Path(cfg.paths.cache_dir)
+    splits = load_splits(cfg.data, cache)
+    tokenizer, family = build_tokenizer(cfg.model, [*splits.train["dialogue"], *splits.train["summary"]], cache)
+    model = build_model(cfg.model, tokenizer, family, 0)
+    spec = FeatureSpec.from_model_config(cfg.model, family.decoder_only)
+    rows = ListDataset(cached_features(splits.train, tokenizer, spec, cache, with_labels=True))
+    evaluation = types.SimpleNamespace(decoder_only=False)  # the dataloader alone is looked at
     padding = {}
     for strategy in ("random", "group_by_length"):
-        cfg = make_cfg("debug=fast", "data.max_train_samples=256", f"training.train_sampling_strategy={strategy}")
-        cache = Path(cfg.paths.cache_dir)
-        splits = load_splits(cfg.data, cache)
-        tokenizer, family = build_tokenizer(cfg.model, [*splits.train["dialogue"], *splits.train["summary"]], cache)
-        model = build_model(cfg.model, tokenizer, family, 0)
-        spec = FeatureSpec.from_model_config(cfg.model, family.decoder_only)
-        rows = ListDataset(cached_features(splits.train, tokenizer, spec, cache, with_labels=True))
+        cfg = make_cfg(*base, f"training.train_sampling_strategy={strategy}")
         args = training_arguments(cfg, tmp_path / strategy, decoder_only=False)
-        evaluation = types.SimpleNamespace(decoder_only=False)  # the dataloader alone is looked at
         trainer = build_trainer(cfg, args, model, tokenizer, rows, rows, evaluation, [])
         batches = list(trainer.get_train_dataloader())
         pads = sum(int((b["input_ids"] == tokenizer.pad_token_id).sum()) for b in batches)
