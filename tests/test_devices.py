@@ -13,7 +13,7 @@ import torch
 
 from conftest import ROOT, compose_cfg, run_cli
 from dialsum.errors import DialsumError
-from dialsum.sweep import devices
+from dialsum.sweep import devices, worker_check
 from dialsum.tracking import resources
 from fake_cuda import FakeHost
 
@@ -205,10 +205,10 @@ def test_sweeper_checks_slots_and_sizes_the_launcher(host: FakeHost, n_jobs: int
     launcher = types.SimpleNamespace(joblib={"n_jobs": -1})  # joblib's default: a worker per CPU
     hardware = gpu_cfg(f"hardware.trials_per_gpu={per_gpu}").hardware
     if ok:
-        devices.check_workers(hardware, n_jobs, launcher)
+        worker_check.check_workers(hardware, n_jobs, launcher)
     else:
         with pytest.raises(DialsumError, match=f"n_jobs={n_jobs} is more than the {2 * per_gpu} GPU slot"):
-            devices.check_workers(hardware, n_jobs, launcher)
+            worker_check.check_workers(hardware, n_jobs, launcher)
     assert launcher.joblib["n_jobs"] == n_jobs
     assert host.first_init_env() == "never"  # the sweeper process never initialises CUDA
 

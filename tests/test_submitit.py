@@ -17,7 +17,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 from dialsum.errors import DialsumError
-from dialsum.sweep import devices, submitit_jobs
+from dialsum.sweep import devices, submitit_jobs, worker_check
 from dialsum.sweep.storage import open_storage
 from test_devices import gpu_cfg, host, new_worker  # noqa: F401 - `host`: a simulated 2-GPU host (fixture)
 
@@ -175,18 +175,18 @@ def test_a_slurm_job_uses_its_gpu_whatever_the_node_claims(host, tmp_path: Path,
 
 def test_sweeper_does_not_count_local_gpus_for_slurm(host, monkeypatch) -> None:
     monkeypatch.setattr(devices, "host_gpus", lambda: [])   # a login node without GPUs
-    devices.check_workers(gpu_cfg().hardware, 8, _launcher("slurm", gpus_per_node=1, partition="gpu"))
+    worker_check.check_workers(gpu_cfg().hardware, 8, _launcher("slurm", gpus_per_node=1, partition="gpu"))
     with pytest.raises(DialsumError, match="gpus_per_node=1"):
-        devices.check_workers(gpu_cfg().hardware, 8, _launcher("slurm", partition="gpu"))
-    devices.check_workers(gpu_cfg("hardware=cpu").hardware, 8, _launcher("slurm", partition="cpu"))
+        worker_check.check_workers(gpu_cfg().hardware, 8, _launcher("slurm", partition="gpu"))
+    worker_check.check_workers(gpu_cfg("hardware=cpu").hardware, 8, _launcher("slurm", partition="cpu"))
 
 
 def test_submitit_local_jobs_see_every_gpu_and_claim_one(host) -> None:
     launcher = _launcher("local")
-    devices.check_workers(gpu_cfg().hardware, 2, launcher)
+    worker_check.check_workers(gpu_cfg().hardware, 2, launcher)
     assert launcher.params["gpus_per_node"] == 2     # submitit_local would otherwise hide the GPUs from jobs
     with pytest.raises(DialsumError, match="n_jobs=3 is more than the 2 GPU slot"):
-        devices.check_workers(gpu_cfg().hardware, 3, _launcher("local"))
+        worker_check.check_workers(gpu_cfg().hardware, 3, _launcher("local"))
 
 
 def test_a_slurm_job_uses_the_cpus_slurm_gave_it(monkeypatch) -> None:

@@ -19,7 +19,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
-from dialsum.sweep import devices, trial_env
+from dialsum.sweep import trial_env, worker_check
 from dialsum.sweep.search_space import SearchSpace, check_keys
 from dialsum.sweep.trial_job import format_value, objective_values, trial_overrides
 
@@ -84,7 +84,7 @@ class AppProfile:
 
     def check_workers(self, job_config: DictConfig, n_jobs: int, launcher: Any) -> None:
         """One launcher worker per parallel trial; no GPU slots to plan."""
-        devices.check_workers(OmegaConf.create(NO_GPU_HARDWARE), n_jobs, launcher)
+        worker_check.check_workers(OmegaConf.create(NO_GPU_HARDWARE), n_jobs, launcher)
 
     def objectives(self, job_config: DictConfig) -> tuple[list[str], list[str]]:
         """Directions and objective names (names only label the dashboard and the report)."""
@@ -148,7 +148,7 @@ class DialsumApp(AppProfile):
 
     def check_workers(self, job_config: DictConfig, n_jobs: int, launcher: Any) -> None:
         """GPU slots from hardware; launcher workers = n_jobs."""
-        devices.check_workers(job_config.hardware, n_jobs, launcher)
+        worker_check.check_workers(job_config.hardware, n_jobs, launcher)
 
     def objectives(self, job_config: DictConfig) -> tuple[list[str], list[str]]:
         """Directions and the metric each one reads; a single objective is what the job returns."""

@@ -23,18 +23,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum import fast_exit
 from dialsum.errors import DialsumError
-from dialsum.sweep import app_profile, fingerprint, progress, retries, submitit_jobs
+from dialsum.sweep import app_profile, progress, retries, submitit_jobs
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.core_share import CoreShare
 from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
 from dialsum.sweep.job_folder import experiment_overrides
 from dialsum.sweep.liveness import run_identity
-from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.results import TrialRecord, finish_sweep
-from dialsum.sweep.samplers import build_sampler, grid_size, sampler_name
+from dialsum.sweep.samplers import grid_size, sampler_name
 from dialsum.sweep.search_space import SearchSpace, parse_space
 from dialsum.sweep import budget, startup_points  # study-wide limits; distinct TPE start-up
 from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url
+from dialsum.sweep.study_setup import open_study
 from dialsum.sweep.trial_job import is_finished as _finished
 from dialsum.sweep.trial_job import launch, tell
 
@@ -85,7 +85,8 @@ class OptunaSweep:
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         self.me = run_identity()
         self.coord = Coordinator(s, self.storage_url, self.me)  # storage with heartbeats, study lock, budget
-        study = self._open_study(job_config, space, directions, objectives)
+        study, self.forced, self.fp_hash = open_study(s, self.coord.storage, job_config, space, directions,
+                                                      objectives, self.app.dialsum)
         requeued = self.coord.attach(study, n_jobs)
         with self.coord.lock.hold():  # a fresh TPE study on a finite space: distinct start-up points
             startup_points.enqueue_distinct(study, space, s.get("sampler") or {})
@@ -110,24 +111,6 @@ class OptunaSweep:
                          n_jobs=n_jobs, stop_reason=self.stop_reason, script=self.app.script)
         self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if self.sweeper_errors >= MAX_SWEEPER_ERRORS else 0)
         return self.records
-
-    def _open_study(self, job_config: DictConfig, space: SearchSpace, directions: list[str],
-                    objectives: list[str]) -> optuna.Study:
-        """Create the study, or resume it when this run is the same experiment (fingerprint)."""
-        s = self.settings
-        pruner = optuna.pruners.NopPruner() if len(directions) > 1 else build_pruner(s.get("pruner"))
-        study = optuna.create_study(study_name=s["study_name"], storage=self.coord.storage,
-                                    pruner=pruner, directions=directions, load_if_exists=True)
-        _name_metrics(study, objectives)
-        current = fingerprint.build(job_config, space, s, directions, objectives, dialsum_app=self.app.dialsum)
-        self.forced = fingerprint.check_resume(study, current, str(s.get("resume") or "auto"))
-        self.fp_hash = fingerprint.short_hash(current)
-        # A fixed seed continues past the trials the study already has, so a resumed sampler never
-        # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
-        study.sampler = build_sampler(s.get("sampler") or {}, space, len(directions), seed_offset=len(study.trials))
-        if len(directions) > 1:
-            log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
-        return study
 
     def _check_launcher(self, n_jobs: int) -> None:
         """Parallel trials need a launcher that runs jobs in separate processes."""
@@ -321,12 +304,3 @@ class OptunaSweep:
         else:
             log.error("trial %d failed: %s (job folder %s)", trial.number, record.error, record.job_dir)
 
-
-def _name_metrics(study: optuna.Study, objectives: list[str]) -> None:
-    """The dashboard and report show `eval/rouge_combined_f1`, not "Objective 0" (experimental in Optuna 5)."""
-    import warnings
-
-    if study.metric_names != objectives:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(objectives)

@@ -1,0 +1,42 @@
+"""Create or resume the Optuna study a sweep runs: pruner, metric names, fingerprint check, sampler."""
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig
+
+from dialsum.sweep import fingerprint
+from dialsum.sweep.pruners import build_pruner
+from dialsum.sweep.samplers import build_sampler
+from dialsum.sweep.search_space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+
+def open_study(settings: dict[str, Any], storage: Any, job_config: DictConfig, space: SearchSpace,
+               directions: list[str], objectives: list[str], dialsum_app: bool) -> tuple[optuna.Study, bool, str]:
+    """Resume only the same experiment (fingerprint); returns (study, resume forced, fingerprint hash)."""
+    pruner = optuna.pruners.NopPruner() if len(directions) > 1 else build_pruner(settings.get("pruner"))
+    study = optuna.create_study(study_name=settings["study_name"], storage=storage,
+                                pruner=pruner, directions=directions, load_if_exists=True)
+    _name_metrics(study, objectives)
+    current = fingerprint.build(job_config, space, settings, directions, objectives, dialsum_app=dialsum_app)
+    forced = fingerprint.check_resume(study, current, str(settings.get("resume") or "auto"))
+    # A fixed seed continues past the trials the study already has, so a resumed sampler never
+    # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
+    study.sampler = build_sampler(settings.get("sampler") or {}, space, len(directions),
+                                  seed_offset=len(study.trials))
+    if len(directions) > 1:
+        log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
+    return study, forced, fingerprint.short_hash(current)
+
+
+def _name_metrics(study: optuna.Study, objectives: list[str]) -> None:
+    """The dashboard and report show `eval/rouge_combined_f1`, not "Objective 0" (experimental in Optuna 5)."""
+    if study.metric_names != objectives:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(objectives)
