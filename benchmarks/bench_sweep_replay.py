@@ -96,8 +96,8 @@ class Replay:
         self.study = optuna.create_study(study_name=f"efficiency_tpe_{seed}", direction="maximize",
                                          sampler=build_sampler(sampler_cfg, self.space, 1),
                                          pruner=build_pruner(s["pruner"]))
-        startup_points.enqueue_distinct(self.study, self.space, sampler_cfg)
         self.limits = budget.Limits(100, steps)
+        startup_points.enqueue_distinct(self.study, self.space, sampler_cfg, self.limits.n_trials)
         self.events: list[Event] = []
         self.order = itertools.count()
         self.waiting: dict[int, list[tuple[int, optuna.Trial]]] = {}

@@ -46,7 +46,9 @@ def test_csv_without_summary_column(tmp_path: Path, cache_dir: Path, good_csv: P
     _assert_clean_failure(result, tmp_path, "missing column(s) ['summary']", "found ['fname', 'dialogue', 'topic']")
 
 
-@pytest.mark.parametrize("content,needle", [("", "the file is empty"), (HEADER, "no rows")])
+@pytest.mark.parametrize("content,needle", [("", "the file is empty"), (HEADER, "no rows"),
+                                            (HEADER + "d1,a,b\nd2,a,b,c\n", "separated by commas"),
+                                            ("fname;dialogue;summary\nd1;a;b\n", "separated by ';'")])
 def test_empty_csv(tmp_path: Path, cache_dir: Path, good_csv: Path, content: str, needle: str) -> None:
     bad = tmp_path / "empty.csv"
     bad.write_text(content, encoding="utf-8")
@@ -59,6 +61,23 @@ def test_non_utf8_csv(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:
     bad.write_bytes((HEADER + ROW).encode("cp949"))
     result = run_cli(_csv_args(bad, good_csv), tmp_path, cache_dir)
     _assert_clean_failure(result, tmp_path, "not valid UTF-8", "iconv")
+
+
+def test_a_sweep_on_a_bad_csv_stops_before_the_study_exists(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:
+    """Otherwise every trial fails the same way, and the study recorded with the bad file refuses the fixed rerun."""
+    bad = tmp_path / "cp949.csv"
+    bad.write_bytes((HEADER + ROW).encode("cp949"))
+    sweep_dir = tmp_path / "multirun" / "bad_data"
+    args = ["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.n_trials=2",
+            *_csv_args(bad, good_csv)]
+    result = run_cli(args, tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "not valid UTF-8", "iconv")
+    assert not (sweep_dir / "optuna_journal.log").exists() and not (sweep_dir / "0").exists()
+
+
+def test_a_folder_given_as_a_csv_says_so(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:
+    result = run_cli(_csv_args(tmp_path, good_csv), tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "is a folder, not a CSV file")
 
 
 def test_unknown_model(tmp_path: Path, cache_dir: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from dialsum.engine.trainer import training_arguments
+from dialsum.errors import DialsumError
 
 
 @pytest.mark.parametrize("overrides,expected", [
@@ -111,3 +112,35 @@ def test_training_needs_no_test_file_and_predict_says_it_does(tmp_path: Path, ca
                         cache_dir, script="predict.py")
     assert predicted.returncode == 2 and "Traceback" not in predicted.stderr, predicted.stderr[-3000:]
     assert "predict.py needs the test CSV: data.test_path=data/dialogsum_ko/test.csv" in predicted.stderr
+
+
+@pytest.mark.parametrize("override, problem", [
+    ("training.learning_rate=-1e-3", "training.learning_rate=-0.001: expected a number > 0"),
+    ("training.per_device_train_batch_size=0", "training.per_device_train_batch_size=0: expected a number >= 1"),
+    ("generation.num_beams=0", "generation.num_beams=0: expected a number >= 1"),
+    ("training.weight_decay=-1.0", "training.weight_decay=-1.0: expected a number >= 0"),
+    ("generation.no_repeat_ngram_size=-1", "generation.no_repeat_ngram_size=-1: expected a number >= 0"),
+    ("model.max_source_length=2", "model.max_source_length=2: expected a number >= 16"),
+    ("training.warmup_ratio=1.5", "training.warmup_ratio=1.5: expected a number in [0, 1]"),
+    ("model.init=finetuned", "model.init='finetuned': expected one of scratch, pretrained")])
+def test_values_outside_their_range_are_refused_before_any_work(override: str, problem: str) -> None:
+    """Each would fail the run (often only after training) or silently train nonsense."""
+    from conftest import compose_cfg
+    from dialsum.config_schema import check_job_config
+
+    with pytest.raises(DialsumError) as err:
+        check_job_config(compose_cfg(["debug=fast", override]))
+    assert problem in str(err.value) and "cannot use" in str(err.value)
+
+
+def test_a_searched_value_outside_its_range_is_refused_before_any_trial(tmp_path: Path, cache_dir: Path) -> None:
+    from conftest import run_cli
+
+    sweep_dir = tmp_path / "multirun" / "beams"
+    result = run_cli(["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "debug=fast",
+                      "generation.num_beams=choice(0, 1, 2)", "training.learning_rate=interval(-1e-3, 1e-3)"],
+                     tmp_path, cache_dir)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "search space generation.num_beams: 0 outside its range (expected a number >= 1)" in result.stderr
+    assert "search space training.learning_rate: -0.001 outside its range" in result.stderr
+    assert not (sweep_dir / "0").exists()

@@ -111,3 +111,21 @@ def test_tpe_start_up_points_on_a_finite_space_are_distinct(tmp_path: Path, cach
     assert len(trials) == 6 and all(t.user_attrs.get("startup_point") for t in trials)
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 6
     assert not any(t.user_attrs.get("duplicate_of") is not None for t in trials)
+
+
+def test_fewer_trials_than_start_up_points_leave_nothing_queued(tmp_path: Path, cache_dir: Path) -> None:
+    """Points queued past n_trials would stay WAITING, and `dialsum status` would call the done sweep unfinished."""
+    sweep_dir = tmp_path / "sweep"
+    space = ["training.learning_rate=choice(1e-3, 3e-3, 1e-2)", "training.per_device_train_batch_size=choice(4, 8)"]
+    args = ["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.study_name=budget",
+            "hydra.sweeper.sampler.name=tpe", "hydra.sweeper.sampler.n_startup_trials=4",
+            "hydra.sweeper.pruner.name=none", "hydra.sweeper.n_trials=2", *space]
+    sweep_dir.parent.mkdir(parents=True, exist_ok=True)
+    result = run_cli(args, sweep_dir.parent, cache_dir, script=FAKE, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [t.state.name for t in _trials(sweep_dir)] == ["COMPLETE", "COMPLETE"]
+    from dialsum.analysis import status
+    from dialsum.analysis.study_io import load_sweep
+
+    text = status.render(status.gather(load_sweep(sweep_dir)))
+    assert "(finished)" in text and "0 running, 0 queued" in text, text

@@ -21,6 +21,9 @@ GRID_2X2 = ["hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
             "training.per_device_train_batch_size=choice(4, 8)"]
 
 
+FIXED_LR_BATCH = ("training.learning_rate=choice(1e-3)", "training.per_device_train_batch_size=choice(8)")
+
+
 def _sweep(sweep_dir: Path, *extra: str) -> list[str]:
     """A small Optuna sweep on the fast debug preset."""
     return ["-m", "hydra/sweeper=optuna", "debug=fast", f"hydra.sweep.dir={sweep_dir}",
@@ -105,13 +108,13 @@ def test_rerun_resumes_without_new_trials(grid_sweep, cache_dir: Path) -> None:
 def test_a_failing_trial_does_not_stop_the_sweep(tmp_path: Path, cache_dir: Path) -> None:
     sweep_dir = tmp_path / "multirun" / "test"
     result = run_cli(_sweep(sweep_dir, "hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
-                            "training.learning_rate=choice(-1.0, 1e-3)",
-                            "training.per_device_train_batch_size=choice(8)"),
+                            "model.pretrained_name_or_path=/missing/checkpoint",  # a bad path for one point
+                            "model.init=choice(pretrained, scratch)", *FIXED_LR_BATCH),
                      tmp_path, cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
-    states = {r["params"]["training.learning_rate"]: r for r in _results(sweep_dir)}
-    assert states[1e-3]["state"] == "COMPLETE"
-    assert states[-1.0]["state"] == "FAIL" and "learning rate" in states[-1.0]["error"].lower()
+    states = {r["params"]["model.init"]: r for r in _results(sweep_dir)}
+    assert states["scratch"]["state"] == "COMPLETE"
+    assert states["pretrained"]["state"] == "FAIL" and "could not be loaded" in states["pretrained"]["error"]
     failed = [t for t in _study(sweep_dir).trials if t.state == optuna.trial.TrialState.FAIL]
     assert "error" in failed[0].user_attrs
 
@@ -121,10 +124,10 @@ def test_max_failure_rate_stops_the_sweep(tmp_path: Path, cache_dir: Path) -> No
     result = run_cli(_sweep(sweep_dir, "hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
                             "hydra.sweeper.max_failure_rate=0.25",
                             f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}",  # any Optuna URL works
-                            "training.learning_rate=choice(-1.0, -2.0, -3.0, -4.0)",
-                            "training.per_device_train_batch_size=choice(8)"),
+                            "model.init=pretrained", "model.pretrained_name_or_path=choice(/no/a, /no/b, /no/c, /no/d)",
+                            *FIXED_LR_BATCH),
                      tmp_path, cache_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]      # a script chaining commands sees the sweep failed
     assert len(_results(sweep_dir)) == 2                      # 2 failures > 0.25 x 4: no more launches
     assert (tmp_path / "study.db").is_file() and not (sweep_dir / "optuna_journal.log").exists()
     assert "exceed max_failure_rate" in result.stdout + result.stderr and "no trial completed" in result.stdout

@@ -1,4 +1,4 @@
-"""Types of the config sections users type values into, checked before any work starts.
+"""Types and ranges of the config values users type, checked before any work starts.
 
 OmegaConf structured configs do the checking (a dataclass per section; `OmegaConf.merge` rejects a value
 that cannot be its field's type). Only the keys listed here are checked, so a key another part of dialsum
@@ -54,6 +54,14 @@ class GenerationSchema:
     no_repeat_ngram_size: int = 0
     batch_size: int = 64
     grow_factor: Optional[float] = None
+
+
+@dataclass
+class ModelSchema:
+    init: str = "scratch"
+    max_source_length: int = 256
+    max_target_length: int = 80
+    dropout: float = 0.1
 
 
 @dataclass
@@ -141,12 +149,34 @@ class SweeperSchema:
 
 
 SECTIONS = {"training": TrainingSchema, "generation": GenerationSchema, "data": DataSchema,
-            "hardware": HardwareSchema}
+            "hardware": HardwareSchema, "model": ModelSchema}
 CHOICES = {"hardware.accelerator": ("cpu", "cuda"), "data.source": ("synthetic", "csv"),
            "data.normalization": ("none", "light", "medium"), "hydra.sweeper.resume": ("auto", "force"),
+           "model.init": ("scratch", "pretrained"),
            "hydra.sweeper.sampler.name": ("tpe", "random", "grid", "nsga2"),
            "hydra.sweeper.pruner.name": ("hyperband", "median", "successive_halving", "none")}
-MINIMUM = {"generation.batch_size": 1, "generation.grow_factor": 1, "generation.max_new_tokens": 1}
+# (low, high, low itself allowed): a value outside fails every run (or trains nothing), often only after training,
+# so it is refused up front. None = unbounded on that side; the high bound itself is allowed.
+POSITIVE, AT_LEAST_0, AT_LEAST_1, SHARE = (0, None, False), (0, None, True), (1, None, True), (0, 1, True)
+BOUNDS = {
+    "training.learning_rate": POSITIVE, "training.per_device_train_batch_size": AT_LEAST_1,
+    "training.per_device_eval_batch_size": AT_LEAST_1, "training.gradient_accumulation_steps": AT_LEAST_1,
+    "training.weight_decay": AT_LEAST_0, "training.label_smoothing_factor": SHARE, "training.max_grad_norm": AT_LEAST_0,
+    "training.warmup_steps": AT_LEAST_0, "training.warmup_ratio": SHARE, "training.eval_steps": POSITIVE,
+    "training.save_steps": POSITIVE, "training.logging_steps": POSITIVE, "training.dataloader_num_workers": AT_LEAST_0,
+    "training.save_total_limit": AT_LEAST_1, "training.early_stopping_patience": AT_LEAST_1,
+    "generation.num_beams": AT_LEAST_1, "generation.no_repeat_ngram_size": AT_LEAST_0,
+    "generation.batch_size": AT_LEAST_1, "generation.grow_factor": AT_LEAST_1, "generation.max_new_tokens": AT_LEAST_1,
+    "model.max_source_length": (16, None, True),  # below this no dialogue turn fits beside prefix and specials
+    "model.max_target_length": (4, None, True), "model.dropout": SHARE,
+    "data.max_train_samples": AT_LEAST_1, "data.max_val_samples": AT_LEAST_1, "data.min_val_rows": AT_LEAST_0,
+    "data.min_val_fraction": SHARE, "hardware.torch_threads": AT_LEAST_1, "hardware.trials_per_gpu": AT_LEAST_1,
+    "hydra.sweeper.n_trials": AT_LEAST_1, "hydra.sweeper.n_jobs": AT_LEAST_1, "hydra.sweeper.max_retries": AT_LEAST_0,
+    "hydra.sweeper.max_failure_rate": (0, None, True), "hydra.sweeper.heartbeat_interval": POSITIVE,
+    "hydra.sweeper.grace_period": POSITIVE, "hydra.sweeper.sampler.n_startup_trials": AT_LEAST_0,
+    "hydra.sweeper.pruner.min_resource": AT_LEAST_1, "hydra.sweeper.pruner.max_resource": AT_LEAST_1,
+    "hydra.sweeper.pruner.reduction_factor": (2, None, True), "hydra.sweeper.pruner.bootstrap_count": AT_LEAST_0,
+}  # hydra.sweeper.budget checks itself (sweep/budget.py)
 
 
 def check_job_config(cfg: DictConfig) -> None:
@@ -154,9 +184,29 @@ def check_job_config(cfg: DictConfig) -> None:
     _raise(job_problems(cfg))
 
 
-def check_sweep_config(settings: dict[str, Any], job_cfg: DictConfig) -> None:
-    """hydra.sweeper's settings (resolved) and the trials' fixed job config, before any trial."""
-    _raise(section_problems("hydra.sweeper", settings, SweeperSchema) + job_problems(job_cfg))
+def check_sweep_config(settings: dict[str, Any], job_cfg: DictConfig, space: dict[str, Any]) -> None:
+    """hydra.sweeper's settings (resolved), the trials' fixed job config and the searched values, before any trial."""
+    _raise(section_problems("hydra.sweeper", settings, SweeperSchema) + job_problems(job_cfg)
+           + space_problems(space))
+
+
+def check_sweeper_settings(settings: dict[str, Any]) -> None:
+    """hydra.sweeper's own settings, whatever app the sweep runs."""
+    _raise(section_problems("hydra.sweeper", settings, SweeperSchema))
+
+
+def space_problems(distributions: dict[str, Any]) -> list[str]:
+    """Searched values outside a key's range: every trial drawing one would fail, so refuse the space."""
+    problems = []
+    for key, dist in distributions.items():
+        if key not in BOUNDS:
+            continue
+        values = getattr(dist, "choices", None) or (dist.low, dist.high)
+        bad = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and _outside(key, v)]
+        if bad:
+            problems.append(f"search space {key}: {', '.join(map(str, bad))} outside its range "
+                            f"(expected {_range_text(key)}); a trial drawing it would fail")
+    return problems
 
 
 def job_problems(cfg: DictConfig) -> list[str]:
@@ -188,9 +238,23 @@ def section_problems(prefix: str, values: dict[str, Any], schema: type) -> list[
             continue
         if name in CHOICES and value is not None and value not in CHOICES[name]:
             problems.append(f"{name}={value!r}: expected one of {', '.join(CHOICES[name])}")
-        if name in MINIMUM and isinstance(value, (int, float)) and value < MINIMUM[name]:
-            problems.append(f"{name}={value!r}: expected a number >= {MINIMUM[name]}")
+        if name in BOUNDS and isinstance(value, (int, float)) and not isinstance(value, bool) and _outside(name, value):
+            problems.append(f"{name}={value!r}: expected {_range_text(name)}")
     return problems
+
+
+def _outside(name: str, value: float) -> bool:
+    """Whether value breaks the key's BOUNDS."""
+    low, high, low_allowed = BOUNDS[name]
+    return value < low or (value == low and not low_allowed) or (high is not None and value > high)
+
+
+def _range_text(name: str) -> str:
+    """BOUNDS as words: 'a number > 0', 'a number >= 1', 'a number in [0, 1]'."""
+    low, high, low_allowed = BOUNDS[name]
+    if high is not None:
+        return f"a number in {'[' if low_allowed else '('}{low}, {high}]"
+    return f"a number {'>=' if low_allowed else '>'} {low}"
 
 
 def _nested_schema(hint: Any) -> type | None:
@@ -217,5 +281,5 @@ def _type_name(hint: Any) -> str:
 def _raise(problems: list[str]) -> None:
     """One message for all problems, so the user fixes them in one go."""
     if problems:
-        raise DialsumError("config values of the wrong type:\n  " + "\n  ".join(problems)
+        raise DialsumError("config values dialsum cannot use:\n  " + "\n  ".join(problems)
                            + "\nFix them on the command line or in conf/ (see the comments there).")

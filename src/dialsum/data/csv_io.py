@@ -18,6 +18,9 @@ SUMMARY_COLUMN = "summary"
 def read_dialogue_csv(path: str | Path, require_summary: bool) -> pd.DataFrame:
     """Load one split, checking existence, encoding, columns and empty rows."""
     path = Path(path)
+    if path.is_dir():
+        raise DialsumError(f"{path} is a folder, not a CSV file. Point data.train_path/val_path/test_path at the "
+                           "CSV files inside it (columns fname, dialogue, summary).")
     if not path.is_file():
         raise DialsumError(
             f"data file not found: {path}. Point data.train_path/val_path/test_path at your CSVs "
@@ -26,13 +29,17 @@ def read_dialogue_csv(path: str | Path, require_summary: bool) -> pd.DataFrame:
     frame = _read_utf8(path)
     required = REQUIRED_COLUMNS + ((SUMMARY_COLUMN,) if require_summary else ())
     missing = [c for c in required if c not in frame.columns]
+    if missing and len(frame.columns) == 1 and (sep := next((c for c in ";\t|" if c in frame.columns[0]), None)):
+        raise DialsumError(f"{path}: the header is one column ({frame.columns[0]!r}): the file is separated by "
+                           f"{sep!r}, not commas. Re-export it as CSV with commas (UTF-8).")
     if missing:
         raise DialsumError(
             f"{path}: missing column(s) {missing}; found {list(frame.columns)}, "
             f"required {list(required)}. Rename the columns or fix the file."
         )
     if frame.empty:
-        raise DialsumError(f"{path}: the file has a header but no rows.")
+        raise DialsumError(f"{path}: the file has a header but no rows. Give it the dialogues, one row each, or "
+                           "point the data path at the file that has them.")
     return _drop_empty_rows(frame, path, required)
 
 
@@ -46,9 +53,14 @@ def _read_utf8(path: Path) -> pd.DataFrame:
             f"`iconv -f cp949 -t utf-8 {path.name} > fixed.csv`."
         ) from None
     except pd.errors.EmptyDataError:
-        raise DialsumError(f"{path}: the file is empty (no header, no rows).") from None
+        raise DialsumError(f"{path}: the file is empty (no header, no rows). Write the header "
+                           "fname,dialogue,summary and one row per dialogue, or point the data path at another "
+                           "file.") from None
     except (pd.errors.ParserError, csv.Error) as err:
-        raise DialsumError(f"{path}: not a readable CSV ({err}).") from None
+        detail = " ".join(str(err).split())  # pandas' message ends in a newline
+        raise DialsumError(f"{path}: not a readable CSV ({detail}). Fields must be separated by commas, and a "
+                           "field holding commas, quotes or line breaks must be in double quotes (\"...\"); "
+                           "re-export the file as CSV (UTF-8).") from None
 
 
 def _drop_empty_rows(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> pd.DataFrame:

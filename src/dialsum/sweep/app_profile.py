@@ -69,7 +69,11 @@ class AppProfile:
         self.config_loader: Any = None  # Hydra's, to tell config groups (db=choice(mysql,pg)) from keys
 
     def check(self, job_config: DictConfig, space: SearchSpace) -> None:
-        """Every swept key exists in the app's config (or is added with '+'), or is a config group."""
+        """The sweeper's settings; every swept key exists in the app's config (or is added with '+'), or is a
+        config group."""
+        from dialsum.config_schema import check_sweeper_settings
+
+        check_sweeper_settings(self.settings)
         keys = {k: d for k, d in space.distributions.items() if not self._is_group(k)}
         check_keys(SearchSpace(keys, space.fixed, {}), job_config)
 
@@ -81,6 +85,9 @@ class AppProfile:
             return bool(self.config_loader.get_group_options(key.lstrip("+~")))
         except Exception:  # noqa: BLE001 - not a group (or a loader without groups): check it as a key
             return False
+
+    def check_data(self, job_config: DictConfig, space: SearchSpace, remote: bool) -> None:
+        """An app's data is its own business."""
 
     def check_workers(self, job_config: DictConfig, n_jobs: int, launcher: Any) -> None:
         """One launcher worker per parallel trial; no GPU slots to plan."""
@@ -143,8 +150,21 @@ class DialsumApp(AppProfile):
         """dialsum's value types (a mistyped fixed value would fail every trial: refuse it now), then keys."""
         from dialsum.config_schema import check_sweep_config
 
-        check_sweep_config(self.settings, job_config)
+        check_sweep_config(self.settings, job_config, space.distributions)
         check_keys(space, job_config)
+
+    def check_data(self, job_config: DictConfig, space: SearchSpace, remote: bool) -> None:
+        """Load the trials' data once, as a trial does: a bad file is one error before the study exists, not the
+        same failure in every trial. Locally this also prepares the cache the trials then read."""
+        from dialsum.data.splits import load_splits
+
+        if any(k.lstrip("+~") == "data" or k.lstrip("+~").startswith("data.") for k in space.distributions):
+            return  # swept data: each trial loads its own
+        data = job_config.data
+        local = [Path(str(data.get(k) or "")) for k in ("train_path", "val_path")] if data.source == "csv" else []
+        if remote and not all(p.is_file() for p in local):
+            return  # SLURM nodes may see files this login node does not
+        load_splits(data, None if remote else Path(job_config.paths.cache_dir), with_test=False)
 
     def check_workers(self, job_config: DictConfig, n_jobs: int, launcher: Any) -> None:
         """GPU slots from hardware; launcher workers = n_jobs."""

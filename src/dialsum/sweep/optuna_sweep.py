@@ -41,7 +41,7 @@ from dialsum.sweep.trial_job import launch, tell
 log = logging.getLogger(__name__)
 TrialState = optuna.trial.TrialState
 MAX_SWEEPER_ERRORS = 3  # errors of the sweep loop itself (storage, tell) before the sweep stops
-EXIT_SWEEPER_ERROR = 1
+EXIT_SWEEPER_ERROR = 1  # the sweep machinery failed, or trials failed past max_failure_rate
 
 
 class OptunaSweep:
@@ -76,6 +76,7 @@ class OptunaSweep:
         n_jobs = int(s.get("n_jobs", 1))
         self._check_launcher(n_jobs)
         self.app.check_workers(job_config, n_jobs, self.launcher)  # GPU slots; launcher workers = n_jobs
+        self.app.check_data(job_config, space, remote=submitit_jobs.kind(self.launcher) == "slurm")
         self.max_retries = int(s.get("max_retries", 1))
         self.n_trials = self._n_trials(space)
         self.limits = budget.Limits.from_settings(self.n_trials, s.get("budget"))  # trials, steps, hours
@@ -89,7 +90,7 @@ class OptunaSweep:
                                                       objectives, self.app.dialsum)
         requeued = self.coord.attach(study, n_jobs)
         with self.coord.lock.hold():  # a fresh TPE study on a finite space: distinct start-up points
-            startup_points.enqueue_distinct(study, space, s.get("sampler") or {})
+            startup_points.enqueue_distinct(study, space, s.get("sampler") or {}, self.n_trials)
         if s.get("retry_failed"):
             with self.coord.lock.hold():  # several sweepers given retry_failed re-queue each trial once
                 requeued += retries.retry_failed(study)
@@ -109,13 +110,12 @@ class OptunaSweep:
                 self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
             finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
                          n_jobs=n_jobs, stop_reason=self.stop_reason, script=self.app.script)
-        self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if self.sweeper_errors >= MAX_SWEEPER_ERRORS else 0)
+        stopped_by_errors = self.sweeper_errors >= MAX_SWEEPER_ERRORS or self.failed > self.max_failures
+        self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if stopped_by_errors else 0)  # scripts see it
         return self.records
 
     def _check_launcher(self, n_jobs: int) -> None:
         """Parallel trials need a launcher that runs jobs in separate processes."""
-        if n_jobs < 1:
-            raise DialsumError("hydra.sweeper.n_jobs must be >= 1.")
         name = type(self.launcher).__name__
         if n_jobs > 1 and name == "BasicLauncher":
             raise DialsumError(f"hydra.sweeper.n_jobs={n_jobs} needs parallel worker processes: add "
@@ -140,6 +140,7 @@ class OptunaSweep:
     def _run(self, study: optuna.Study, space: SearchSpace, n_jobs: int, objectives: list[str]) -> None:
         """n_jobs threads, each: ask -> launch one job -> tell, until the study holds n_trials trials."""
         self.failed = 0
+        self.max_failures = float(self.settings.get("max_failure_rate", 0.5)) * self.n_trials
         threads = [threading.Thread(target=self._worker, args=(study, space, i, n_jobs, objectives),
                                     name=f"dialsum-worker-{i}", daemon=True) for i in range(n_jobs)]
         for t in threads:
@@ -178,8 +179,7 @@ class OptunaSweep:
             if record.state != "FAIL" or record.extra.get("requeued"):
                 return
             self.failed += 1
-            max_failures = float(self.settings.get("max_failure_rate", 0.5)) * self.n_trials
-            if self.failed > max_failures and self.stop_reason is None:
+            if self.failed > self.max_failures and self.stop_reason is None:
                 self.stop_reason = (f"{self.failed} failed trials exceed max_failure_rate="
                                     f"{self.settings.get('max_failure_rate')}; stopping the sweep")
                 log.error("%s", self.stop_reason)

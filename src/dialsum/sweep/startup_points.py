@@ -23,15 +23,16 @@ log = logging.getLogger(__name__)
 STARTUP_ATTR = "startup_point"  # trial user attr: queued as one of the distinct start-up points
 
 
-def enqueue_distinct(study: optuna.Study, space: SearchSpace, sampler_cfg: Mapping[str, Any]) -> int:
-    """Queue min(n_startup_trials, grid size) distinct random points on a fresh TPE study; how many."""
+def enqueue_distinct(study: optuna.Study, space: SearchSpace, sampler_cfg: Mapping[str, Any], n_trials: int) -> int:
+    """Queue min(n_startup_trials, grid size, n_trials) distinct random points on a fresh TPE study; how many
+    (more than n_trials would stay queued after the sweep, and `dialsum status` would call it unfinished)."""
     if sampler_name(sampler_cfg) != "tpe" or sampler_cfg.get("_target_") or study.get_trials(deepcopy=False):
         return 0
     grid = space.grid
     if not grid or any(not values for values in grid.values()):
         return 0  # a continuous parameter: repeats are practically impossible
     points = list(itertools.product(*grid.values()))
-    n = min(int(sampler_cfg.get("n_startup_trials", 10)), len(points))
+    n = min(int(sampler_cfg.get("n_startup_trials", 10)), len(points), n_trials)
     seed = sampler_cfg.get("seed")
     chosen = random.Random(None if seed is None else int(seed)).sample(points, n)
     for values in chosen:

@@ -37,6 +37,6 @@ class DialsumOptunaSweeper(Sweeper):
             log.error("%s", err)
             print(f"dialsum: error: {err}", file=sys.stderr)
             sys.exit(USER_ERROR_EXIT)
-        if self._impl.exit_code:  # interrupted (128 + signal) or stopped by errors of the sweep machinery
+        if self._impl.exit_code:  # interrupted (128 + signal), or stopped by machinery errors or max_failure_rate
             sys.exit(self._impl.exit_code)
         return records
