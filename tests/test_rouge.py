@@ -282,3 +282,18 @@ def test_custom_rouge_types(whitespace_rouge: KoreanRouge) -> None:
     scores = scorer.score(HOKINS_PRED, HOKINS_REF)
     assert set(scores) == {"rouge1_f1", COMBINED_KEY}
     assert scores[COMBINED_KEY] == pytest.approx(10 / 13)
+
+
+@pytest.mark.parametrize("tokenizer", ["morpheme", "whitespace"])
+def test_repetition_rate_sees_a_loop_inside_one_word(tokenizer: str) -> None:
+    """A sentencepiece model's typical failure (`#Person1#은은은…`) is one whitespace word: it must still count,
+    while a natural summary that repeats its speakers' tags does not."""
+    from conftest import compose_cfg
+    from dialsum.engine.scoring import SummaryScorer
+
+    scorer = SummaryScorer(compose_cfg([f"metric.tokenizer={tokenizer}"]).metric)
+    loop, natural = "#Person1#은은은은은은은은은은은은", "#Person1#은 집에 갑니다. #Person2#는 회사에 갑니다."
+    metrics, _ = scorer.score([loop], [natural], [12])
+    assert metrics["repetition_rate"] > 0.7
+    metrics, _ = scorer.score([natural, ""], [natural, natural], [12, 0])
+    assert metrics["repetition_rate"] == 0.0
