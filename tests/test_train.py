@@ -118,6 +118,28 @@ def test_predict_writes_submission(families_multirun: Path, tmp_path: Path, cach
     assert [r["fname"] for r in rows] == ["t1", "t2"] and set(rows[0]) == {"fname", "summary"}
 
 
+def test_predict_changes_one_decoding_setting_and_keeps_rows_with_empty_dialogues(
+        families_multirun: Path, tmp_path: Path, cache_dir: Path) -> None:
+    """A submission needs every fname; `generation.num_beams=3` changes the beams and nothing else."""
+    run_dir = families_multirun / "0"
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text('fname,dialogue\nt1,"#Person1#: 내일 봐.\n#Person2#: 좋아."\nt2,   \nt3,#Person1#: 안녕.\n',
+                        encoding="utf-8")
+    out = tmp_path / "submission.csv"
+    result = run_cli([f"run_dir={run_dir}", f"data.test_path={test_csv}", f"output_path={out}",
+                      "generation.num_beams=3"], tmp_path, cache_dir, script="predict.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with out.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["fname"] for r in rows] == ["t1", "t2", "t3"] and rows[1]["summary"] == ""
+    log = result.stderr + result.stdout
+    assert "'num_beams': 3" in log and "changed: {'num_beams': 3}" in log and "empty summary: t2" in log
+    refused = run_cli([f"run_dir={run_dir}", f"data.test_path={test_csv}", "generation.num_beams=0"], tmp_path,
+                      cache_dir, script="predict.py")
+    assert refused.returncode == 2 and "generation.num_beams=0: expected a number >= 1" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_predict_scores_when_references_present(families_multirun: Path, tmp_path: Path, cache_dir: Path) -> None:
     run_dir = families_multirun / "1"  # kogpt2: decoder-only path
     result = run_cli([f"run_dir={run_dir}"], tmp_path, cache_dir, script="predict.py")
@@ -129,6 +151,14 @@ def test_predict_scores_when_references_present(families_multirun: Path, tmp_pat
 def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, cache_dir: Path) -> None:
     result = run_cli([f"run_dir={tmp_path}"], tmp_path, cache_dir, script="predict.py")
     assert result.returncode == 2 and "not a finished dialsum run folder" in result.stderr
+
+
+def test_predict_says_when_the_run_kept_no_model(tmp_path: Path, cache_dir: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "config.yaml").write_text("artifacts:\n  save_model: false\n", encoding="utf-8")
+    result = run_cli([f"run_dir={run_dir}"], tmp_path, cache_dir, script="predict.py")
+    assert result.returncode == 2 and "trained with artifacts.save_model=false" in result.stderr
 
 
 def test_early_stopping_ends_training(tmp_path: Path, cache_dir: Path) -> None:

@@ -190,6 +190,11 @@ def check_sweep_config(settings: dict[str, Any], job_cfg: DictConfig, space: dic
            + space_problems(space))
 
 
+def check_section(prefix: str, values: dict[str, Any], schema: type) -> None:
+    """One section on its own, e.g. the generation settings predict.py puts together."""
+    _raise(section_problems(prefix, values, schema))
+
+
 def check_sweeper_settings(settings: dict[str, Any]) -> None:
     """hydra.sweeper's own settings, whatever app the sweep runs."""
     _raise(section_problems("hydra.sweeper", settings, SweeperSchema))

@@ -15,8 +15,9 @@ REQUIRED_COLUMNS = ("fname", "dialogue")
 SUMMARY_COLUMN = "summary"
 
 
-def read_dialogue_csv(path: str | Path, require_summary: bool) -> pd.DataFrame:
-    """Load one split, checking existence, encoding, columns and empty rows."""
+def read_dialogue_csv(path: str | Path, require_summary: bool, keep_empty: bool = False) -> pd.DataFrame:
+    """Load one split, checking existence, encoding, columns and empty rows (kept for a submission, which needs
+    every fname)."""
     path = Path(path)
     if path.is_dir():
         raise DialsumError(f"{path} is a folder, not a CSV file. Point data.train_path/val_path/test_path at the "
@@ -40,7 +41,7 @@ def read_dialogue_csv(path: str | Path, require_summary: bool) -> pd.DataFrame:
     if frame.empty:
         raise DialsumError(f"{path}: the file has a header but no rows. Give it the dialogues, one row each, or "
                            "point the data path at the file that has them.")
-    return _drop_empty_rows(frame, path, required)
+    return _drop_empty_rows(frame, path, required, keep_empty)
 
 
 def _read_utf8(path: Path) -> pd.DataFrame:
@@ -63,10 +64,15 @@ def _read_utf8(path: Path) -> pd.DataFrame:
                            "re-export the file as CSV (UTF-8).") from None
 
 
-def _drop_empty_rows(frame: pd.DataFrame, path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """Rows with an empty dialogue or summary are dropped, and always counted in the log."""
+def _drop_empty_rows(frame: pd.DataFrame, path: Path, required: tuple[str, ...], keep: bool) -> pd.DataFrame:
+    """Rows with an empty dialogue or summary are dropped (or kept), and always counted in the log."""
     text_cols = [c for c in required if c != "fname"]
     empty = frame[text_cols].apply(lambda col: col.str.strip() == "").any(axis=1)
+    if empty.any() and keep:
+        names = ", ".join(frame.loc[empty, "fname"].head(5)) + (" ..." if empty.sum() > 5 else "")
+        log.warning("%s: %d row(s) with an empty %s get an empty summary: %s", path, int(empty.sum()),
+                    "/".join(text_cols), names)
+        return frame.reset_index(drop=True)
     if empty.any():
         log.warning("%s: dropped %d row(s) with an empty %s", path, int(empty.sum()), "/".join(text_cols))
         frame = frame[~empty]

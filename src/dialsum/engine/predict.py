@@ -32,15 +32,18 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     if not Path(test_path).is_file():
         raise DialsumError(f"predict.py needs the test CSV: data.test_path={test_path} does not exist; set "
                            "data.test_path=<csv with fname, dialogue> (training never needs it).")
-    frame = read_dialogue_csv(test_path, require_summary=False)
+    gen_cfg = _generation(run_cfg.generation, cfg.get("generation"))
+    frame = read_dialogue_csv(test_path, require_summary=False, keep_empty=True)  # every fname gets a row
     frame = normalize_frame(frame, cfg.data.normalization or run_cfg.data.normalization)
     family = get_family(run_cfg.model.family)
     tokenizer, model = _load_model(run_dir, family, run_cfg.model)
     model = model.to(placement.device)  # hardware=gpu: generate on the GPU, not where from_pretrained put it
     spec = FeatureSpec.from_model_config(run_cfg.model, family.decoder_only)
-    prompts = [r["input_ids"] for r in tokenize_frame(frame, tokenizer, spec, with_labels=False)]
-    gen_cfg = cfg.get("generation") or run_cfg.generation
-    texts, lengths = generate_summaries(model, tokenizer, prompts, gen_cfg, family.decoder_only, model.device)
+    empty = (frame["dialogue"].str.strip() == "").tolist()
+    rows = tokenize_frame(frame[[not e for e in empty]], tokenizer, spec, with_labels=False)
+    generated, gen_lengths = generate_summaries(model, tokenizer, [r["input_ids"] for r in rows], gen_cfg,
+                                                family.decoder_only, model.device)
+    texts, lengths = _in_row_order(empty, generated, gen_lengths)
     output = Path(cfg.output_path or run_dir / "submission.csv")
     _write_submission(output, list(frame["fname"]), texts)
     log.info("wrote %d summaries to %s", len(texts), output)
@@ -53,9 +56,34 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     return None
 
 
+def _generation(run_generation: DictConfig, asked: DictConfig | None) -> DictConfig:
+    """The run's decoding settings with those given to predict.py on top (null keeps the run's value)."""
+    from dialsum.config_schema import GenerationSchema, check_section
+
+    given = {k: v for k, v in OmegaConf.to_container(asked or {}, resolve=True).items() if v is not None}
+    merged = OmegaConf.merge(run_generation, given)
+    check_section("generation", OmegaConf.to_container(merged, resolve=True), GenerationSchema)
+    log.info("generation: %s%s", dict(merged), f" (changed: {given})" if given else " (as the run)")
+    return merged
+
+
+def _in_row_order(empty: list[bool], generated: list[str], lengths: list[int]) -> tuple[list[str], list[int]]:
+    """Generated summaries back in the CSV's rows; a row with an empty dialogue gets an empty summary."""
+    texts, counts, it = [], [], iter(zip(generated, lengths))
+    for is_empty in empty:
+        text, length = ("", 0) if is_empty else next(it)
+        texts.append(text)
+        counts.append(length)
+    return texts, counts
+
+
 def _run_config(run_dir: Path) -> DictConfig:
     """The config the run was trained with (Hydra's .hydra/config.yaml)."""
     path = run_dir / ".hydra" / "config.yaml"
+    if path.is_file() and not (run_dir / "model").is_dir() and OmegaConf.select(
+            OmegaConf.load(path), "artifacts.save_model") is False:
+        raise DialsumError(f"run_dir={run_dir} was trained with artifacts.save_model=false (debug=fast sets it), "
+                           "so it kept no model to predict with; retrain without it.")
     if not (run_dir / "model").is_dir() or not path.is_file():
         raise DialsumError(f"run_dir={run_dir} is not a finished dialsum run folder (needs model/ and "
                            ".hydra/config.yaml); pass a folder under outputs/ or multirun/.")
