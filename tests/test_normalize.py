@@ -27,7 +27,9 @@ def test_light_unifies_quotes_and_whitespace_but_keeps_turn_breaks() -> None:
     ("‚작은‘ ‛따옴표’", "'작은' '따옴표'"),
     ("가\r\n나\r다", "가\n나\n다"),
     ("\u3000전각\u00a0공백  ", "전각 공백"),
-    ("#Person1#: 네\n\n#Person2#: 응", "#Person1#: 네\n\n#Person2#: 응"),
+    ("#Person1#: 네\n\n \n#Person2#: 응", "#Person1#: 네\n#Person2#: 응"),  # blank lines between turns
+    ("얇은\u2009공백\u202f좁은\u200b폭없는\ufeff", "얇은 공백 좁은폭없는"),
+    ("「책」 『제목』 «인용» ‹작은›", '"책" "제목" "인용" \'작은\''),
 ])
 def test_light_cases(text: str, expected: str) -> None:
     assert normalize_text(text, "light") == expected
@@ -42,6 +44,8 @@ def test_light_cases(text: str, expected: str) -> None:
     ("글쎄… 그래.....", "글쎄... 그래..."),
     ("#### 제목 ###", "## 제목 ##"),
     ("ㅋ ㅋㅋ", "ㅋ ㅋㅋ"),
+    ("www.naver.com 에서", "www.naver.com 에서"),  # Latin letters are never cut
+    ("제Ⅲ장", "제III장"),                           # NFKC's III stays three
 ])
 def test_medium_cases(text: str, expected: str) -> None:
     assert normalize_text(text, "medium") == expected

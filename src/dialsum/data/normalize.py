@@ -1,9 +1,10 @@
 """Text normalisation for dialogues and summaries, at three strengths, never touching #...# tags.
 
 - ``none``: the text is returned unchanged.
-- ``light``: curly and full-width double/single quotes become ``"`` / ``'``; CRLF/CR become LF;
-  runs of horizontal whitespace (spaces, tabs, no-break and ideographic spaces) become one space;
-  spaces around line breaks are removed and the ends are stripped. The ``\\n`` between turns stays.
+- ``light``: curly, full-width and corner/angle quotes (``“”「」『』«»`` -> ``"``, ``‘’‹›`` -> ``'``); CRLF/CR
+  become LF; zero-width spaces and stray BOMs are removed; runs of horizontal whitespace (spaces, tabs, no-break,
+  thin, narrow and ideographic spaces) become one space; spaces around line breaks are removed, blank lines
+  dropped and the ends stripped. The ``\\n`` between turns stays.
 - ``medium``: ``light`` plus NFKC on non-Hangul text only (full-width ``ＡＢＣ１２３！`` -> ``ABC123!``)
   and runs of one character repeated 3+ times cut to 2 (``ㅋㅋㅋㅋ`` -> ``ㅋㅋ``, ``!!!!`` -> ``!!``).
 
@@ -11,7 +12,8 @@ Why Hangul is excluded from NFKC: NFKC keeps precomposed syllables (가-힣) int
 compatibility jamo such as ``ㅋ`` (U+314B) to conjoining jamo (U+110F), which renders and tokenises
 differently, so every Hangul run is left exactly as written.
 
-Exceptions to repeat-cutting: digits (``1000원`` and ``010-1111-2222`` must survive), whitespace
+Exceptions to repeat-cutting: digits (``1000원`` and ``010-1111-2222`` must survive), Latin letters (``www``,
+and ``Ⅲ``, which NFKC makes ``III``: cutting would make chapter 3 chapter 2), whitespace
 (handled by ``light``) and dots: ``...`` is the ellipsis (NFKC also turns ``…`` into it), so dot
 runs of 4+ are cut to ``...`` rather than ``..``.
 
@@ -31,12 +33,14 @@ TAG_RE = re.compile(r"(#[A-Za-z][A-Za-z0-9_]*#)")
 _QUOTES = str.maketrans({
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\uff02": '"',
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\uff07": "'",
+    "\u300c": '"', "\u300d": '"', "\u300e": '"', "\u300f": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2039": "'", "\u203a": "'", "\u200b": None, "\ufeff": None,
 })
 _NEWLINES_RE = re.compile(r"\r\n?")
-_HSPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
-_SPACE_AROUND_NEWLINE_RE = re.compile(r" ?\n ?")
+_HSPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACE_AROUND_NEWLINE_RE = re.compile(r" ?\n[ \n]*")  # also blank lines between turns
 MAX_REPEAT = 2
-_REPEAT_RE = re.compile(r"([^\d\s.])\1{%d,}" % MAX_REPEAT)
+_REPEAT_RE = re.compile(r"([^\d\sA-Za-z.])\1{%d,}" % MAX_REPEAT)
 ELLIPSIS = "..."
 _DOTS_RE = re.compile(r"\.{%d,}" % (len(ELLIPSIS) + 1))
 # Hangul syllables, jamo, compatibility jamo, extended jamo and half-width Hangul.
