@@ -108,7 +108,10 @@ def test_learning_rate_mismatch_warns(make_cfg, caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="dialsum.models.builder"):
         warn_learning_rate(make_cfg().model, 1e-5)
         warn_learning_rate(make_cfg("model.init=pretrained").model, 3e-5)
-    assert len(caplog.records) == 1 and "model.init=scratch with training.learning_rate=1e-05" in caplog.text
+        assert len(caplog.records) == 1 and "model.init=scratch with training.learning_rate=1e-05" in caplog.text
+        cfg = make_cfg("model.init=pretrained")  # the learning rate left at the scratch default
+        warn_learning_rate(cfg.model, cfg.training.learning_rate)
+    assert len(caplog.records) == 2 and "model.init=pretrained with training.learning_rate=0.001" in caplog.text
 
 
 # KoBART (the family whose labels lacked </s>) in the default run; the other two in `make test-slow` (~1 min each).

@@ -14,7 +14,7 @@ from dialsum.models.tokenizers import add_tags, find_tags, train_scratch_tokeniz
 
 log = logging.getLogger(__name__)
 SCRATCH_MIN_LR = 1e-4     # below this a tiny scratch model does not learn in a sweep-sized budget (measured)
-PRETRAINED_MAX_LR = 1e-3  # above this fine-tuning a checkpoint destroys it
+PRETRAINED_MAX_LR = 1e-3  # at or above this (the scratch default) fine-tuning a checkpoint destroys it
 
 
 def build_tokenizer(model_cfg: DictConfig, train_texts: list[str], cache_dir: Path):
@@ -72,7 +72,7 @@ def warn_learning_rate(model_cfg: DictConfig, learning_rate: object) -> None:
         log.warning("model.init=scratch with training.learning_rate=%g: a tiny model trained from zero barely moves "
                     "at fine-tuning rates (ROUGE stays near 0). Use ~1e-3 for scratch (the default), or fine-tune a "
                     "checkpoint with model.init=pretrained.", learning_rate)
-    elif model_cfg.init == "pretrained" and learning_rate > PRETRAINED_MAX_LR:
+    elif model_cfg.init == "pretrained" and learning_rate >= PRETRAINED_MAX_LR:
         log.warning("model.init=pretrained with training.learning_rate=%g: rates this large overwrite what the "
                     "checkpoint learned; fine-tuning wants ~1e-5..1e-4.", learning_rate)
 
