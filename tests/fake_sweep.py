@@ -54,8 +54,9 @@ def default_trials() -> list[FakeTrial]:
     trials = []
     for i, final in enumerate(finals):
         trials.append(FakeTrial(S.COMPLETE, _params(lrs[i], i), [final], intermediate=_curve(final, N_EVALS)))
-    for i in (4, 5):
-        trials.append(FakeTrial(S.PRUNED, _params(lrs[i], i), None, intermediate=_curve(0.2, 2)))
+    for i in (4, 5):  # a pruned trial's value is its last reported one (Optuna's tell(state=PRUNED))
+        curve = _curve(0.2 + 0.1 * (i - 4), 2)
+        trials.append(FakeTrial(S.PRUNED, _params(lrs[i], i), [curve[max(curve)]], intermediate=curve))
     trials.append(FakeTrial(S.FAIL, _params(lrs[6], 6), error="OutOfMemoryError: CUDA out of memory (fake)"))
     return trials
 
@@ -150,7 +151,7 @@ def _frozen(trial: FakeTrial, number: int, folder: Path) -> optuna.trial.FrozenT
         user_attrs["duration_s"] = (end - start).total_seconds()
     if trial.error:
         user_attrs["error"] = trial.error
-    values = trial.values if trial.state == S.COMPLETE else None
+    values = trial.values if trial.state in (S.COMPLETE, S.PRUNED) else None
     return optuna.trial.FrozenTrial(
         number=number, state=trial.state, value=None, values=values, datetime_start=start,
         datetime_complete=end, params=trial.params, distributions=dict(DISTRIBUTIONS), user_attrs=user_attrs,

@@ -107,7 +107,7 @@ def test_html_has_every_plot_and_embeds_plotlyjs_once(finished: Path) -> None:
     assert_self_contained(report)
     for plot_id in PLOT_IDS[:-1]:
         assert report.plots[plot_id]["figure"], f"{plot_id}: no figure ({report.notes.get(plot_id)})"
-    assert report.table_rows["top"] == 1 + 4  # header + the 4 completed trials
+    assert report.table_rows["top"] == 1 + 4 + 2  # header, the 4 completed trials, then the 2 pruned ones
     html = (finished / "report.html").read_text(encoding="utf-8")
     assert "could not draw" not in html
     assert "OutOfMemoryError" in html and "eval/rouge1_f1" in html
@@ -117,9 +117,11 @@ def test_markdown_is_a_review_draft(finished: Path) -> None:
     md = (finished / "report.md").read_text(encoding="utf-8")
     assert "# Sweep review: fake_study" in md
     assert "4 complete, 2 pruned, 1 failed" in md
-    assert "Best: trial 2, 0.46" in md
+    assert "Best: trial 2, eval/rouge_combined_f1 = 0.46" in md
     assert "over the median completed trial: +0.0950" in md
     assert "| rank | trial |" in md and "eval/rouge2_f1" in md
+    rows = [line.split(" | ")[1:3] for line in md.splitlines() if line.startswith("| ") and "PRUNED" in line]
+    assert [trial for trial, _ in rows] == ["5", "4"]  # all trials: the pruned ones too, after the completed
     assert "1. training.learning_rate" in md  # the fake objective follows the learning rate
     assert "trial 6: `OutOfMemoryError: CUDA out of memory (fake)`" in md
     assert "python train.py model=t5 debug=fast generation.num_beams=2 training.learning_rate=0.0009" in md
@@ -153,7 +155,7 @@ def test_resumed_study_reports_the_whole_study(tmp_path: Path) -> None:
     study.add_trial(optuna.trial.create_trial(params=params, distributions=DISTRIBUTIONS, value=0.5,
                                               user_attrs={"worker": 0}))
     md = build_report(sweep)[1].read_text(encoding="utf-8")
-    assert "5 complete" in md and "Best: trial 7, 0.5" in md
+    assert "5 complete" in md and "Best: trial 7, eval/rouge_combined_f1 = 0.5" in md
     assert "training.learning_rate=0.0003" in md  # rerun command built from params (no job folder)
 
 
@@ -238,3 +240,22 @@ def test_report_from_a_real_small_sweep(tmp_path: Path, cache_dir: Path) -> None
     best = summary["best"][0]["params"]
     assert cfg.training.learning_rate == best["training.learning_rate"]
     assert cfg.data.max_train_samples is None
+
+
+def test_edge_advice_never_asks_for_values_a_key_cannot_take() -> None:
+    """No warmup below 0, no accumulation below 1; a learning rate at its range's low end may go lower."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from dialsum.analysis.report.suggestions import edge_suggestions
+
+    params = {"training.warmup_ratio": 0.005, "training.gradient_accumulation_steps": 1,
+              "training.learning_rate": 1.1e-5, "generation.no_repeat_ngram_size": 3}
+    dists = {"training.warmup_ratio": FloatDistribution(0.0, 0.3),
+             "training.gradient_accumulation_steps": CategoricalDistribution([1, 2, 4]),
+             "training.learning_rate": FloatDistribution(1e-5, 1e-3, log=True),
+             "generation.no_repeat_ngram_size": IntDistribution(0, 3)}
+    trial = optuna.trial.create_trial(params=params, distributions=dists, value=0.4)
+    advice = edge_suggestions(trial)
+    assert len(advice) == 2, advice
+    assert "training.learning_rate=1.1e-05 is at the low edge" in advice[0]
+    assert "range int(interval(0, 3)): widen the range upwards" in advice[1]

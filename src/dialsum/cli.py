@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write report.html + report.md for a sweep folder or storage URL")
     _target(report)
-    report.add_argument("--top-k", type=int, default=10, help="trials in the top table")
+    report.add_argument("--top-k", type=int, default=None, help="trials in the trials table (default: all)")
     report.add_argument("--out", type=Path, default=None, help="folder for the report (default: the sweep folder)")
 
     dash = sub.add_parser("dashboard", help="serve optuna-dashboard on a sweep's storage")

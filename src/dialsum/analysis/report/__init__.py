@@ -18,7 +18,7 @@ MD_NAME = "report.md"
 __all__ = ["HTML_NAME", "MD_NAME", "PLOT_IDS", "build_report"]
 
 
-def build_report(sweep_dir: Path | str, top_k: int = 10, study_name: str | None = None,
+def build_report(sweep_dir: Path | str, top_k: int | None = None, study_name: str | None = None,
                  out_dir: Path | str | None = None) -> list[Path]:
     """Write report.html and report.md into out_dir (default: the sweep folder; for a storage URL the folder
     of its trials' jobs, else ./<study_name>/); returns their paths."""

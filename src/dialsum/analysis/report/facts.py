@@ -28,6 +28,7 @@ class Facts:
     directions: list[str]
     counts: dict[str, int]
     ranked: list[FrozenTrial]                 # completed trials, best first (first objective)
+    listed: list[FrozenTrial]                 # the trials table: ranked, then pruned ones by their last value
     best: list[FrozenTrial]                   # best trial, or the Pareto front
     metrics: dict[int, dict[str, Any]]        # trial number -> job metrics.json
     importances: dict[str, float] | None
@@ -62,11 +63,13 @@ def gather(sweep: SweepStudy) -> Facts:
     directions = [d.name.lower() for d in sweep.study.directions]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     ranked = sorted(complete, key=lambda t: t.values[0], reverse=directions[0] == "maximize")
+    pruned = sorted((t for t in trials if t.state == TrialState.PRUNED and t.values),
+                    key=lambda t: t.values[0], reverse=directions[0] == "maximize")
     best = (ranked[:1] if len(directions) == 1 else list(sweep.study.best_trials)) if complete else []
     metrics = {t.number: job_metrics(t, sweep.sweep_dir) for t in trials}
     importances, note = compute_importances(sweep.study, complete)
     facts = Facts(sweep=sweep, names=objective_names(sweep), directions=directions, counts=counts, ranked=ranked,
-                  best=best, metrics=metrics, importances=importances, importance_note=note,
+                  listed=ranked + pruned, best=best, metrics=metrics, importances=importances, importance_note=note,
                   failures=[t for t in trials if t.state == TrialState.FAIL],
                   running=sweep.summary is None or counts["RUNNING"] > 0,
                   generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"))

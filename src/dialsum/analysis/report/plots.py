@@ -29,7 +29,7 @@ class Section:
     body: str = ""       # extra HTML (the top-k table)
 
 
-def build_sections(facts: Facts, top_k: int) -> list[Section]:
+def build_sections(facts: Facts, top_k: int | None) -> list[Section]:
     """One section per PLOT_IDS entry, each with a figure or a note saying why it is missing."""
     study, multi = facts.sweep.study, facts.multi
     target, tname = target_for(multi), facts.names[0]
@@ -62,7 +62,8 @@ def build_sections(facts: Facts, top_k: int) -> list[Section]:
                           lambda: vis.plot_timeline(study)))
     sections.append(_plot("workers", "Trials per worker", "" if started else "no trial has started yet.",
                           lambda: worker_gantt(facts)))
-    sections.append(Section("top", f"Top {top_k} trials", note=no_complete, body=top_table_html(facts, top_k)))
+    title = f"Top {top_k} trials" if top_k and top_k < len(facts.listed) else "All trials, best first (pruned ones after)"
+    sections.append(Section("top", title, note=no_complete, body=top_table_html(facts, top_k)))
     if multi:
         sections[1].note = sections[1].note or f"colour/target: the first objective ({tname})."
     return sections

@@ -6,12 +6,12 @@ import html
 from dialsum.analysis.report.facts import Facts, gain
 from dialsum.analysis.report.plots import Section
 from dialsum.analysis.report.tables import failures_html, md_table, top_rows
-from dialsum.analysis.report.text import (best_label, counts_line, error_text, gain_line, objective_line,
-                                          params_text, rel_folder, short, status_line, values_text)
+from dialsum.analysis.report.text import (best_label, counts_line, error_text, gain_line, named_values,
+                                          objective_line, params_text, rel_folder, short, status_line)
 from dialsum.analysis.study_io import job_dir, rerun_command
 
 HTML_NAME = "report.html"
-MD_TOP_N = 5                   # rows of the top table in report.md
+MD_MAX_ROWS = 50               # rows of the trials table in report.md (report.html lists them all)
 MD_TOP_PARAMS = 5              # most important params listed in report.md
 FIGURE_HEIGHT = "520px"        # a fixed height: "100%" collapses inside a plain page section
 
@@ -46,7 +46,7 @@ def summary_html(facts: Facts) -> str:
             ("generated", facts.generated)]
     if facts.leader:
         for t in facts.best:
-            rows.append((f"{best_label(facts)} trial {t.number}", f"{values_text(t)} with {params_text(t.params)}"))
+            rows.append((f"{best_label(facts)} trial {t.number}", f"{named_values(facts, t)} with {params_text(t.params)}"))
         rows.append(("retrain", rerun_command(facts.sweep, facts.leader)))
     else:
         rows.append(("best", "no completed trial"))
@@ -74,16 +74,18 @@ def render_markdown(facts: Facts) -> str:
              "## Result", "", f"- Trials: {counts_line(facts.counts)}", f"- Objective: {objective_line(facts)}"]
     if facts.leader:
         for t in facts.best:
-            lines.append(f"- {best_label(facts).capitalize()}: trial {t.number}, {values_text(t)} with "
+            lines.append(f"- {best_label(facts).capitalize()}: trial {t.number}, {named_values(facts, t)} with "
                          f"{params_text(t.params)}")
         g = gain(facts)
         if g:
             lines.append(f"- {gain_line(g, facts.multi)}")
     else:
         lines.append("- **No completed trial**: nothing to compare yet; see the failures below.")
-    lines += ["", f"## Top {MD_TOP_N}", ""]
-    header, rows = top_rows(facts, MD_TOP_N)
+    lines += ["", "## All trials, best first (pruned ones after, by their last value)", ""]
+    header, rows = top_rows(facts, MD_MAX_ROWS)
     lines += md_table(header, rows) if rows else ["No completed trial."]
+    if len(facts.listed) > MD_MAX_ROWS:
+        lines += ["", f"{len(facts.listed) - MD_MAX_ROWS} more in `{HTML_NAME}`."]
     lines += ["", "## Most important parameters", ""]
     if facts.importances:
         top = list(facts.importances.items())[:MD_TOP_PARAMS]

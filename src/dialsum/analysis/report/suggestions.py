@@ -10,6 +10,7 @@ from optuna.trial import FrozenTrial
 from dialsum.analysis.report.facts import Facts, gain
 from dialsum.analysis.report.text import fmt, short
 from dialsum.analysis.study_io import job_dir, job_hydra_file
+from dialsum.config_schema import BOUNDS
 
 EDGE_FRACTION = 0.1            # best value within 10% of a range end (log scale if log) = "at the edge"
 MIN_CHOICES_FOR_EDGE = 3       # a two-value choice is always "at an edge": not worth a suggestion
@@ -62,12 +63,13 @@ def suggest(facts: Facts) -> list[str]:
 
 
 def edge_suggestions(trial: FrozenTrial) -> list[str]:
-    """Best values at the end of their search range: the optimum may lie outside it."""
+    """Best values at the end of their search range: the optimum may lie outside it (unless the range already
+    ends where the key's values end: no warmup below 0, no gradient accumulation below 1)."""
     out = []
     for name, value in trial.params.items():
         dist = trial.distributions.get(name)
         side = edge_side(dist, value)
-        if side:
+        if side and not _at_natural_end(name, dist, side):
             out.append(f"Best {name}={fmt(value)} is at the {side} edge of its range {describe(dist)}: "
                        f"widen the range {'down' if side == 'low' else 'up'}wards.")
     return out
@@ -95,6 +97,17 @@ def edge_side(dist: Any, value: Any) -> str | None:
     return None
 
 
+def _at_natural_end(name: str, dist: Any, side: str) -> bool:
+    """The range's edge on that side is as far as the key's values go (config_schema.BOUNDS; another app's key:
+    a range starting at 0)."""
+    values = [float(c) for c in dist.choices] if isinstance(dist, CategoricalDistribution) else [dist.low, dist.high]
+    edge = min(values) if side == "low" else max(values)
+    if name.lstrip("+~") not in BOUNDS:
+        return side == "low" and edge == 0
+    low, high, _ = BOUNDS[name.lstrip("+~")]
+    return edge <= low if side == "low" else high is not None and edge >= high
+
+
 def validation_suggestions(facts: Facts) -> list[str]:
     """Team lesson: hyperparameters chosen on a tiny validation set overfit the choice."""
     if not facts.leader:
@@ -111,6 +124,7 @@ def describe(dist: Any) -> str:
     """A distribution in the sweep syntax users wrote."""
     if isinstance(dist, (FloatDistribution, IntDistribution)):
         text = f"interval({fmt(dist.low)}, {fmt(dist.high)})"
+        text = f"int({text})" if isinstance(dist, IntDistribution) else text
         return f"tag(log, {text})" if dist.log else text
     if isinstance(dist, CategoricalDistribution):
         return "choice(" + ", ".join(fmt(c) for c in dist.choices) + ")"

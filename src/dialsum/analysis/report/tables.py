@@ -1,4 +1,4 @@
-"""The top-k trials and the failures as tables (rows shared by HTML and markdown)."""
+"""The trials table (best first) and the failures (rows shared by HTML and markdown)."""
 from __future__ import annotations
 
 import html
@@ -35,9 +35,9 @@ def duration_s(trial: FrozenTrial) -> float | None:
     return None
 
 
-def top_rows(facts: Facts, k: int) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the top-k table (shared by HTML and markdown)."""
-    trials = facts.ranked[:k]
+def top_rows(facts: Facts, k: int | None) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the trials table, the first k or all (shared by HTML and markdown)."""
+    trials = facts.listed[:k]
     params, evals = param_columns(trials), eval_columns(facts, trials)
     pareto = {t.number for t in facts.best} if facts.multi else set()
     header = ["rank", "trial", "state", *facts.names, *params, *evals, "duration_s", "job folder"]
@@ -56,8 +56,8 @@ def top_rows(facts: Facts, k: int) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def top_table_html(facts: Facts, k: int) -> str:
-    """The top-k trials as an HTML table (job folders as relative links)."""
+def top_table_html(facts: Facts, k: int | None) -> str:
+    """The trials as an HTML table (job folders as relative links)."""
     header, rows = top_rows(facts, k)
     if not rows:
         return ""

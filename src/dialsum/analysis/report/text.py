@@ -51,9 +51,9 @@ def gain_line(g: dict[str, float], multi: bool = False) -> str:
             f"{rel(g['over_worst_rel'])} (mean of completed: {g['mean']:.{FLOAT_DIGITS}f})")
 
 
-def values_text(trial: FrozenTrial) -> str:
-    """Objective value(s) of a trial."""
-    return ", ".join(fmt(v) for v in trial.values or [])
+def named_values(facts: Facts, trial: FrozenTrial) -> str:
+    """`eval/rouge_combined_f1 = 0.46` (a bare 0 after the trial number reads like a label)."""
+    return ", ".join(f"{name} = {fmt(v)}" for name, v in zip(facts.names, trial.values or []))
 
 
 def params_text(params: dict[str, Any]) -> str:
