@@ -86,7 +86,8 @@ def test_mistyped_sweeper_setting_is_refused_before_any_trial(tmp_path: Path, ca
 
 
 @pytest.mark.parametrize("option", ["sweep=bayes", "sweep=grid", "experiment=sweep_demo", "hardware=gpu",
-                                    "hardware=fp16_ckpt", "data=dialogsum_ko", "debug=fast", "model=kogpt2"])
+                                    "hardware=fp16_ckpt", "data=dialogsum_ko", "debug=fast", "model=kogpt2",
+                                    "experiment=mt5_korean"])
 def test_shipped_configs_pass_the_type_check(option: str) -> None:
     from conftest import compose_cfg
     from dialsum.config_schema import check_job_config

@@ -92,8 +92,12 @@ def welch_test(xa: np.ndarray, xb: np.ndarray) -> dict[str, Any]:
         return {"mean_diff": diff, "t": math.nan, "p": math.nan, "note": "needs >= 2 seeds per model"}
     if np.ptp(xa) == 0 and np.ptp(xb) == 0:
         return {"mean_diff": diff, "t": math.nan, "p": math.nan, "note": "no variance across seeds"}
-    res = stats.ttest_ind(xa, xb, equal_var=False)
-    return {"mean_diff": diff, "t": float(res.statistic), "p": float(res.pvalue), "df": float(res.df), "note": None}
+    with warnings_module.catch_warnings():  # one model scoring the same on every seed: scipy's precision warning
+        warnings_module.simplefilter("ignore", RuntimeWarning)  # is about that side's zero variance, said below
+        res = stats.ttest_ind(xa, xb, equal_var=False)
+    constant = np.ptp(xa) == 0 or np.ptp(xb) == 0
+    return {"mean_diff": diff, "t": float(res.statistic), "p": float(res.pvalue), "df": float(res.df),
+            "note": "one model scored the same on every seed" if constant else None}
 
 
 def _mean_diff(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
