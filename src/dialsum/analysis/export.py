@@ -160,6 +160,10 @@ def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, d
             if was is not None:
                 plan.values[key] = None
                 plan.notes.append(f"full data: {key}=null (the sweep capped it at {was})")
+        steps = OmegaConf.select(config, "training.max_steps") if config is not None else None
+        if isinstance(steps, int) and steps > 0:
+            plan.notes.append(f"kept: training.max_steps={steps}, the trial's training length (what its score "
+                              "was measured at); add training.max_steps=-1 to train num_train_epochs instead")
     return plan
 
 
