@@ -6,7 +6,6 @@ Every app is a pure function run through its real CLI (`python app.py -m ...`) i
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys

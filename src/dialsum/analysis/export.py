@@ -16,10 +16,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from dialsum.analysis.study_io import (SweepStudy, is_sweeper_only, job_dir, job_hydra_file, load_sweep,
+from dialsum.analysis.study_io import (SweepStudy, job_dir, job_hydra_file, load_sweep,
                                        objective_names)
 from dialsum.errors import DialsumError
 from dialsum.sweep.devices import THREADS_ATTR, THREADS_KEY
+from dialsum.sweep.job_folder import is_sweeper_only
 from dialsum.tracking import atomic
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
