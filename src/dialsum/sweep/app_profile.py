@@ -161,8 +161,9 @@ class DialsumApp(AppProfile):
         if any(k.lstrip("+~") == "data" or k.lstrip("+~").startswith("data.") for k in space.distributions):
             return  # swept data: each trial loads its own
         data = job_config.data
-        local = [Path(str(data.get(k) or "")) for k in ("train_path", "val_path")] if data.source == "csv" else []
-        if remote and not all(p.is_file() for p in local):
+        if data.source != "csv":
+            return  # dialsum's own synthetic set: nothing a user could get wrong
+        if remote and not all(Path(str(data.get(k) or "")).is_file() for k in ("train_path", "val_path")):
             return  # SLURM nodes may see files this login node does not
         load_splits(data, None if remote else Path(job_config.paths.cache_dir), with_test=False)
 
