@@ -116,3 +116,48 @@ def test_story1_runs_offline_as_a_two_trial_sweep(tmp_path: Path, conf_copy: Pat
 @pytest.mark.parametrize("story", ["story3_bayes", "story3_phase1_random", "story3_phase2_bayes", "story4_memory"])
 def test_other_stories_run_offline(tmp_path: Path, conf_copy: Path, cache_dir: Path, story: str) -> None:
     _run_two_trials(tmp_path, conf_copy, cache_dir, story)
+
+
+@pytest.mark.parametrize("key,param,expected", [
+    ("training.per_device_train_batch_size", {"min": 8, "max": 32}, "int(interval(8, 32))"),  # inferred int_uniform
+    ("training.gradient_accumulation_steps", {"distribution": "q_uniform", "min": 1, "max": 4, "q": 1},
+     "int(interval(1, 4))"),  # an integer q gives integers
+    ("training.per_device_train_batch_size", {"distribution": "q_uniform", "min": 4, "max": 32, "q": 4},
+     "range(4, 36, 4)"),
+    ("training.per_device_train_batch_size", {"distribution": "q_log_uniform_values", "min": 4, "max": 32, "q": 4},
+     "tag(log, int(interval(4, 32)))"),
+    ("training.max_grad_norm", {"distribution": "inv_log_uniform_values", "min": 0.5, "max": 5},
+     "tag(log, interval(0.5, 5.0))"),  # W&B draws it within [min, max]
+    ("model.dropout", {"distribution": "normal", "mu": 0.1, "sigma": 0.05}, "interval(0.0, 0.25)"),  # clipped at 0
+])
+def test_distributions_keep_w_and_b_semantics(tmp_path: Path, conf_copy: Path, key: str, param: dict,
+                                              expected: str) -> None:
+    """What W&B would draw, and nothing a trial would fail on: integers stay integers, ranges stay in bounds."""
+    from optuna.distributions import IntDistribution
+
+    from dialsum.sweep.search_space import parse_space
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"method": "random", "metric": {"name": "eval/loss"},
+                                    "parameters": {key.split(".")[-1]: param}}), encoding="utf-8")
+    out, notes = import_wandb(path, "sem", conf_copy)
+    text = yaml.safe_load(out.read_text(encoding="utf-8"))["hydra"]["sweeper"]["params"][key]
+    assert text == expected
+    dist = parse_space({key: text}, []).distributions[key]
+    assert isinstance(dist, IntDistribution) == ("int(" in expected or "range(" in expected)
+    assert any("W&B's default, minimize" in n for n in notes)  # no goal in the file
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 1.5}}, "eta=1.5: Optuna's successive halving"),
+    ({"parameters": {"dropout": {"distribution": "beta", "a": 2, "b": 5}}}, "'beta' has no Optuna counterpart"),
+    ({"parameters": {"seed": {"distribution": "constant"}}}, "constant needs a `value`"),
+])
+def test_w_and_b_features_without_a_counterpart_are_refused(tmp_path: Path, conf_copy: Path, body: dict,
+                                                            message: str) -> None:
+    spec = {"method": "random", "metric": {"name": "eval/loss", "goal": "minimize"},
+            "parameters": {"seed": {"value": 1}}, **body}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(DialsumError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        import_wandb(path, "bad", conf_copy)

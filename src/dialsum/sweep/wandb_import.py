@@ -16,10 +16,10 @@ import yaml
 from dialsum.engine.metric_names import EVAL_METRICS
 from dialsum.errors import DialsumError
 from dialsum.sweep.wandb_aliases import GROUPS, leaf_keys, resolve_key
+from dialsum.sweep.wandb_params import distribution, number
 
 SAMPLERS = {"grid": "grid", "random": "random", "bayes": "tpe"}
 DEFAULT_TRIALS = 20        # W&B random/bayes sweeps without `count` run until stopped
-NORMAL_WIDTH = 3.0         # normal(mu, sigma) -> uniform over mu +- 3 sigma (Optuna has no normal prior)
 
 
 def import_wandb(path: Path, name: str, conf_dir: Path, force: bool = False) -> tuple[Path, list[str]]:
@@ -92,7 +92,12 @@ def _sweeper(spec: dict[str, Any], name: str, params: dict[str, str], notes: lis
     if method == "bayes":
         notes.append("method bayes -> Optuna TPE (W&B uses a Gaussian process): same goal, other model.")
     metric = spec.get("metric") or {}
-    goal = metric.get("goal", "maximize")
+    goal = metric.get("goal", "minimize")  # W&B's default
+    if "goal" not in metric:
+        notes.append(f"no metric.goal: W&B's default, minimize, is used for {metric.get('name')}.")
+    if "target" in metric:
+        notes.append(f"metric.target={metric['target']} dropped: the sweep stops at n_trials or its budget "
+                     "(hydra.sweeper.budget), not at a target value.")
     if goal not in ("maximize", "minimize"):
         raise DialsumError(f"metric.goal={goal!r}; use maximize or minimize.")
     count = spec.get("count") or spec.get("run_cap")
@@ -139,7 +144,10 @@ def _pruner(early: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
         return {"name": "none"}
     if early.get("type") != "hyperband":
         raise DialsumError(f"early_terminate.type={early.get('type')!r}: only hyperband exists in W&B.")
-    eta = int(early.get("eta", 3))
+    eta = number(early.get("eta", 3))
+    if not isinstance(eta, int) or eta < 2:
+        raise DialsumError(f"early_terminate.eta={eta!r}: Optuna's successive halving keeps the best 1/eta at each "
+                           "rung and needs an integer >= 2; use eta: 2 or 3.")
     if "max_iter" in early:
         max_r = int(early["max_iter"])
         min_r = int(early.get("min_iter") or max(1, int(max_r / eta ** int(early.get("s", 0) or 0))))  # W&B: int(band)
@@ -147,6 +155,9 @@ def _pruner(early: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
         min_r = int(early["min_iter"])
     else:
         raise DialsumError("early_terminate hyperband needs min_iter, or max_iter (with s).")
+    if "max_iter" in early and "min_iter" not in early and not early.get("s"):
+        notes.append(f"hyperband max_iter={early['max_iter']} without s or min_iter: W&B's one band is then at "
+                     "max_iter, so no run stops early; give min_iter (or s) to prune.")
     if early.get("strict"):
         notes.append("hyperband strict=true has no Optuna counterpart; Optuna's successive halving is used as is.")
     notes.append(f"hyperband min_iter={min_r}, eta={eta} -> successive_halving min_resource={min_r}, "
@@ -172,66 +183,12 @@ def _parameters(spec: dict[str, Any], known: set[str], notes: list[str],
             continue
         key = resolve_key(name, known)
         if "value" in p or p.get("distribution") == "constant":
-            fixed[key] = _number(p.get("value"))
+            if "value" not in p:
+                raise DialsumError(f"W&B parameter {name!r}: distribution constant needs a `value`.")
+            fixed[key] = number(p.get("value"))
         else:
-            params[key] = _distribution(name, p, notes)
+            params[key] = distribution(name, key, p, notes)
     return params, fixed
-
-
-def _distribution(name: str, p: dict[str, Any], notes: list[str]) -> str:
-    """One W&B distribution in hydra-optuna-sweeper syntax."""
-    dist = p.get("distribution") or ("categorical" if "values" in p else "uniform")
-    if "values" in p or dist in ("categorical", "int_categorical"):
-        if "probabilities" in p:
-            notes.append(f"{name}: probabilities {p['probabilities']} dropped: Optuna's samplers draw choices "
-                         "uniformly (TPE then learns which are good).")
-        return "choice(" + ", ".join(_literal(v) for v in p.get("values") or []) + ")"
-    lo, hi = _number(p.get("min")), _number(p.get("max"))
-    if dist in ("normal", "q_normal", "log_normal", "q_log_normal"):
-        mu, sigma = float(_number(p.get("mu", 0.0))), float(_number(p.get("sigma", 1.0)))
-        lo, hi = mu - NORMAL_WIDTH * sigma, mu + NORMAL_WIDTH * sigma
-        notes.append(f"{name}: {dist}(mu={mu}, sigma={sigma}) approximated by a uniform over mu +- "
-                     f"{NORMAL_WIDTH:g} sigma{' (in log space)' if 'log' in dist else ''}: Optuna has no normal prior.")
-        if "log" in dist:
-            return f"tag(log, interval({math.exp(lo):.6g}, {math.exp(hi):.6g}))"
-        return f"interval({lo:.6g}, {hi:.6g})"
-    if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)):
-        raise DialsumError(f"W&B parameter {name!r}: distribution {dist!r} needs numeric min and max.")
-    if dist.startswith("q_"):
-        notes.append(f"{name}: quantization q={p.get('q', 1)} dropped ({dist} -> {dist[2:]}).")
-        dist = dist[2:]
-    forms = {
-        "uniform": lambda: f"interval({float(lo)}, {float(hi)})",
-        "int_uniform": lambda: f"int(interval({int(lo)}, {int(hi)}))",
-        "log_uniform_values": lambda: f"tag(log, interval({float(lo)}, {float(hi)}))",
-        "log_uniform": lambda: f"tag(log, interval({math.exp(lo):.6g}, {math.exp(hi):.6g}))",  # bounds are ln(x)
-        "inv_log_uniform_values": lambda: f"tag(log, interval({1 / float(hi):.6g}, {1 / float(lo):.6g}))",
-        "inv_log_uniform": lambda: f"tag(log, interval({math.exp(-hi):.6g}, {math.exp(-lo):.6g}))",
-    }
-    if dist not in forms:
-        raise DialsumError(f"W&B parameter {name!r}: distribution {dist!r} has no Optuna counterpart; use one of "
-                           f"{', '.join(sorted(forms))}, categorical, normal or log_normal.")
-    return forms[dist]()
-
-
-def _number(value: Any) -> Any:
-    """PyYAML reads `1e-5` (no dot) as a string; W&B's agent passes it on as a number, so do we."""
-    if isinstance(value, str):
-        try:
-            return int(value) if value.lstrip("+-").isdigit() else float(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _literal(value: Any) -> str:
-    """A choice value in Hydra's override grammar."""
-    value = _number(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "\\'") + "'"
-    return "null" if value is None else repr(value)
 
 
 def _set(body: dict[str, Any], key: str, value: Any) -> None:
