@@ -276,6 +276,24 @@ def test_bad_mode_is_a_user_error(wandb_cfg, tmp_path):
         WandbLogger.from_config(wandb_cfg("logger.mode=cloud"), tmp_path, _fake_eval())
 
 
+def test_wandb_environment_variables_are_honoured(make_cfg, monkeypatch):
+    """A W&B user's WANDB_PROJECT / WANDB_ENTITY / WANDB_JOB_TYPE / WANDB_DIR, as wandb.init would read them."""
+    for name, value in (("WANDB_PROJECT", "myproj"), ("WANDB_ENTITY", "team"), ("WANDB_JOB_TYPE", "tune"),
+                        ("WANDB_DIR", "/tmp/wb")):
+        monkeypatch.setenv(name, value)
+    lc = make_cfg("logger=wandb").logger
+    assert (lc.project, lc.entity, lc.job_type, lc.dir) == ("myproj", "team", "tune", "/tmp/wb")
+    monkeypatch.delenv("WANDB_PROJECT")
+    monkeypatch.delenv("WANDB_ENTITY")
+    assert make_cfg("logger=wandb").logger.project == "dialsum" and make_cfg("logger=wandb").logger.entity is None
+
+
+def test_a_broken_wandb_install_is_one_clear_error(wandb_cfg, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` now raises ImportError
+    with pytest.raises(DialsumError, match="wandb cannot be imported.*logger=csv"):
+        WandbLogger.from_config(wandb_cfg(), tmp_path, _fake_eval())
+
+
 def test_default_run_name(wandb_cfg):
     cfg = wandb_cfg("model=t5", "training.learning_rate=3e-5", "training.per_device_train_batch_size=12")
     assert default_run_name(cfg, datetime(2026, 11, 25, 9, 5)) == "t5_lr3e-05_bs12_1125_0905"

@@ -65,6 +65,13 @@ class ModelSchema:
 
 
 @dataclass
+class LoggerSchema:
+    name: str = "none"
+    mode: Optional[str] = None
+    log_examples: int = 4
+
+
+@dataclass
 class SyntheticSchema:
     n_train: int = 2000
     n_val: int = 240
@@ -149,10 +156,10 @@ class SweeperSchema:
 
 
 SECTIONS = {"training": TrainingSchema, "generation": GenerationSchema, "data": DataSchema,
-            "hardware": HardwareSchema, "model": ModelSchema}
+            "hardware": HardwareSchema, "model": ModelSchema, "logger": LoggerSchema}
 CHOICES = {"hardware.accelerator": ("cpu", "cuda"), "data.source": ("synthetic", "csv"),
            "data.normalization": ("none", "light", "medium"), "hydra.sweeper.resume": ("auto", "force"),
-           "model.init": ("scratch", "pretrained"),
+           "model.init": ("scratch", "pretrained"), "logger.mode": ("offline", "online", "disabled"),
            "hydra.sweeper.sampler.name": ("tpe", "random", "grid", "nsga2"),
            "hydra.sweeper.pruner.name": ("hyperband", "median", "successive_halving", "none")}
 # (low, high, low itself allowed): a value outside fails every run (or trains nothing), often only after training,
@@ -171,6 +178,7 @@ BOUNDS = {
     "model.max_target_length": (4, None, True), "model.dropout": SHARE,
     "data.max_train_samples": AT_LEAST_1, "data.max_val_samples": AT_LEAST_1, "data.min_val_rows": AT_LEAST_0,
     "data.min_val_fraction": SHARE, "hardware.torch_threads": AT_LEAST_1, "hardware.trials_per_gpu": AT_LEAST_1,
+    "logger.log_examples": AT_LEAST_0,
     "hydra.sweeper.n_trials": AT_LEAST_1, "hydra.sweeper.n_jobs": AT_LEAST_1, "hydra.sweeper.max_retries": AT_LEAST_0,
     "hydra.sweeper.max_failure_rate": (0, None, True), "hydra.sweeper.heartbeat_interval": POSITIVE,
     "hydra.sweeper.grace_period": POSITIVE, "hydra.sweeper.sampler.n_startup_trials": AT_LEAST_0,

@@ -17,12 +17,13 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from transformers import TrainerCallback
 
+from dialsum.config_schema import CHOICES
 from dialsum.engine.metric_names import to_public
 from dialsum.errors import DialsumError
 
 log = logging.getLogger(__name__)
 
-MODES = ("offline", "online", "disabled")
+MODES = CHOICES["logger.mode"]
 DIALOGUE_EXCERPT_CHARS = 300          # dialogue text shown per row of the examples table
 EXAMPLE_COLUMNS = ("fname", "dialogue", "prediction", "reference",
                    "rouge1_f1", "rouge2_f1", "rougeL_f1", "rouge_combined_f1")
@@ -54,7 +55,11 @@ class WandbLogger(TrainerCallback):
     @classmethod
     def from_config(cls, cfg: DictConfig, out_dir: Path, generation_eval: Any) -> "WandbLogger":
         """Start the W&B run described by cfg.logger; fails with a readable DialsumError if W&B cannot start."""
-        import wandb
+        try:
+            import wandb
+        except Exception as err:  # a missing or broken install (ImportError, or an error inside wandb's import)
+            raise DialsumError(f"logger=wandb, but wandb cannot be imported ({type(err).__name__}: {err}). "
+                               "Reinstall it (`pip install wandb`) or use logger=csv.") from None
 
         lc = cfg.logger
         mode = str(lc.mode)
