@@ -99,6 +99,9 @@ def test_single_objective_app_with_range_choice_interval(tmp_path: Path) -> None
             assert row["objective"] == loss_at(OmegaConf.create(p), 3)
     job_cfg = OmegaConf.load(out / "0" / ".hydra" / "config.yaml")
     assert set(job_cfg) == {"lr", "layers", "optimizer", "steps", "sleep", "log"}  # the app's config untouched
+    report = (out / "report.md").read_text(encoding="utf-8")  # commands for this app, not dialsum's train.py
+    assert "quadratic.py +experiment=<name>" in report and "train.py" not in report
+    assert "training.seed" not in report
 
 
 def test_foreign_app_prunes_across_joblib_workers(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from dialsum.analysis.study_io import (SweepStudy, job_dir, job_hydra_file, load_sweep,
+from dialsum.analysis.study_io import (SweepStudy, app_of, job_dir, job_hydra_file, load_sweep,
                                        objective_names)
 from dialsum.errors import DialsumError
 from dialsum.sweep.devices import THREADS_ATTR, THREADS_KEY
@@ -65,8 +65,11 @@ def export_best(sweep_dir: Path | str, name: str, conf_dir: Path | str = Path("c
         raise DialsumError(f"{folder}/.hydra/hydra.yaml is missing: the job folder is incomplete; restore it or "
                            "rerun with the command in best_params.yaml.")
     config_name = OmegaConf.select(hydra_cfg, "hydra.job.config_name") or DEFAULT_PRIMARY_CONFIG
-    plan = plan_export(trial, folder, hydra_cfg, primary_defaults(conf_dir, str(config_name)), full_data)
-    atomic.write_text(target, render(plan, sweep, trial, name, full_data))
+    primary = primary_defaults(conf_dir, str(config_name))
+    plan = plan_export(trial, folder, hydra_cfg, primary, full_data)
+    # an app whose primary config lists no experiment group (another Hydra app) takes it with '+'
+    retrain = f"python {app_of(sweep)[0]} {'' if EXPERIMENT_GROUP in primary else '+'}experiment={name}"
+    atomic.write_text(target, render(plan, sweep, trial, retrain, full_data))
     return target
 
 
@@ -208,13 +211,13 @@ def defaults_entries(group_choices: dict[str, Any], defaults: dict[str, Any], pl
     return sorted(entries, key=lambda e: isinstance(e, dict))  # Hydra: overrides must come last
 
 
-def render(plan: ExportPlan, sweep: SweepStudy, trial: optuna.trial.FrozenTrial, name: str, full_data: bool) -> str:
+def render(plan: ExportPlan, sweep: SweepStudy, trial: optuna.trial.FrozenTrial, retrain: str, full_data: bool) -> str:
     """The experiment file: package header, marker, provenance, defaults list, values."""
     names = objective_names(sweep)
     score = ", ".join(f"{n} = {v:.{SCORE_DIGITS}f}" for n, v in zip(names, trial.values))
     header = [PACKAGE_HEADER, MARKER,
               f"# Best trial {trial.number} of study {sweep.study.study_name} ({score}); sweep folder {sweep.sweep_dir}",
-              f"# Retrain: python train.py experiment={name}"
+              f"# Retrain: {retrain}"
               + ("   (full data: sample caps and debug presets removed)" if full_data else "")]
     header += [f"# left out: {d}" for d in plan.dropped] + [f"# {n}" for n in plan.notes]
     body: dict[str, Any] = {}

@@ -225,6 +225,13 @@ def objective_names(sweep: SweepStudy) -> list[str]:
     return ["objective"] if n == 1 else [f"objective {i}" for i in range(n)]
 
 
+def app_of(sweep: SweepStudy) -> tuple[str, bool]:
+    """(script, ran dialsum's train.py) of the sweep: another Hydra app has no experiment group nor training.*."""
+    summary = sweep.summary or {}
+    script = str(summary.get("script") or "train.py")
+    return script, bool(summary.get("dialsum_app", script == "train.py"))
+
+
 def rerun_command(sweep: SweepStudy, trial: optuna.trial.FrozenTrial) -> str:
     """The exact command that retrains a trial: the summary's if it has one, else from the job's overrides."""
     for best in (sweep.summary or {}).get("best") or []:
@@ -233,4 +240,4 @@ def rerun_command(sweep: SweepStudy, trial: optuna.trial.FrozenTrial) -> str:
     overrides = job_overrides(job_dir(trial, sweep.sweep_dir))
     keys = {_override_key(o) for o in overrides}
     overrides += [f"{k}={v}" for k, v in trial.params.items() if k not in keys]
-    return "python train.py " + " ".join(shlex.quote(o) for o in overrides)
+    return f"python {app_of(sweep)[0]} " + " ".join(shlex.quote(o) for o in overrides)

@@ -109,7 +109,8 @@ class OptunaSweep:
             if stop.signum:
                 self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
             finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
-                         n_jobs=n_jobs, stop_reason=self.stop_reason, script=self.app.script)
+                         n_jobs=n_jobs, stop_reason=self.stop_reason, script=self.app.script,
+                         dialsum_app=self.app.dialsum)
         stopped_by_errors = self.sweeper_errors >= MAX_SWEEPER_ERRORS or self.failed > self.max_failures
         self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if stopped_by_errors else 0)  # scripts see it
         return self.records

@@ -94,7 +94,7 @@ def rerun_command(trial: optuna.trial.FrozenTrial, script: str = "train.py") -> 
 
 def finish_sweep(study: optuna.Study, records: list[TrialRecord], sweep_dir: Path, storage_url: str,
                  wall_s: float, n_jobs: int, stop_reason: str | None = None,
-                 script: str = "train.py") -> list[TrialRecord]:
+                 script: str = "train.py", dialsum_app: bool = True) -> list[TrialRecord]:
     """Write the result files, print the summary, and build the report."""
     rows = trial_rows(study)
     atomic.write_jsonl(sweep_dir / "all_results.jsonl", rows)
@@ -111,7 +111,7 @@ def finish_sweep(study: optuna.Study, records: list[TrialRecord], sweep_dir: Pat
             summary["best_config"] = str(sweep_dir / "best_config.yaml")
         summary["best"] = best_info
     summary.update({"storage": mask_url(storage_url), "dashboard": dashboard_command(storage_url),
-                    "stopped": stop_reason, "script": script})
+                    "stopped": stop_reason, "script": script, "dialsum_app": dialsum_app})
     atomic.write_json(sweep_dir / "sweep_summary.json", summary)
     _print_summary(summary, sweep_dir)
     _build_report(sweep_dir)

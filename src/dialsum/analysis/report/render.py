@@ -8,7 +8,7 @@ from dialsum.analysis.report.plots import Section
 from dialsum.analysis.report.tables import failures_html, md_table, top_rows
 from dialsum.analysis.report.text import (best_label, counts_line, error_text, gain_line, named_values,
                                           objective_line, params_text, rel_folder, short, status_line)
-from dialsum.analysis.study_io import job_dir, rerun_command
+from dialsum.analysis.study_io import app_of, job_dir, rerun_command
 
 HTML_NAME = "report.html"
 MD_MAX_ROWS = 50               # rows of the trials table in report.md (report.html lists them all)
@@ -98,9 +98,11 @@ def render_markdown(facts: Facts) -> str:
               f" ({rel_folder(job_dir(t, facts.sweep.sweep_dir), facts.sweep.sweep_dir) or 'no job folder'})"
               for t in facts.failures] or ["None."]
     if facts.leader:
+        script, dialsum_app = app_of(facts.sweep)
         lines += ["", "## Rerun the best trial", "", "```bash", rerun_command(facts.sweep, facts.leader),
-                  "# or, as a named experiment (full data):",
-                  f"dialsum export-best {facts.sweep.sweep_dir} --name <name> && python train.py experiment=<name>",
-                  "```"]
+                  "# or, as a named experiment" + (" (full data):" if dialsum_app else " in the app's conf/:"),
+                  f"dialsum export-best {facts.sweep.sweep_dir} --name <name>"
+                  + ("" if dialsum_app else " --conf-dir <the app's conf>")
+                  + f" && python {script} {'' if dialsum_app else '+'}experiment=<name>", "```"]
     lines += ["", "## Next steps", ""] + [f"- {s}" for s in facts.suggestions]
     return "\n".join(lines) + "\n"

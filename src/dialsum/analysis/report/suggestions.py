@@ -9,7 +9,7 @@ from optuna.trial import FrozenTrial
 
 from dialsum.analysis.report.facts import Facts, gain
 from dialsum.analysis.report.text import fmt, short
-from dialsum.analysis.study_io import job_dir, job_hydra_file
+from dialsum.analysis.study_io import app_of, job_dir, job_hydra_file
 from dialsum.config_schema import BOUNDS
 
 EDGE_FRACTION = 0.1            # best value within 10% of a range end (log scale if log) = "at the edge"
@@ -57,8 +57,11 @@ def suggest(facts: Facts) -> list[str]:
     elif g and len(facts.ranked) > 1 and math.isfinite(g["over_median_rel"]) and g["over_median_rel"] < FLAT_GAIN_RELATIVE:
         out.append("The top is flat (best within 1% of the median): differences may be noise.")
     out += validation_suggestions(facts)
-    out.append("Confirm the best setting with several seeds before claiming a gain (`dialsum compare` over a "
-               "multirun with training.seed=42,123,456), then retrain on the full data (`dialsum export-best`).")
+    if app_of(facts.sweep)[1]:
+        out.append("Confirm the best setting with several seeds before claiming a gain (`dialsum compare` over a "
+                   "multirun with training.seed=42,123,456), then retrain on the full data (`dialsum export-best`).")
+    else:
+        out.append("Confirm the best setting with several seeds (or repeats) before claiming a gain.")
     return out
 
 
