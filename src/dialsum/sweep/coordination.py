@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable, Mapping
 
 import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
 from dialsum.errors import DialsumError
 from dialsum.sweep import budget, duplicates, recovery
@@ -73,15 +74,22 @@ class Coordinator:
                 return DONE
             if not state.has_room(limits):
                 return state
-            trial = study.ask(distributions)
-            self.heartbeats.hold(trial._trial_id)
-            if extend is not None:
-                extend(trial)
-            for key, value in attrs.items():
-                trial.set_user_attr(key, value)
-            decision = duplicates.decide(study, trial, attrs["fingerprint"], forced) if skip_duplicates \
-                else duplicates.Decision("train")
-            duplicates.mark(study, trial, decision)
+            trial = study.ask()  # then suggest: a failing suggestion (a custom_search_space bug) still leaves a
+            self.heartbeats.hold(trial._trial_id)  # trial to fail here, never an orphan RUNNING one
+            try:
+                for key, value in attrs.items():
+                    trial.set_user_attr(key, value)
+                suggest_all(trial, distributions)
+                if extend is not None:
+                    extend(trial)
+                decision = duplicates.decide(study, trial, attrs["fingerprint"], forced) if skip_duplicates \
+                    else duplicates.Decision("train")
+                duplicates.mark(study, trial, decision)
+            except Exception as err:
+                trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+                study.tell(trial, state=TrialState.FAIL)
+                self.release(trial)
+                raise
             return trial, decision
 
     def _note_spent(self, reason: str | None) -> None:
@@ -122,3 +130,14 @@ class Coordinator:
         """The trial is told: stop beating it, wake the workers waiting on the budget."""
         self.heartbeats.release(trial._trial_id)
         self._told.set()
+
+
+def suggest_all(trial: optuna.Trial, distributions: dict[str, BaseDistribution]) -> None:
+    """What study.ask(distributions) does after creating the trial, through the public suggest API."""
+    for name, dist in distributions.items():
+        if isinstance(dist, CategoricalDistribution):
+            trial.suggest_categorical(name, dist.choices)
+        elif isinstance(dist, IntDistribution):
+            trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+        else:
+            trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)

@@ -41,7 +41,7 @@ from dialsum.sweep.trial_job import launch, tell
 log = logging.getLogger(__name__)
 TrialState = optuna.trial.TrialState
 MAX_SWEEPER_ERRORS = 3  # errors of the sweep loop itself (storage, tell) before the sweep stops
-EXIT_SWEEPER_ERROR = 1  # the sweep machinery failed, or trials failed past max_failure_rate
+EXIT_SWEEPER_ERROR = 1  # the machinery failed, trials failed past max_failure_rate, or none succeeded
 
 
 class OptunaSweep:
@@ -111,7 +111,10 @@ class OptunaSweep:
             finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,
                          n_jobs=n_jobs, stop_reason=self.stop_reason, script=self.app.script,
                          dialsum_app=self.app.dialsum)
-        stopped_by_errors = self.sweeper_errors >= MAX_SWEEPER_ERRORS or self.failed > self.max_failures
+        states = {t.state for t in study.get_trials(deepcopy=False)}
+        nothing_done = TrialState.FAIL in states and not states & {TrialState.COMPLETE, TrialState.PRUNED}
+        stopped_by_errors = (self.sweeper_errors >= MAX_SWEEPER_ERRORS or self.failed > self.max_failures
+                             or nothing_done)
         self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if stopped_by_errors else 0)  # scripts see it
         return self.records
 

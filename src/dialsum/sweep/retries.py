@@ -41,7 +41,10 @@ def counted_trials(study: optuna.Study) -> int:
 
 
 def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial | optuna.Trial, reason: str) -> None:
-    """Queue the trial's parameters again, saying why; only machinery failures use up a retry (attempt + 1)."""
+    """Queue the trial's parameters again, saying why; only machinery failures use up a retry (attempt + 1).
+    A trial that failed before it had parameters has nothing to queue (the sampler asks anew)."""
+    if not trial.params:
+        return
     attempt = int(trial.user_attrs.get("attempt", 0)) + (reason in RETRY_REASONS)
     study.enqueue_trial(dict(trial.params), user_attrs={
         "requeued_from": trial.number, "requeue_reason": reason, "attempt": attempt})

@@ -7,7 +7,9 @@ from typing import Any
 
 import optuna
 from omegaconf import DictConfig
+from optuna.distributions import check_distribution_compatibility
 
+from dialsum.errors import DialsumError
 from dialsum.sweep import fingerprint
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.samplers import build_sampler
@@ -25,6 +27,8 @@ def open_study(settings: dict[str, Any], storage: Any, job_config: DictConfig, s
     _name_metrics(study, objectives)
     current = fingerprint.build(job_config, space, settings, directions, objectives, dialsum_app=dialsum_app)
     forced = fingerprint.check_resume(study, current, str(settings.get("resume") or "auto"))
+    if forced:
+        _check_same_kinds(study, space)
     # A fixed seed continues past the trials the study already has, so a resumed sampler never
     # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
     study.sampler = build_sampler(settings.get("sampler") or {}, space, len(directions),
@@ -32,6 +36,24 @@ def open_study(settings: dict[str, Any], storage: Any, job_config: DictConfig, s
     if len(directions) > 1:
         log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
     return study, forced, fingerprint.short_hash(current)
+
+
+def _check_same_kinds(study: optuna.Study, space: SearchSpace) -> None:
+    """resume=force may move a range, but Optuna refuses another choice() list or another kind of parameter
+    under the same name in one study: say so before any trial is asked, not in every ask."""
+    seen: set[str] = set()
+    for trial in study.get_trials(deepcopy=False):
+        for name, old in trial.distributions.items():
+            new = space.distributions.get(name)
+            if new is None or name in seen:
+                continue
+            seen.add(name)
+            try:
+                check_distribution_compatibility(old, new)
+            except ValueError as err:
+                raise DialsumError(f"search space {name}: {err} (the study has {old}, this run {new}). Optuna "
+                                   "cannot change that inside one study, even with hydra.sweeper.resume=force: start "
+                                   "a new study (hydra.sweeper.study_name=<new name>) or keep the old values.") from None
 
 
 def _name_metrics(study: optuna.Study, objectives: list[str]) -> None:
