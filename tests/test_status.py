@@ -193,11 +193,27 @@ def test_status_errors_are_one_line(tmp_path: Path, capsys) -> None:
     db = tmp_path / "two.db"
     for name in ("alpha", "beta"):
         optuna.create_study(study_name=name, storage=f"sqlite:///{db}")
-    for target, needle in ((f"sqlite:///{db}", "several studies (alpha, beta)"), (str(tmp_path / "nope"), "does not exist")):
+    missing = tmp_path / "typo.db"
+    for target, needle in ((f"sqlite:///{db}", "several studies (alpha, beta)"), (str(tmp_path / "nope"), "does not exist"),
+                           (f"sqlite:///{missing}", "no such SQLite file")):
         with pytest.raises(SystemExit) as exit_info:
             main(["status", target])
         err = capsys.readouterr().err
         assert exit_info.value.code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not missing.exists()  # a read-only command creates no database
+
+
+def test_status_finds_a_running_sweep_on_a_storage_url_from_its_folder(tmp_path: Path, cache_dir: Path,
+                                                                        capsys) -> None:
+    """sweep_summary.json only comes at the end; the folder's study.json names the storage from the start."""
+    sweep_dir, db = tmp_path / "sweep", tmp_path / "study.db"
+    result = run_cli(["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.n_trials=1",
+                      f"hydra.sweeper.storage=sqlite:///{db}", "hydra.sweeper.study_name=on_url"], tmp_path,
+                     cache_dir, script="tests/fake_app.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir / "sweep_summary.json").unlink()  # as while it runs
+    main(["status", str(sweep_dir)])
+    assert "on_url" in capsys.readouterr().out
 
 
 def test_progress_line_shows_a_step_and_hour_budget_and_its_eta() -> None:

@@ -48,3 +48,15 @@ def test_a_forced_resume_with_another_choice_list_is_refused_before_any_trial(tm
     assert again.returncode == 2 and "Traceback" not in again.stderr, again.stderr[-3000:]
     assert "does not support dynamic value space" in again.stderr and "hydra.sweeper.study_name=" in again.stderr
     assert _states(sweep_dir) == ["COMPLETE"] * 4  # nothing asked, nothing left RUNNING
+
+
+def test_a_storage_that_cannot_be_opened_is_one_line(tmp_path: Path, cache_dir: Path, postgres_server) -> None:
+    """A mistyped scheme, a database that does not exist: one message naming the (masked) URL, no retries."""
+    missing_db = postgres_server.url("no_such_db").replace("postgres@", "postgres:s3cret@")
+    for url, needle in (("postgresq://u:s3cret@127.0.0.1/x", "NoSuchModuleError"),
+                        (missing_db, 'database "no_such_db" does not exist')):
+        sweep_dir = tmp_path / "sweep"
+        result = _sweep(sweep_dir, cache_dir, f"hydra.sweeper.storage={url}", "hydra.sweeper.n_trials=1")
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+        assert "cannot open the sweep storage" in result.stderr and needle in result.stderr
+        assert "s3cret" not in result.stdout + result.stderr and "retrying" not in result.stderr

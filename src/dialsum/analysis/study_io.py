@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from dialsum.errors import DialsumError
 from dialsum.sweep.job_folder import HYDRA_SUBDIR, is_sweeper_only, read_job_metrics, read_job_overrides  # noqa: F401
 from dialsum.sweep.job_folder import override_key as _override_key
-from dialsum.sweep.storage import JOURNAL_FILENAME, mask_url, open_storage
+from dialsum.sweep.storage import JOURNAL_FILENAME, STUDY_FILENAME, mask_url, open_storage
 
 SUMMARY_FILENAME = "sweep_summary.json"
 TrialState = optuna.trial.TrialState
@@ -60,6 +60,14 @@ def read_summary(sweep_dir: Path) -> dict[str, Any] | None:
                            "directly.") from None
 
 
+def read_marker(sweep_dir: Path) -> dict[str, Any]:
+    """The sweeper's study.json ({} when absent or unreadable: the other sources decide)."""
+    try:
+        return json.loads((Path(sweep_dir) / STUDY_FILENAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def find_storage_url(sweep_dir: Path, summary: dict[str, Any] | None = None) -> str:
     """The summary's storage URL; else (running sweep, or a folder moved since) the journal file in the folder."""
     sweep_dir = Path(sweep_dir)
@@ -67,14 +75,16 @@ def find_storage_url(sweep_dir: Path, summary: dict[str, Any] | None = None) -> 
         raise DialsumError(f"sweep folder {sweep_dir} does not exist; give the folder a sweep wrote, "
                            "e.g. multirun/<study_name>.")
     journal = sweep_dir / JOURNAL_FILENAME
-    url = (summary or {}).get("storage")
-    if url and ("://" in url or Path(url).is_file()):
-        return str(url)
+    for source in (summary or {}, read_marker(sweep_dir)):  # the marker names a running sweep's storage
+        url = source.get("storage")
+        if url and ("://" in url or Path(url).is_file()):
+            return str(url)
     if journal.is_file():
         return str(journal.resolve())
     raise DialsumError(f"{sweep_dir} has no {JOURNAL_FILENAME} and no {SUMMARY_FILENAME} naming a storage: "
-                       "it is not a sweep folder (or the sweep used hydra.sweeper.storage=<URL> and has not "
-                       "finished: open that URL with optuna-dashboard directly).")
+                       "it is not a sweep folder (a sweep on hydra.sweeper.storage=<URL> names it in "
+                       f"{STUDY_FILENAME} from its start; for an older one give the URL itself, e.g. "
+                       "dialsum status \"$DIALSUM_STORAGE\").")
 
 
 def pick_study_name(sweep_dir: Path, storage: optuna.storages.BaseStorage, url: str,
@@ -84,7 +94,7 @@ def pick_study_name(sweep_dir: Path, storage: optuna.storages.BaseStorage, url: 
     names = optuna.get_all_study_names(storage)
     if wanted:
         return choose_study(names, wanted, url)
-    wanted = (summary or {}).get("study_name")
+    wanted = (summary or {}).get("study_name") or read_marker(sweep_dir).get("study_name")
     if wanted:
         if wanted not in names:
             raise DialsumError(f"study {wanted!r} from {SUMMARY_FILENAME} is not in storage {mask_url(url)} "
@@ -128,7 +138,11 @@ def storage_url_of(target: str) -> str:
 
 
 def _open(url: str) -> optuna.storages.BaseStorage:
-    """The storage; a driver or connection error names the (masked) URL."""
+    """The storage; a driver or connection error names the (masked) URL. A missing SQLite file is an error,
+    not a new empty database (these commands only read)."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise DialsumError(f"{url}: no such SQLite file; check the path (sqlite:///relative.db, "
+                           "sqlite:////absolute/path.db).")
     try:
         return open_storage(url)
     except DialsumError:

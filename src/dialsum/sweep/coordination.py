@@ -18,8 +18,8 @@ from dialsum.errors import DialsumError
 from dialsum.sweep import budget, duplicates, recovery
 from dialsum.sweep.interrupt import STOP
 from dialsum.sweep.liveness import Heartbeats
-from dialsum.sweep.rdb import HeartbeatSettings, warn_if_shared_sqlite
-from dialsum.sweep.storage import open_storage
+from dialsum.sweep.rdb import HeartbeatSettings, first_line, warn_if_shared_sqlite
+from dialsum.sweep.storage import mask_url, open_storage
 from dialsum.sweep.study_lock import StudyLock
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,13 @@ class Coordinator:
         self.url = storage_url
         self.me = me
         self.stale = recovery.StaleCallback()
-        self.storage = open_storage(storage_url, HeartbeatSettings(self.interval, self.grace, self.stale))
+        try:
+            self.storage = open_storage(storage_url, HeartbeatSettings(self.interval, self.grace, self.stale))
+        except Exception as err:  # noqa: BLE001 - a wrong URL, password or server: one readable line
+            raise DialsumError(f"cannot open the sweep storage {mask_url(storage_url)}: {type(err).__name__}: "
+                               f"{first_line(err)}. Check hydra.sweeper.storage (postgresql://user:password@host:"
+                               "port/database), that the server runs and accepts this user; `dialsum doctor "
+                               "hydra.sweeper.storage=...` checks it.") from None
         self.poll_s = min(1.0, float(self.interval))
         self._last_wait_log = 0.0
         self._told = threading.Event()  # a trial of this sweeper was told: waiting workers look again at once

@@ -34,7 +34,7 @@ from dialsum.sweep.samplers import grid_size, sampler_name
 from dialsum.sweep.search_space import SearchSpace, parse_space
 from dialsum.sweep import budget, startup_points  # study-wide limits; distinct TPE start-up
 from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url
-from dialsum.sweep.study_setup import open_study
+from dialsum.sweep.study_setup import open_study, record_study
 from dialsum.sweep.trial_job import is_finished as _finished
 from dialsum.sweep.trial_job import launch, tell
 
@@ -88,6 +88,7 @@ class OptunaSweep:
         self.coord = Coordinator(s, self.storage_url, self.me)  # storage with heartbeats, study lock, budget
         study, self.forced, self.fp_hash = open_study(s, self.coord.storage, job_config, space, directions,
                                                       objectives, self.app.dialsum)
+        record_study(self.sweep_dir, self.storage_url, study)
         requeued = self.coord.attach(study, n_jobs)
         with self.coord.lock.hold():  # a fresh TPE study on a finite space: distinct start-up points
             startup_points.enqueue_distinct(study, space, s.get("sampler") or {}, self.n_trials)

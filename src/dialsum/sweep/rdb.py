@@ -8,6 +8,7 @@ and Optuna's heartbeat settings for the sweeper process.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 OPEN_ATTEMPTS = 4
 OPEN_BACKOFF_S = 0.5
 POOL_RECYCLE_S = 1800  # below common server/NAT idle timeouts
+# PostgreSQL's words for what no retry cures (a table that "does not exist" yet is a schema race: retried)
+PERMANENT = re.compile(r'password authentication failed|no password supplied|(database|role) "[^"]*" does not exist')
 SQLITE_ADVICE = ("SQLite is meant for one process: several sweepers (or n_jobs > 1) writing one SQLite file "
                  "hit lock errors under load (Optuna's FAQ). On one machine leave hydra.sweeper.storage=null "
                  "(a journal file, safe for several processes); across machines use PostgreSQL, e.g. "
@@ -55,17 +58,26 @@ def open_rdb(url: str, heartbeat: HeartbeatSettings | None = None) -> optuna.sto
         except Exception as err:  # noqa: BLE001 - concurrent schema creation, a server still starting
             if attempt == OPEN_ATTEMPTS or not _transient(err):
                 raise
-            log.warning("storage not ready (%s: %s); retrying", type(err).__name__, str(err).splitlines()[0][:200])
+            log.warning("storage not ready (%s: %s); retrying", type(err).__name__, first_line(err))
             time.sleep(OPEN_BACKOFF_S * attempt)
     raise AssertionError("unreachable")
 
 
 def _transient(err: BaseException) -> bool:
-    """Errors a retry can cure: connection refused/dropped, a unique-key race on CREATE TABLE."""
+    """Errors a retry can cure: connection refused/dropped, a unique-key race on CREATE TABLE (not a refused
+    password or a missing database: retrying those only delays the message)."""
     from sqlalchemy import exc
 
+    if PERMANENT.search(str(err)):
+        return False
     return isinstance(err, (exc.OperationalError, exc.IntegrityError, exc.ProgrammingError,
                             optuna.exceptions.StorageInternalError))
+
+
+def first_line(err: BaseException) -> str:
+    """The driver's own message without SQLAlchemy's appended SQL and background link."""
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
 
 
 def is_sqlite(storage: optuna.storages.BaseStorage) -> bool:

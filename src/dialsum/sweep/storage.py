@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dialsum.sweep.rdb import HeartbeatSettings
 
 JOURNAL_FILENAME = "optuna_journal.log"  # default storage inside the sweep folder
+STUDY_FILENAME = "study.json"  # the sweep folder's (masked) storage URL and study name, from the start on
 TRIAL_STORAGE_ENV = "DIALSUM_TRIAL_STORAGE"  # set by the sweeper for its jobs when the URL has a password
 USER_STORAGE_ENV = "DIALSUM_STORAGE"  # documented: hydra.sweeper.storage=${oc.env:DIALSUM_STORAGE}
 MASK = "***"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -14,6 +15,7 @@ from dialsum.sweep import fingerprint
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.samplers import build_sampler
 from dialsum.sweep.search_space import SearchSpace
+from dialsum.sweep.storage import STUDY_FILENAME, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,14 @@ def open_study(settings: dict[str, Any], storage: Any, job_config: DictConfig, s
     if len(directions) > 1:
         log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
     return study, forced, fingerprint.short_hash(current)
+
+
+def record_study(sweep_dir: Path, url: str, study: optuna.Study) -> None:
+    """Name the storage in the sweep folder now, so `dialsum status <folder>` finds a running sweep on a URL
+    (sweep_summary.json comes at the end); the password stays masked."""
+    from dialsum.tracking.atomic import write_json
+
+    write_json(sweep_dir / STUDY_FILENAME, {"storage": mask_url(url), "study_name": study.study_name})
 
 
 def _check_same_kinds(study: optuna.Study, space: SearchSpace) -> None:
