@@ -151,6 +151,8 @@ def test_storage_checks(tmp_path: Path, monkeypatch) -> None:
     assert _statuses(run.storage(str(tmp_path / "journal.log"))) == [OK]
     [check] = run.storage(f"postgresql://dialsum:{SECRET}@127.0.0.1:1/optuna")  # nothing listens on port 1
     assert check.status == FAIL and SECRET not in check.render() and "dialsum:***@127.0.0.1:1" in check.line
+    [check] = run.storage(f"postgresq://dialsum:{SECRET}@127.0.0.1:1/optuna")  # a typo in the scheme
+    assert check.status == FAIL and "unknown database kind" in check.line and SECRET not in check.render()
     monkeypatch.delenv("DIALSUM_STORAGE", raising=False)
     [check] = run.storage("postgresql://dialsum:***@127.0.0.1:1/optuna")
     assert check.status == FAIL and "DIALSUM_STORAGE" in check.line

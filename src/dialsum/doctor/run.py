@@ -174,6 +174,7 @@ def _file_storage(url: str, shown: str) -> Check:
 def _server_storage(url: str, shown: str) -> Check:
     """Connect to PostgreSQL/MySQL with a short timeout; driver or connection errors name the fix."""
     from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import NoSuchModuleError
 
     try:
         engine = create_engine(url, connect_args={"connect_timeout": STORAGE_TIMEOUT_S})
@@ -183,6 +184,9 @@ def _server_storage(url: str, shown: str) -> Check:
     except (ImportError, ModuleNotFoundError) as err:
         return fail("storage", f"{shown}: its database driver is not installed ({err})",
                     "make install (installs the project's PostgreSQL driver)")
+    except NoSuchModuleError as err:  # `postgresq://`: SQLAlchemy knows no such database kind
+        return fail("storage", f"{shown}: unknown database kind ({err})",
+                    "the URL starts with postgresql:// (or sqlite:///path.db)")
     except Exception as err:  # noqa: BLE001 - refused, unknown host, auth, timeout: the URL or the server
         message = " ".join(str(err).replace(url, shown).split())[:200]
         return fail("storage", f"{shown} does not answer: {type(err).__name__}: {message}",

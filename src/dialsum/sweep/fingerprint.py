@@ -144,7 +144,7 @@ def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> boo
     if mode != "force":
         raise DialsumError(
             f"study {study.study_name!r} already exists with different settings, so this is not a resume of "
-            f"the same experiment ({len(study.trials)} trial(s) ran under the old ones):\n  {listed}\n"
+            f"the same experiment (the study holds {len(study.trials)} trial(s)):\n  {listed}\n"
             f"Overrides then: {' '.join(stored.get('fixed_overrides') or []) or '(none)'}; now: "
             f"{' '.join(current.get('fixed_overrides') or []) or '(none)'}\n"
             f"{_old_defaults(stored['settings'], current['settings'])}"
