@@ -266,3 +266,12 @@ def test_rss_peak_is_reset_between_two_runs_in_one_process() -> None:
     assert first - second > 200, (first, second)
     record = resources.run_record("cpu")
     assert record["device"]["type"] == "cpu" and record["started_at"] <= record["finished_at"]
+
+
+def test_parallel_trials_need_a_launcher_with_worker_processes() -> None:
+    class BasicLauncher:  # Hydra's default launcher runs jobs one after the other in the sweeper's process
+        pass
+
+    worker_check.check_launcher(BasicLauncher(), 1)
+    with pytest.raises(DialsumError, match="n_jobs=2 needs parallel worker processes: add hydra/launcher=joblib"):
+        worker_check.check_launcher(BasicLauncher(), 2)

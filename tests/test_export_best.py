@@ -77,11 +77,19 @@ def test_sweep_on_an_experiment_preset(tmp_path: Path, conf: Path) -> None:
     sweep = build_fake_sweep(tmp_path, fixed_overrides=["experiment=quick_test", "model=kogpt2"])
     text = export_best(sweep, "from_quick", conf_dir=conf).read_text(encoding="utf-8")
     assert "- quick_test" in text
-    assert "# kept: training.max_steps=12, the trial's training length" in text  # said, not silently kept
     cfg = compose_experiment(conf, "from_quick")
     assert cfg.model.name == "kogpt2" and cfg.generation.max_new_tokens == 24  # quick_test's value
     assert cfg.data.max_train_samples is None  # its cap dropped for the full-data run
     assert cfg.training.learning_rate == best_params(sweep)["training.learning_rate"]
+
+
+def test_the_sweep_presets_training_length_is_kept(tmp_path: Path, conf: Path) -> None:
+    """sweep=grid is left out (sweeper settings), but its training.max_steps=600 is what the trials ran with."""
+    sweep = build_fake_sweep(tmp_path, fixed_overrides=["sweep=grid", "model=t5"])
+    text = export_best(sweep, "from_grid", conf_dir=conf).read_text(encoding="utf-8")
+    assert "kept from the sweep preset grid: training.max_steps=600" in text
+    cfg = compose_experiment(conf, "from_grid")
+    assert (cfg.training.max_steps, cfg.training.eval_steps) == (600, 100) and cfg.model.name == "t5"
 
 
 def test_refuses_to_overwrite_a_hand_written_experiment(sweep: Path, conf: Path) -> None:

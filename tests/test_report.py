@@ -135,6 +135,9 @@ def test_top_k_limits_the_table_via_cli(finished: Path, tmp_path: Path, capsys) 
     assert capsys.readouterr().out.split() == [str(sweep / "report.html"), str(sweep / "report.md")]
     report = parse(sweep / "report.html")
     assert report.table_rows["top"] == 1 + 2
+    md = (sweep / "report.md").read_text(encoding="utf-8")
+    rows = [line for line in md.splitlines() if line.startswith("| ") and ("COMPLETE" in line or "PRUNED" in line)]
+    assert len(rows) == 2 and "more not shown (--top-k 2)" in md
 
 
 def test_running_sweep_without_summary(tmp_path: Path) -> None:

@@ -192,6 +192,7 @@ def test_signal_stops_the_sweep_and_rerun_completes(tmp_path: Path, cache_dir: P
     study = _study(sweep_dir)
     stopped = [t for t in study.trials if t.state == S.FAIL]
     assert stopped and all(t.user_attrs.get("interrupted") for t in stopped)
+    assert all(t.user_attrs["error"].startswith("SweepInterrupted") for t in stopped)  # not a worker "crash"
     assert not [t for t in study.trials if t.state == S.RUNNING]
     assert {t.user_attrs["requeued_from"] for t in study.trials if t.state == S.WAITING} == {t.number for t in stopped}
 

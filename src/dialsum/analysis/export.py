@@ -66,7 +66,7 @@ def export_best(sweep_dir: Path | str, name: str, conf_dir: Path | str = Path("c
                            "rerun with the command in best_params.yaml.")
     config_name = OmegaConf.select(hydra_cfg, "hydra.job.config_name") or DEFAULT_PRIMARY_CONFIG
     primary = primary_defaults(conf_dir, str(config_name))
-    plan = plan_export(trial, folder, hydra_cfg, primary, full_data)
+    plan = plan_export(trial, folder, hydra_cfg, primary, full_data, conf_dir)
     # an app whose primary config lists no experiment group (another Hydra app) takes it with '+'
     retrain = f"python {app_of(sweep)[0]} {'' if EXPERIMENT_GROUP in primary else '+'}experiment={name}"
     atomic.write_text(target, render(plan, sweep, trial, retrain, full_data))
@@ -127,7 +127,7 @@ def primary_defaults(conf_dir: Path, config_name: str) -> dict[str, Any]:
 
 
 def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, defaults: dict[str, Any],
-                full_data: bool) -> ExportPlan:
+                full_data: bool, conf_dir: Path) -> ExportPlan:
     """Defaults-list entries for non-default groups, nested values for fixed overrides and params."""
     choices = OmegaConf.select(hydra_cfg, "hydra.runtime.choices") or {}
     plan = ExportPlan()
@@ -155,8 +155,10 @@ def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, d
             plan.values[key] = value
     plan.defaults = defaults_entries(group_choices, defaults, plan, full_data)
     pin_cpu_threads(trial, plan, full_data)
+    config = job_hydra_file(folder, "config.yaml")
+    if group_choices.get("sweep") and config is not None:
+        carry_sweep_preset(plan, conf_dir / "sweep" / f"{group_choices['sweep']}.yaml", config)
     if full_data:
-        config = job_hydra_file(folder, "config.yaml")
         for key in SAMPLE_CAP_KEYS:
             was = plan.values.get(key)
             if was is None and config is not None:
@@ -164,11 +166,36 @@ def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, d
             if was is not None:
                 plan.values[key] = None
                 plan.notes.append(f"full data: {key}=null (the sweep capped it at {was})")
-        steps = OmegaConf.select(config, "training.max_steps") if config is not None else None
-        if isinstance(steps, int) and steps > 0:
-            plan.notes.append(f"kept: training.max_steps={steps}, the trial's training length (what its score "
-                              "was measured at); add training.max_steps=-1 to train num_train_epochs instead")
     return plan
+
+
+def carry_sweep_preset(plan: ExportPlan, preset: Path, config: Any) -> None:
+    """The sweep preset is left out (its sweeper settings mean nothing to one run), but the job values it set
+    and the trial ran with (training.max_steps=600: the length its score was measured at) are kept."""
+    if not preset.is_file():
+        plan.notes.append(f"{preset} not found: the job values that sweep preset set (e.g. training.max_steps) "
+                          "are not carried over; check the training length before retraining")
+        return
+    body = OmegaConf.to_container(OmegaConf.load(preset), resolve=False)
+    kept = []
+    for key, value in _flat({k: v for k, v in body.items() if k not in ("defaults", "hydra")}).items():
+        if key not in plan.values and OmegaConf.select(config, key, default=None) == value:
+            plan.values[key] = value
+            kept.append(f"{key}={value}")
+    if kept:
+        plan.notes.append(f"kept from the sweep preset {preset.stem}: {', '.join(kept)} (what the trial ran with; "
+                          "add training.max_steps=-1 to train num_train_epochs instead)")
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'training': {'max_steps': 600}} -> {'training.max_steps': 600}."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def pin_cpu_threads(trial: optuna.trial.FrozenTrial, plan: ExportPlan, full_data: bool) -> None:

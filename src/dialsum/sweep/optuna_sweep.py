@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum import fast_exit
 from dialsum.errors import DialsumError
-from dialsum.sweep import app_profile, progress, retries, submitit_jobs
+from dialsum.sweep import app_profile, progress, retries, submitit_jobs, worker_check
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.core_share import CoreShare
 from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
@@ -74,7 +74,7 @@ class OptunaSweep:
         self.app.check(job_config, space)
         directions, objectives = self.app.objectives(job_config)
         n_jobs = int(s.get("n_jobs", 1))
-        self._check_launcher(n_jobs)
+        worker_check.check_launcher(self.launcher, n_jobs)
         self.app.check_workers(job_config, n_jobs, self.launcher)  # GPU slots; launcher workers = n_jobs
         self.app.check_data(job_config, space, remote=submitit_jobs.kind(self.launcher) == "slurm")
         self.max_retries = int(s.get("max_retries", 1))
@@ -118,14 +118,6 @@ class OptunaSweep:
                              or nothing_done)
         self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if stopped_by_errors else 0)  # scripts see it
         return self.records
-
-    def _check_launcher(self, n_jobs: int) -> None:
-        """Parallel trials need a launcher that runs jobs in separate processes."""
-        name = type(self.launcher).__name__
-        if n_jobs > 1 and name == "BasicLauncher":
-            raise DialsumError(f"hydra.sweeper.n_jobs={n_jobs} needs parallel worker processes: add "
-                               "hydra/launcher=joblib (and hydra.launcher.n_jobs>=n_jobs), or submitit_local / "
-                               "submitit_slurm (one job per trial).")
 
     def _stop_jobs(self) -> None:
         """On Ctrl-C/SIGTERM: cancel SLURM jobs (not our children), stop child processes (local workers)."""
@@ -293,6 +285,8 @@ class OptunaSweep:
     def _record_failure(self, study: optuna.Study, trial: optuna.Trial, record: TrialRecord, error: Any) -> None:
         """FAIL with the message; an interrupt or infrastructure failure also re-queues the params."""
         stopping = STOP.is_set() or isinstance(error, SweepInterrupted)  # also a preempted job (submitit_jobs)
+        if STOP.is_set() and not isinstance(error, SweepInterrupted):  # the stop killed its worker: not a crash
+            error = SweepInterrupted(f"the sweep was stopped while it ran ({type(error).__name__} in its worker)")
         record.state, record.error = "FAIL", f"{type(error).__name__}: {error}"
         trial.set_user_attr("error", record.error)
         requeue = retries.may_retry(trial, error, self.max_retries, stopping)

@@ -11,6 +11,14 @@ from dialsum.sweep import devices
 log = logging.getLogger(__name__)
 
 
+def check_launcher(launcher: Any, n_jobs: int) -> None:
+    """Parallel trials need a launcher that runs jobs in separate processes."""
+    if n_jobs > 1 and type(launcher).__name__ == "BasicLauncher":
+        raise DialsumError(f"hydra.sweeper.n_jobs={n_jobs} needs parallel worker processes: add "
+                           "hydra/launcher=joblib (and hydra.launcher.n_jobs>=n_jobs), or submitit_local / "
+                           "submitit_slurm (one job per trial).")
+
+
 def check_workers(hardware: Any, n_jobs: int, launcher: Any) -> None:
     """Sweeper side, before any trial: one launcher worker per parallel trial, and enough GPU slots."""
     settings = getattr(launcher, "joblib", None)  # hydra-joblib-launcher keeps its Parallel kwargs here

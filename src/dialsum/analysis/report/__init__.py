@@ -27,5 +27,5 @@ def build_report(sweep_dir: Path | str, top_k: int | None = None, study_name: st
     folder = Path(out_dir) if out_dir is not None else facts.sweep.sweep_dir
     html_path, md_path = folder / HTML_NAME, folder / MD_NAME
     atomic.write_text(html_path, render_html(facts, build_sections(facts, top_k)))
-    atomic.write_text(md_path, render_markdown(facts))
+    atomic.write_text(md_path, render_markdown(facts, top_k))
     return [html_path, md_path]

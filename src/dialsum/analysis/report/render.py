@@ -66,8 +66,9 @@ def suggestions_html(facts: Facts) -> str:
     return f'<div class="section" id="next-steps"><h2>Next steps</h2><ul>{items}</ul></div>'
 
 
-def render_markdown(facts: Facts) -> str:
-    """A short review draft for a PR or a team note."""
+def render_markdown(facts: Facts, top_k: int | None = None) -> str:
+    """A short review draft for a PR or a team note (the trials table: top_k rows, at most MD_MAX_ROWS)."""
+    rows_shown = min(top_k or MD_MAX_ROWS, MD_MAX_ROWS)
     lines = [f"# Sweep review: {facts.study_name}", "",
              f"Status: {status_line(facts)}. Generated {facts.generated} from `{facts.sweep.sweep_dir}` "
              f"(storage `{facts.sweep.storage_url}`); plots in `{HTML_NAME}`.", "",
@@ -82,10 +83,11 @@ def render_markdown(facts: Facts) -> str:
     else:
         lines.append("- **No completed trial**: nothing to compare yet; see the failures below.")
     lines += ["", "## All trials, best first (pruned ones after, by their last value)", ""]
-    header, rows = top_rows(facts, MD_MAX_ROWS)
+    header, rows = top_rows(facts, rows_shown)
     lines += md_table(header, rows) if rows else ["No completed trial."]
-    if len(facts.listed) > MD_MAX_ROWS:
-        lines += ["", f"{len(facts.listed) - MD_MAX_ROWS} more in `{HTML_NAME}`."]
+    if len(facts.listed) > rows_shown:
+        where = f"not shown (--top-k {top_k})" if top_k and top_k < MD_MAX_ROWS else f"in `{HTML_NAME}`"
+        lines += ["", f"{len(facts.listed) - rows_shown} more {where}."]
     lines += ["", "## Most important parameters", ""]
     if facts.importances:
         top = list(facts.importances.items())[:MD_TOP_PARAMS]
