@@ -158,7 +158,8 @@ def test_wrong_return_value_fails_the_trial_with_a_message(tmp_path: Path) -> No
     out = tmp_path / "sweep"
     result = run_app(APPS / "two_objectives.py", tmp_path, f"hydra.sweep.dir={out}", "hydra.sweeper.direction=minimize",
                      "hydra.sweeper.objectives=null", "hydra.sweeper.n_trials=2")
-    assert result.returncode == 0, result.stderr[-3000:]  # a failed trial never kills the sweep
+    assert result.returncode == 1, result.stderr[-3000:]  # no trial succeeded: the exit says so to scripts
+    assert len(rows(out)) == 2  # but a failed trial never kills the sweep: both ran
     errors = {r["error"] for r in rows(out)}
     assert all("the task function returned (" in e and "needs a finite number" in e for e in errors), errors
 

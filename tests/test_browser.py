@@ -83,7 +83,7 @@ def test_report_html_renders_every_plot(sweep: Path, page: Any, tmp_path: Path) 
     page.locator(f"#{plots[-1]} .main-svg").first.wait_for(timeout=RENDER_TIMEOUT_MS)
     empty = [plot_id for plot_id in plots if svg_count(page, f"#{plot_id}") == 0]
     assert not empty, f"plot divs without rendered SVG: {empty}"
-    assert page.locator("#top table tr").count() == 1 + 4  # header + the 4 completed trials
+    assert page.locator("#top table tr").count() == 1 + 4 + 2  # header, the 4 completed trials, the 2 pruned
     shot = screenshot(page, tmp_path / "report.png")
     assert shot.stat().st_size > 10_000  # a blank page is a few KB
     assert not page.errors, page.errors
