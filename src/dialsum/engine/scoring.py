@@ -39,15 +39,22 @@ class SummaryScorer:
     def score(self, predictions: list[str], references: list[str], gen_lengths: list[int]
               ) -> tuple[dict[str, float], list[dict[str, float]]]:
         """Corpus metrics (unprefixed names, e.g. rouge1_f1) and per-example ROUGE."""
-        corpus, per_example = self.rouge.score_corpus(predictions, references)
+        tokens: dict[str, list[str]] = {}
+        corpus, per_example = self.rouge.score_corpus(predictions, references, tokens)
         metrics: dict[str, Any] = {k: float(v) for k, v in corpus.items()}
         metrics["gen_len"] = float(np.mean(gen_lengths)) if gen_lengths else 0.0
-        rates = [repetition_rate(tokens) for tokens in self.morphemes.tokenize_many(predictions)]
+        rates = [repetition_rate(t) for t in self._morphemes_of(predictions, tokens)]
         metrics["repetition_rate"] = float(np.mean(rates)) if rates else 0.0
         w = self.weights
         metrics["composite"] = (w.rouge1 * metrics["rouge1_f1"] + w.rouge2 * metrics["rouge2_f1"]
                                 + w.rougeL * metrics["rougeL_f1"] - w.repetition_penalty * metrics["repetition_rate"])
         return metrics, per_example
+
+    def _morphemes_of(self, texts: list[str], rouge_tokens: dict[str, list[str]]) -> list[list[str]]:
+        """Kiwi morphemes; with morpheme ROUGE, the ones its scoring just computed (no second pass)."""
+        if self.rouge.tokenizer_name == "morpheme":
+            return [rouge_tokens[t] if t in rouge_tokens else self.morphemes.tokenize(t) for t in texts]
+        return self.morphemes.tokenize_many(texts)
 
     def baseline(self, dialogues: list[str], references: list[str]) -> dict[str, float]:
         """First-utterance baseline: a trained model must beat it by far, or it is not reading."""

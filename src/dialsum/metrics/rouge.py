@@ -191,6 +191,11 @@ class _CachedTokenizer:
         unique = list(dict.fromkeys(texts))
         self._cache: dict[str, list[str]] = dict(zip(unique, base.tokenize_many(unique)))
 
+    @property
+    def tokens(self) -> dict[str, list[str]]:
+        """Every text's tokens so far."""
+        return self._cache
+
     def tokenize(self, text: str) -> list[str]:
         """Cached tokens of `text`; an unseen text is tokenized (and cached) on the spot."""
         tokens = self._cache.get(text)
@@ -231,11 +236,14 @@ class KoreanRouge:
         """Result keys, e.g. rouge1_f1, rouge2_f1, rougeL_f1, rouge_combined_f1."""
         return [t + F1_SUFFIX for t in self.rouge_types] + [COMBINED_KEY]
 
-    def _scorer(self, texts: Iterable[str]) -> rouge_scorer.RougeScorer:
-        """A RougeScorer serving `texts` from a batch-built cache; one per call, so thread-safe."""
-        return rouge_scorer.RougeScorer(
-            list(self.rouge_types), tokenizer=_CachedTokenizer(self._tokenizer, texts)
-        )
+    def _scorer(self, texts: Iterable[str], tokens_out: dict[str, list[str]] | None = None
+                ) -> rouge_scorer.RougeScorer:
+        """A RougeScorer serving `texts` from a batch-built cache; one per call, so thread-safe. tokens_out, if
+        given, receives the tokens (other metrics counted on the same tokens need no second pass)."""
+        cached = _CachedTokenizer(self._tokenizer, texts)
+        if tokens_out is not None:
+            tokens_out.update(cached.tokens)
+        return rouge_scorer.RougeScorer(list(self.rouge_types), tokenizer=cached)
 
     def _score_one(
         self, scorer: rouge_scorer.RougeScorer, prediction: str, references: list[str]
@@ -260,6 +268,7 @@ class KoreanRouge:
         self,
         predictions: Sequence[str],
         references: Sequence[str | Sequence[str]],
+        tokens_out: dict[str, list[str]] | None = None,
     ) -> tuple[dict[str, float], list[dict[str, float]]]:
         """Score many pairs with one batch tokenization; return (corpus means, per-example)."""
         if len(predictions) != len(references):
@@ -271,7 +280,7 @@ class KoreanRouge:
             return dict.fromkeys(self.keys, 0.0), []
         ref_lists = [_as_reference_list(r) for r in references]
         all_texts = [*predictions, *(ref for refs in ref_lists for ref in refs)]
-        scorer = self._scorer(all_texts)
+        scorer = self._scorer(all_texts, tokens_out)
         per_example = [
             self._score_one(scorer, pred, refs) for pred, refs in zip(predictions, ref_lists)
         ]
