@@ -97,17 +97,21 @@ def test_bridge_records_the_steps_run_so_far_at_each_evaluation() -> None:
     assert study.trials[0].user_attrs[budget.STEPS_ATTR] == 25
 
 
-def test_tpe_start_up_points_on_a_finite_space_are_distinct(tmp_path: Path, cache_dir: Path) -> None:
-    """6 random start-up draws from 6 points repeat one with probability 98.5 %; queued ones never do."""
-    sweep_dir = tmp_path / "sweep"
+def _tpe_sweep(sweep_dir: Path, cache_dir: Path, n_startup: int, n_trials: int) -> list[optuna.trial.FrozenTrial]:
+    """A TPE sweep of the fake app over 6 points, no pruner; its trials."""
     space = ["training.learning_rate=choice(1e-3, 3e-3, 1e-2)", "training.per_device_train_batch_size=choice(4, 8)"]
     args = ["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.study_name=budget",
-            "hydra.sweeper.sampler.name=tpe", "hydra.sweeper.sampler.n_startup_trials=6",
-            "hydra.sweeper.pruner.name=none", "hydra.sweeper.n_trials=6", *space]
+            "hydra.sweeper.sampler.name=tpe", f"hydra.sweeper.sampler.n_startup_trials={n_startup}",
+            "hydra.sweeper.pruner.name=none", f"hydra.sweeper.n_trials={n_trials}", *space]
     sweep_dir.parent.mkdir(parents=True, exist_ok=True)
     result = run_cli(args, sweep_dir.parent, cache_dir, script=FAKE, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
-    trials = _trials(sweep_dir)
+    return _trials(sweep_dir)
+
+
+def test_tpe_start_up_points_on_a_finite_space_are_distinct(tmp_path: Path, cache_dir: Path) -> None:
+    """6 random start-up draws from 6 points repeat one with probability 98.5 %; queued ones never do."""
+    trials = _tpe_sweep(tmp_path / "sweep", cache_dir, n_startup=6, n_trials=6)
     assert len(trials) == 6 and all(t.user_attrs.get("startup_point") for t in trials)
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 6
     assert not any(t.user_attrs.get("duplicate_of") is not None for t in trials)
@@ -115,17 +119,10 @@ def test_tpe_start_up_points_on_a_finite_space_are_distinct(tmp_path: Path, cach
 
 def test_fewer_trials_than_start_up_points_leave_nothing_queued(tmp_path: Path, cache_dir: Path) -> None:
     """Points queued past n_trials would stay WAITING, and `dialsum status` would call the done sweep unfinished."""
-    sweep_dir = tmp_path / "sweep"
-    space = ["training.learning_rate=choice(1e-3, 3e-3, 1e-2)", "training.per_device_train_batch_size=choice(4, 8)"]
-    args = ["-m", "hydra/sweeper=optuna", f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.study_name=budget",
-            "hydra.sweeper.sampler.name=tpe", "hydra.sweeper.sampler.n_startup_trials=4",
-            "hydra.sweeper.pruner.name=none", "hydra.sweeper.n_trials=2", *space]
-    sweep_dir.parent.mkdir(parents=True, exist_ok=True)
-    result = run_cli(args, sweep_dir.parent, cache_dir, script=FAKE, timeout=180)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert [t.state.name for t in _trials(sweep_dir)] == ["COMPLETE", "COMPLETE"]
     from dialsum.analysis import status
     from dialsum.analysis.study_io import load_sweep
 
-    text = status.render(status.gather(load_sweep(sweep_dir)))
+    trials = _tpe_sweep(tmp_path / "sweep", cache_dir, n_startup=4, n_trials=2)
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    text = status.render(status.gather(load_sweep(tmp_path / "sweep")))
     assert "(finished)" in text and "0 running, 0 queued" in text, text
