@@ -119,7 +119,9 @@ def test_foreign_app_prunes_across_joblib_workers(tmp_path: Path) -> None:
         trial = study.trials[int(job["env_number"])]
         assert trial.params == {"lr": job["lr"], "layers": job["layers"], "optimizer": job["optimizer"]}
     for t in study.trials:  # reported from the worker processes, read back by the sweeper's study
-        assert (1 <= len(t.intermediate_values) < 4) if t.state.name == "PRUNED" else len(t.intermediate_values) == 4
+        # the median pruner may stop a trial at any report, its last (4th) included, depending on which trials
+        # the other worker finished first
+        assert (1 <= len(t.intermediate_values) <= 4) if t.state.name == "PRUNED" else len(t.intermediate_values) == 4
 
 
 def test_two_objective_app(tmp_path: Path) -> None:
