@@ -121,7 +121,8 @@ def test_foreign_app_prunes_across_joblib_workers(tmp_path: Path) -> None:
     for t in study.trials:  # reported from the worker processes, read back by the sweeper's study
         # the median pruner may stop a trial at any report, its last (4th) included, depending on which trials
         # the other worker finished first
-        assert (1 <= len(t.intermediate_values) <= 4) if t.state.name == "PRUNED" else len(t.intermediate_values) == 4
+        assert (1 <= len(t.intermediate_values) <= 4) if t.state.name == "PRUNED" else len(t.intermediate_values) == 4, (
+            t.number, t.state.name, t.intermediate_values, t.user_attrs.get("error"))
 
 
 def test_two_objective_app(tmp_path: Path) -> None:
