@@ -20,6 +20,7 @@ from dialsum.analysis.study_io import (SweepStudy, app_of, job_dir, job_hydra_fi
                                        objective_names)
 from dialsum.errors import DialsumError
 from dialsum.sweep.devices import THREADS_ATTR, THREADS_KEY
+from dialsum.sweep.fingerprint import flatten
 from dialsum.sweep.job_folder import is_sweeper_only
 from dialsum.tracking import atomic
 
@@ -178,24 +179,13 @@ def carry_sweep_preset(plan: ExportPlan, preset: Path, config: Any) -> None:
         return
     body = OmegaConf.to_container(OmegaConf.load(preset), resolve=False)
     kept = []
-    for key, value in _flat({k: v for k, v in body.items() if k not in ("defaults", "hydra")}).items():
+    for key, value in flatten({k: v for k, v in body.items() if k not in ("defaults", "hydra")}).items():
         if key not in plan.values and OmegaConf.select(config, key, default=None) == value:
             plan.values[key] = value
             kept.append(f"{key}={value}")
     if kept:
         plan.notes.append(f"kept from the sweep preset {preset.stem}: {', '.join(kept)} (what the trial ran with; "
                           "add training.max_steps=-1 to train num_train_epochs instead)")
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'training': {'max_steps': 600}} -> {'training.max_steps': 600}."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def pin_cpu_threads(trial: optuna.trial.FrozenTrial, plan: ExportPlan, full_data: bool) -> None:

@@ -64,7 +64,7 @@ def build(job_config: DictConfig, space: SearchSpace, settings: Mapping[str, Any
     config = _resolved_job_part(job_config)
     swept = tuple(space.distributions)
     ignored = IGNORED_PREFIXES if dialsum_app else ()
-    flat = {f"config.{k}": v for k, v in _flatten(config).items()
+    flat = {f"config.{k}": v for k, v in flatten(config).items()
             if not k.startswith(ignored) and not _under(k, swept)}
     flat.update({f"space.{k}": optuna.distributions.distribution_to_json(d) for k, d in space.distributions.items()})
     if dialsum_app:
@@ -188,14 +188,14 @@ def _shown(value: Any) -> str:
     return value if isinstance(value, str) else _canonical(value)
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     """Nested dicts -> dotted keys (lists stay values)."""
     if not isinstance(node, dict):
         return {prefix: node}
     out: dict[str, Any] = {}
     for key, value in node.items():
         dotted = f"{prefix}.{key}" if prefix else str(key)
-        out.update(_flatten(value, dotted) if isinstance(value, dict) and value else {dotted: value})
+        out.update(flatten(value, dotted) if isinstance(value, dict) and value else {dotted: value})
     return out
 
 
