@@ -23,6 +23,9 @@ def _assert_clean_failure(result, tmp_path: Path, *needles: str, code: int = 2) 
     for needle in needles:
         assert needle in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    if code == 2:  # dialsum's own refusal (Hydra's config errors print their own way): once, on stderr only
+        assert (result.stdout + result.stderr).count("dialsum: error:") == 1 and not any(
+            needle in result.stdout for needle in needles), result.stdout[-2000:]
     leftovers = [p for p in (tmp_path / "outputs").glob("*")] if (tmp_path / "outputs").exists() else []
     assert not leftovers, leftovers
 
@@ -105,3 +108,24 @@ def test_unknown_training_argument(tmp_path: Path, cache_dir: Path) -> None:
     result = run_cli(["debug=fast", "+training.evaluation_strategy=steps"], tmp_path, cache_dir)
     _assert_clean_failure(result, tmp_path, "training.evaluation_strategy is not a TrainingArguments field",
                           "eval_strategy")
+
+
+def test_an_error_goes_to_the_log_file_once_and_not_to_the_console(tmp_path: Path) -> None:
+    """The stderr line is the one the user reads; the run's log file still records it."""
+    import io
+    import logging
+
+    from dialsum.errors import DialsumError, log_to_files
+
+    logger, console = logging.getLogger("dialsum.test_errors"), io.StringIO()
+    handlers = [logging.StreamHandler(console), logging.FileHandler(tmp_path / "run.log", encoding="utf-8")]
+    for handler in handlers:
+        logger.addHandler(handler)
+    try:
+        log_to_files(logger, DialsumError("data file not found: x.csv"))
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+    assert console.getvalue() == ""
+    assert (tmp_path / "run.log").read_text(encoding="utf-8") == "data file not found: x.csv\n"

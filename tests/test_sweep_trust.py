@@ -58,6 +58,7 @@ def test_changed_override_refuses_resume_until_new_name_or_force(tmp_path: Path,
     assert changed.returncode == 2 and "Traceback" not in changed.stderr, changed.stderr[-3000:]
     for needle in ("data.max_train_samples: 10 -> 20", "hydra.sweeper.study_name=", "hydra.sweeper.resume=force"):
         assert needle in changed.stderr, changed.stderr[-3000:]
+    assert (changed.stdout + changed.stderr).count("data.max_train_samples: 10 -> 20") == 1  # printed once
     assert len(_study(sweep_dir).trials) == 2                      # stopped before any trial
     dropped = _run(sweep_dir, cache_dir, *GRID[:2], "training.learning_rate=choice(1e-3, 3e-3)",
                    "hydra.sweeper.n_trials=4", "data.max_train_samples=10")   # a changed search space

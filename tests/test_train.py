@@ -151,6 +151,7 @@ def test_predict_scores_when_references_present(families_multirun: Path, tmp_pat
 def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, cache_dir: Path) -> None:
     result = run_cli([f"run_dir={tmp_path}"], tmp_path, cache_dir, script="predict.py")
     assert result.returncode == 2 and "not a finished dialsum run folder" in result.stderr
+    assert (result.stdout + result.stderr).count("not a finished dialsum run folder") == 1  # printed once
 
 
 def test_predict_says_when_the_run_kept_no_model(tmp_path: Path, cache_dir: Path) -> None:

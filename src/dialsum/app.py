@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from dialsum.errors import DialsumError
+from dialsum.errors import DialsumError, log_to_files
 
 log = logging.getLogger("dialsum")
 
@@ -37,7 +37,7 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
     except DialsumError as err:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the failure and goes on
-        log.error("%s", err)
+        log_to_files(log, err)
         _remove_partial_output(out_dir)
         print(f"dialsum: error: {err}", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT)

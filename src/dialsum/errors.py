@@ -1,4 +1,5 @@
 """User-facing errors: the message says what is wrong and how to fix it, with no traceback."""
+import logging
 
 
 class DialsumError(Exception):
@@ -7,3 +8,11 @@ class DialsumError(Exception):
 
 class TrainingDiverged(Exception):
     """Training produced a NaN/inf loss; the trial is failed, the sweep goes on."""
+
+
+def log_to_files(logger: logging.Logger, err: BaseException) -> None:
+    """Keep the error in the run's log file without printing it twice: the caller prints it to stderr once."""
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s", (err,), None)
+    for handler in logging.getLogger().handlers + logger.handlers:
+        if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:
+            handler.handle(record)

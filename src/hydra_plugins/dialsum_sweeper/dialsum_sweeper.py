@@ -29,12 +29,12 @@ class DialsumOptunaSweeper(Sweeper):
         self._impl = OptunaSweep(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> Optional[Any]:
-        from dialsum.errors import DialsumError
+        from dialsum.errors import DialsumError, log_to_files
 
         try:
             records = self._impl.sweep(arguments)
         except DialsumError as err:
-            log.error("%s", err)
+            log_to_files(log, err)
             print(f"dialsum: error: {err}", file=sys.stderr)
             sys.exit(USER_ERROR_EXIT)
         if self._impl.exit_code:  # interrupted (128 + signal), or stopped by machinery errors or max_failure_rate
