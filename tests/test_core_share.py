@@ -34,6 +34,21 @@ def test_idle_workers_are_counted_out_and_back_in(tmp_path: Path) -> None:
     assert not share.path.exists()
 
 
+def test_two_sweepers_on_a_host_with_a_dotted_name_write_their_own_files(tmp_path: Path, monkeypatch) -> None:
+    """`node3.cluster.local-<pid>`: a temp name from the path's suffix would be shared by both sweepers."""
+    from dialsum.sweep import core_share
+
+    monkeypatch.setattr(core_share.socket, "gethostname", lambda: "node3.cluster.local")
+    joblib = "hydra_plugins.hydra_joblib_launcher.JoblibLauncher"
+    first = CoreShare(tmp_path, 2, enabled=True, launcher_target=joblib)
+    monkeypatch.setattr(core_share.os, "getpid", lambda: 999999)
+    second = CoreShare(tmp_path, 3, enabled=True, launcher_target=joblib)
+    first.set_idle(0, True)
+    second.set_idle(1, True)
+    assert (_read(first), _read(second)) == (1, 2)
+    assert sorted(p.name for p in first.path.parent.iterdir()) == sorted([first.path.name, second.path.name])
+
+
 @pytest.mark.parametrize("n_jobs,enabled,target", [
     (1, True, "hydra_plugins.hydra_joblib_launcher.JoblibLauncher"),
     (2, False, "hydra_plugins.hydra_joblib_launcher.JoblibLauncher"),

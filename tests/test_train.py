@@ -172,6 +172,29 @@ def test_early_stopping_ends_training(tmp_path: Path, cache_dir: Path) -> None:
     assert metrics["global_step"] == 4 and metrics["n_evaluations"] == 2
 
 
+def test_a_crashed_run_resumes_its_csv_log_and_an_error_on_the_way_keeps_its_checkpoints(
+        tmp_path: Path, cache_dir: Path) -> None:
+    """Resuming: a mistyped value must not delete the checkpoints, and the resumed log keeps the first run's rows."""
+    run_dir = tmp_path / "run"
+    common = ["debug=fast", "logger=csv", f"hydra.run.dir={run_dir}", "artifacts.keep_checkpoints=true"]
+    assert run_cli(common, tmp_path, cache_dir).returncode == 0
+    uninterrupted = _csv_keys(run_dir / "metrics.csv")
+    (run_dir / "metrics.json").unlink()                              # as if killed before the end
+    typo = run_cli([*common, "training.resume_from_checkpoint=true", "training.learning_rate=-1"], tmp_path,
+                   cache_dir)
+    assert typo.returncode == 2 and (run_dir / "checkpoints" / "checkpoint-2").is_dir()
+    resumed = run_cli([*common, f"training.resume_from_checkpoint={run_dir / 'checkpoints' / 'checkpoint-2'}"],
+                      tmp_path, cache_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _csv_keys(run_dir / "metrics.csv") == uninterrupted  # steps 1-2 kept, 3-4 logged once, not twice
+
+
+def _csv_keys(path: Path) -> list[tuple[str, str]]:
+    """(step, metric) of every row of a run's metrics.csv, in order."""
+    with path.open(encoding="utf-8") as fh:
+        return [(r["step"], r["metric"]) for r in csv.DictReader(fh)]
+
+
 def test_fast_exit_keeps_exit_status_and_the_atexit_hooks_of_logging_and_trackers(tmp_path: Path) -> None:
     """gc.freeze at exit skips the collector's last walk, nothing a run writes on its way out."""
     import subprocess

@@ -26,6 +26,7 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
     fast_exit.install()  # this process now holds torch's heap: skip the last walk over it at exit
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
+    fresh = _holds_only_hydra_files(out_dir)  # a folder given again (a resume) is never removed on an error
     try:
         if job == "train":
             from dialsum.engine.run import train
@@ -38,9 +39,15 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise  # the sweeper records the failure and goes on
         log_to_files(log, err)
-        _remove_partial_output(out_dir)
+        if fresh:
+            _remove_partial_output(out_dir)
         print(f"dialsum: error: {err}", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT)
+
+
+def _holds_only_hydra_files(out_dir: Path) -> bool:
+    """What Hydra writes before the job (.hydra/, the job's log): anything else is an earlier run's work."""
+    return all(p.name == ".hydra" or p.suffix == ".log" for p in out_dir.iterdir()) if out_dir.is_dir() else True
 
 
 def _remove_partial_output(out_dir: Path) -> None:

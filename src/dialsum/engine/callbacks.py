@@ -87,9 +87,14 @@ class CsvLogger(TrainerCallback):
         self.path = path
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            with self.path.open("w", newline="", encoding="utf-8") as fh:
-                csv.writer(fh).writerow(["step", "metric", "value"])
+        if not state.is_world_process_zero:
+            return
+        kept: list[list[str]] = []
+        if state.global_step > 0 and self.path.is_file():  # resumed: keep the rows up to the checkpoint's step
+            with self.path.open(newline="", encoding="utf-8") as fh:
+                kept = [row for row in list(csv.reader(fh))[1:] if row and _step(row[0]) <= state.global_step]
+        with self.path.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([["step", "metric", "value"], *kept])
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero:
@@ -113,3 +118,11 @@ class ProgressLog(TrainerCallback):
             log.info("eval @ step %d: rouge1 %.4f rouge2 %.4f rougeL %.4f combined %.4f loss %.4f gen_len %.1f",
                      state.global_step, public["eval/rouge1_f1"], public["eval/rouge2_f1"], public["eval/rougeL_f1"],
                      public["eval/rouge_combined_f1"], public.get("eval/loss", float("nan")), public["eval/gen_len"])
+
+
+def _step(text: str) -> float:
+    """A step cell of an earlier run's CSV; an unreadable one sorts after every checkpoint (dropped)."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.inf

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dialsum.tracking import atomic
+
 log = logging.getLogger(__name__)
 SHARE_DIR = ".dialsum_cores"   # in the sweep folder: one file per sweeper process
 
@@ -63,9 +65,7 @@ class CoreShare:
     def _write(self, working: int) -> None:
         """Atomic replace, so a job never reads a half-written number."""
         assert self.path is not None
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(f"{working}\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, f"{working}\n")  # a unique temp name: two sweepers on one host never collide
 
 
 class FollowCoreShare:

@@ -50,7 +50,11 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def replace_dir(tmp_dir: Path, final_dir: Path) -> None:
-    """Move a fully written folder into place, replacing an older one."""
+    """Move a fully written folder into place; a kill at any moment leaves the old folder or the new one."""
+    old = final_dir.with_name(f".{final_dir.name}.old")
+    if old.exists():  # left by a run killed between the renames below; the complete folder now replaces it
+        shutil.rmtree(old)
     if final_dir.exists():
-        shutil.rmtree(final_dir)
+        os.replace(final_dir, old)
     os.replace(tmp_dir, final_dir)
+    shutil.rmtree(old, ignore_errors=True)
