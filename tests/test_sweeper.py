@@ -197,7 +197,7 @@ def test_tpe_with_pruning_prunes(tmp_path: Path, cache_dir: Path, pruner: list[s
     sweep_dir = tmp_path / "multirun" / "test"
     args = [a for a in _sweep(sweep_dir, *SHORT_TRIALS, "hydra.sweeper.n_trials=8", "hydra.sweeper.sampler.seed=0",
                               "hydra.sweeper.pruner.max_resource=6", *pruner,
-                              "training.learning_rate=tag(log, interval(1e-5, 1e-2))")
+                              "training.learning_rate=tag(log, interval(1e-5, 1e-2))", "artifacts.save_model=true")
             if a != "debug=fast"]
     result = run_cli(args, tmp_path, cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -207,6 +207,7 @@ def test_tpe_with_pruning_prunes(tmp_path: Path, cache_dir: Path, pruner: list[s
         if row["state"] == "PRUNED":  # recorded with its last value, never FAIL
             assert row["objective"] is not None and row["n_evaluations"] < 6
             assert json.loads((Path(row["job_dir"]) / "metrics.json").read_text())["state"] == "pruned"
+        assert (Path(row["job_dir"]) / "model").is_dir() == (row["state"] == "COMPLETE")  # pruned trials keep none
 
 
 @pytest.mark.slow

@@ -190,7 +190,7 @@ def _write_folder(cfg: DictConfig, out_dir: Path, trainer: Any, tokenizer: Any, 
 
     if not trainer.is_world_process_zero():
         return  # torchrun / accelerate launch: the other ranks trained the same model
-    if cfg.artifacts.save_model:
+    if cfg.artifacts.save_model and metrics["state"] != "pruned":  # a stopped trial's model is never used
         save_model(out_dir, trainer.model, tokenizer)
     if not cfg.artifacts.keep_checkpoints:
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
