@@ -226,8 +226,12 @@ def test_bad_hardware_settings(host: FakeHost, tmp_path: Path, override: str, ne
 
 
 def test_fp16_with_t5_warns(caplog) -> None:
-    devices.check_hardware(compose_cfg(["hardware=gpu", "hardware.precision=fp16"]).hardware, "t5")
-    assert "prefer hardware=bf16" in caplog.text
+    kobart = compose_cfg(["hardware=gpu", "hardware.precision=fp16"])
+    devices.check_hardware(kobart.hardware, kobart.model)
+    assert "prefer hardware=bf16" not in caplog.text          # BART is fine in float16
+    t5 = compose_cfg(["hardware=gpu", "hardware.precision=fp16", "model=t5"])
+    devices.check_hardware(t5.hardware, t5.model)
+    assert "fp16 with model=t5" in caplog.text and "prefer hardware=bf16" in caplog.text
     with pytest.raises(DialsumError, match="needs a CUDA GPU"):
         devices.check_hardware(compose_cfg(["hardware.precision=bf16"]).hardware)  # hardware=cpu
 

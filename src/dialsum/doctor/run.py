@@ -33,7 +33,7 @@ def config(cfg: Any) -> list[Check]:
     with _captured("dialsum.sweep.devices") as warnings:  # e.g. fp16 with T5/mT5 (NaN loss)
         try:
             check_objective(cfg.objective.metric, cfg.objective.direction)
-            check_hardware(cfg.hardware, cfg.model.family)
+            check_hardware(cfg.hardware, cfg.model)
         except DialsumError as err:
             problems.append(str(err))
     if problems:

@@ -24,7 +24,7 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     from dialsum.sweep import devices
     from dialsum.tracking import resources
 
-    devices.check_hardware(cfg.hardware, cfg.model.family)  # config only: nothing may touch CUDA before the claim
+    devices.check_hardware(cfg.hardware, cfg.model)  # config only: nothing may touch CUDA before the claim
     cache_dir = Path(cfg.paths.cache_dir)
     log.info("device: %s", devices.configure(cfg.hardware, int(cfg.trial.n_workers), cache_dir / "device_locks"))
     resources.begin_run(cfg.hardware.accelerator)  # peaks and start time of this run, not of the process

@@ -27,7 +27,6 @@ SLURM_GPU_ENV = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS")  # SLURM gave this job its
 NO_GPU = ("this hardware config needs a CUDA GPU (accelerator=cuda / fp16 / bf16) but none is visible. "
           "Use hardware=cpu, or run on a GPU machine.")
 PRECISIONS = ("fp32", "fp16", "bf16")
-FP16_OVERFLOW_FAMILIES = ("t5", "mt5")
 THREADS_ATTR = "torch_threads"  # trial user attr: CPU threads it trained on (another count trains other weights)
 THREADS_KEY = "hardware.torch_threads"
 
@@ -86,8 +85,8 @@ def precision_flags(hardware: Any) -> dict[str, bool]:
     return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
 
 
-def check_hardware(hardware: Any, family: str | None = None) -> None:
-    """Config mistakes caught before anything touches CUDA: slots, precision, fp16 with T5/mT5."""
+def check_hardware(hardware: Any, model: Any = None) -> None:
+    """Config mistakes caught before anything touches CUDA: slots, precision, fp16 on a model that overflows it."""
     trials_per_gpu(hardware)
     flags = precision_flags(hardware)
     if flags["fp16"] and flags["bf16"]:
@@ -95,9 +94,10 @@ def check_hardware(hardware: Any, family: str | None = None) -> None:
     if (flags["fp16"] or flags["bf16"]) and hardware.accelerator != "cuda":
         raise DialsumError("fp16/bf16 mixed precision needs a CUDA GPU (accelerator=cuda); use hardware=gpu / "
                            "fp16_ckpt / bf16 on a GPU machine, or hardware=cpu with fp32.")
-    if flags["fp16"] and family in FP16_OVERFLOW_FAMILIES:
-        log.warning("fp16 with %s: T5/mT5 activations are known to overflow float16 (NaN loss); prefer "
-                    "hardware=bf16 (Ampere or newer GPUs) or fp32 (hardware=gpu).", family)
+    if flags["fp16"] and model is not None and model.fp16_overflows:
+        log.warning("fp16 with model=%s: its activations are known to overflow float16 (NaN loss; "
+                    "model.fp16_overflows); prefer hardware=bf16 (Ampere or newer GPUs) or fp32 (hardware=gpu).",
+                    model.name)
 
 
 def launched_distributed() -> bool:

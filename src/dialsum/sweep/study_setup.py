@@ -34,7 +34,7 @@ def open_study(settings: dict[str, Any], storage: Any, job_config: DictConfig, s
     # A fixed seed continues past the trials the study already has, so a resumed sampler never
     # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
     study.sampler = build_sampler(settings.get("sampler") or {}, space, len(directions),
-                                  seed_offset=len(study.trials))
+                                  seed_offset=len(study.get_trials(deepcopy=False)))
     if len(directions) > 1:
         log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
     return study, forced, fingerprint.short_hash(current)
