@@ -74,3 +74,18 @@ def test_tpe_settings_come_from_the_sweeper_config() -> None:
     assert tpe._multivariate and tpe._constant_liar and tpe._n_startup_trials == sampler_cfg.n_startup_trials
     plain = build_sampler({"name": "tpe", "multivariate": False, "constant_liar": False}, space, 1)
     assert not plain._multivariate and not plain._constant_liar
+
+
+def test_the_name_forms_defaults_are_those_of_the_sweeper_config() -> None:
+    """Another app's `sampler: {name: tpe}` / `pruner: {name: ...}` behaves as dialsum's documented defaults."""
+    from dialsum.sweep.pruners import DEFAULTS
+    from dialsum.sweep.samplers import TPE_DEFAULTS
+
+    sweeper = OmegaConf.load(CONF / "hydra" / "sweeper" / "optuna.yaml")
+    assert {k: sweeper.sampler[k] for k in TPE_DEFAULTS} == TPE_DEFAULTS
+    assert {k: sweeper.pruner[k] for k in DEFAULTS} == DEFAULTS
+    space = parse_space({"training.learning_rate": "tag(log, interval(1e-4, 1e-2))"}, [])
+    tpe = build_sampler({"name": "tpe"}, space, 1)
+    assert tpe._multivariate and tpe._constant_liar and tpe._n_startup_trials == 4
+    median = build_pruner({"name": "median"})
+    assert (median._n_startup_trials, median._n_warmup_steps) == (4, 1)

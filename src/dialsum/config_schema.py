@@ -27,8 +27,8 @@ class TrainingSchema:
     num_train_epochs: float = 8
     max_steps: int = -1
     warmup_steps: Optional[float] = None
-    warmup_ratio: Optional[float] = None
-    weight_decay: float = 0.0
+    warmup_ratio: Optional[float] = 0.05
+    weight_decay: float = 0.01
     label_smoothing_factor: float = 0.0
     lr_scheduler_type: str = "linear"
     max_grad_norm: float = 1.0

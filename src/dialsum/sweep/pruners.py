@@ -13,6 +13,11 @@ PRUNER_KEYS = {"hyperband": ("min_resource", "max_resource", "reduction_factor",
                "median": ("n_startup_trials", "n_warmup_steps"),
                "successive_halving": ("min_resource", "reduction_factor", "bootstrap_count"), "none": ()}
 
+# The `name:` form's defaults, those of conf/hydra/sweeper/optuna.yaml (a test keeps the two equal), for apps
+# that name a pruner without dialsum's conf/.
+DEFAULTS = {"min_resource": 1, "max_resource": 6, "reduction_factor": 3, "bootstrap_count": 0,
+            "n_startup_trials": 4, "n_warmup_steps": 1}
+
 
 def build_pruner(cfg: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
     """Pruner from config; Optuna does not store it in the study, so jobs build the same one."""
@@ -20,19 +25,20 @@ def build_pruner(cfg: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
     if cfg.get("_target_"):
         return _from_target(cfg)
     name = cfg.pop("name", "none")
+    cfg = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
     if name == "hyperband":
         # max_resource must be explicit: with "auto" nothing is pruned until a trial completes.
-        return optuna.pruners.HyperbandPruner(min_resource=int(cfg.get("min_resource", 1)),
-                                              max_resource=int(cfg.get("max_resource", 9)),
-                                              reduction_factor=int(cfg.get("reduction_factor", 3)),
-                                              bootstrap_count=int(cfg.get("bootstrap_count") or 0))
+        return optuna.pruners.HyperbandPruner(min_resource=int(cfg["min_resource"]),
+                                              max_resource=int(cfg["max_resource"]),
+                                              reduction_factor=int(cfg["reduction_factor"]),
+                                              bootstrap_count=int(cfg["bootstrap_count"]))
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=int(cfg.get("n_startup_trials", 5)),
-                                           n_warmup_steps=int(cfg.get("n_warmup_steps", 0)))
+        return optuna.pruners.MedianPruner(n_startup_trials=int(cfg["n_startup_trials"]),
+                                           n_warmup_steps=int(cfg["n_warmup_steps"]))
     if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=int(cfg.get("min_resource", 1)),
-                                                      reduction_factor=int(cfg.get("reduction_factor", 3)),
-                                                      bootstrap_count=int(cfg.get("bootstrap_count") or 0))
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=int(cfg["min_resource"]),
+                                                      reduction_factor=int(cfg["reduction_factor"]),
+                                                      bootstrap_count=int(cfg["bootstrap_count"]))
     if name == "none":
         return optuna.pruners.NopPruner()
     raise DialsumError(f"pruner.name={name!r} is unknown; choose one of {PRUNERS}.")

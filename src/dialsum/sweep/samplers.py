@@ -10,6 +10,9 @@ from dialsum.errors import DialsumError
 from dialsum.sweep.search_space import SearchSpace
 
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
+# The `name: tpe` form's defaults, those of conf/hydra/sweeper/optuna.yaml (a test keeps the two equal); the
+# `_target_` form keeps Optuna's own, as hydra-optuna-sweeper does.
+TPE_DEFAULTS = {"n_startup_trials": 4, "multivariate": True, "constant_liar": True}
 # hydra-optuna-sweeper's form (`_target_: optuna.samplers.TPESampler` + keyword arguments), by class name.
 TARGET_NAMES = {"TPESampler": "tpe", "RandomSampler": "random", "GridSampler": "grid", "NSGAIISampler": "nsga2"}
 NOT_KWARGS = ("_target_", "_partial_", "_recursive_", "_convert_", "name")
@@ -92,8 +95,9 @@ def grid_size(space: SearchSpace) -> int:
 
 def _tpe(cfg: Mapping[str, Any], seed: int | None) -> optuna.samplers.TPESampler:
     """TPE; multivariate models lr x batch-size interactions, constant_liar keeps parallel workers apart."""
+    cfg = {**TPE_DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
     with warnings.catch_warnings():  # both options are stable in use but still flagged experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(cfg.get("n_startup_trials", 10)),
-                                          multivariate=bool(cfg.get("multivariate", False)),
-                                          constant_liar=bool(cfg.get("constant_liar", False)))
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(cfg["n_startup_trials"]),
+                                          multivariate=bool(cfg["multivariate"]),
+                                          constant_liar=bool(cfg["constant_liar"]))
