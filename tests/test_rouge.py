@@ -297,3 +297,18 @@ def test_repetition_rate_sees_a_loop_inside_one_word(tokenizer: str) -> None:
     assert metrics["repetition_rate"] > 0.7
     metrics, _ = scorer.score([natural, ""], [natural, natural], [12, 0])
     assert metrics["repetition_rate"] == 0.0
+
+
+def test_a_tag_with_an_underscore_is_one_token_for_normalisation_tokenizer_and_rouge() -> None:
+    """`#Card_Number#`: every part of the pipeline must agree on what a tag is."""
+    from dialsum.data.normalize import normalize_text
+    from dialsum.data.tags import TAG_PATTERN
+    from dialsum.metrics.rouge import MorphemeTokenizer
+    from dialsum.models.tokenizers import find_tags
+
+    text = "#Person1#: 제 #Card_Number#은 여기 있어요."
+    assert TAG_PATTERN.findall(text) == ["#Person1#", "#Card_Number#"]
+    assert "#Card_Number#" in normalize_text(text, "medium")
+    assert "#Card_Number#" in find_tags([text])
+    assert "#card_number#" not in MorphemeTokenizer().tokenize("#Card_Number#은 여기")  # kept whole, case too
+    assert "#Card_Number#" in MorphemeTokenizer().tokenize("#Card_Number#은 여기")

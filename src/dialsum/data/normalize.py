@@ -27,9 +27,11 @@ import re
 import unicodedata
 from typing import Callable
 
+from dialsum.data.tags import TAG
+
 LEVELS = ("none", "light", "medium")
 
-TAG_RE = re.compile(r"(#[A-Za-z][A-Za-z0-9_]*#)")
+TAG_RE = re.compile(f"({TAG})")  # split keeps the tags
 _QUOTES = str.maketrans({
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\uff02": '"',
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\uff07": "'",

@@ -1,15 +1,14 @@
 """Score generated summaries: Korean ROUGE, length, repetition, and the configurable composite."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 
+from dialsum.data.tags import SPEAKER_PREFIX
 from dialsum.metrics.rouge import KoreanRouge, MorphemeTokenizer
 
-SPEAKER_PREFIX = re.compile(r"^\s*#[A-Za-z]+\d*#\s*:\s*")
 # Repetition = share of morpheme 4-grams (Kiwi, as ROUGE) that repeat an earlier one in the summary. Word n-grams
 # miss a sentencepiece model's loop inside one word (`#Person1#은은은은…` is one word); 4 morphemes, not 3,
 # because endings are morphemes too: the 399 DialogSum-ko dev references read 0.0013 (3-grams 0.004).

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from rouge_score import rouge_scorer
 
+from dialsum.data.tags import TAG_PATTERN
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kiwipiepy import Kiwi, Token
 
-# Placeholder tags of the DialogSum data: #Person1#, #PhoneNumber#, #DateOfBirth#, ...
-TAG_PATTERN: re.Pattern[str] = re.compile(r"#[A-Za-z][A-Za-z0-9]*#")
-# The same pattern as one capturing group: re.split then keeps the tags in its output.
+# Placeholder tags (dialsum.data.tags: #Person1#, #PhoneNumber#, ...) as one capturing group:
+# re.split then keeps the tags in its output.
 _TAG_SPLIT_PATTERN: re.Pattern[str] = re.compile(f"({TAG_PATTERN.pattern})")
 # Kiwi POS tag given to a protected `#...#` span: a proper noun, so it stays one token.
 PROTECTED_TAG_POS = "NNP"

@@ -4,19 +4,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Iterable
 
 from transformers import AddedToken, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from dialsum.data.tags import TAG_PATTERN
 from dialsum.errors import DialsumError
 from dialsum.tracking.atomic import write_text
 
 log = logging.getLogger(__name__)
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
-TAG_PATTERN = re.compile(r"#[A-Za-z][A-Za-z0-9]*#")
 # Tags of DialogSum-ko: speakers and masked personal data. Tags found in the data are added too.
 KNOWN_TAGS = tuple(f"#Person{i}#" for i in range(1, 8)) + (
     "#PhoneNumber#", "#Address#", "#DateOfBirth#", "#Email#", "#PassportNumber#",
