@@ -8,7 +8,6 @@ file; `--study NAME` picks one study when the storage holds several.
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
-from dialsum.sweep.job_folder import HYDRA_SUBDIR, is_sweeper_only, read_job_metrics, read_job_overrides  # noqa: F401
-from dialsum.sweep.job_folder import override_key as _override_key
+from dialsum.sweep.job_folder import HYDRA_SUBDIR, read_job_metrics, train_command
 from dialsum.sweep.storage import JOURNAL_FILENAME, STUDY_FILENAME, mask_url, open_storage
 
 SUMMARY_FILENAME = "sweep_summary.json"
@@ -216,11 +214,6 @@ def job_hydra_file(folder: Path | None, name: str) -> DictConfig | Any | None:
     return OmegaConf.load(path) if path.is_file() else None
 
 
-def job_overrides(folder: Path | None) -> list[str]:
-    """The job's command-line overrides minus the sweeper's per-trial and Hydra-internal ones."""
-    return read_job_overrides(folder) or []
-
-
 def objective_names(sweep: SweepStudy) -> list[str]:
     """Metric name per objective: study metric names, else the sweep's job config, else generic."""
     n = len(sweep.study.directions)
@@ -251,7 +244,8 @@ def rerun_command(sweep: SweepStudy, trial: optuna.trial.FrozenTrial) -> str:
     for best in (sweep.summary or {}).get("best") or []:
         if best.get("number") == trial.number and best.get("command"):
             return str(best["command"])
-    overrides = job_overrides(job_dir(trial, sweep.sweep_dir))
-    keys = {_override_key(o) for o in overrides}
-    overrides += [f"{k}={v}" for k, v in trial.params.items() if k not in keys]
-    return f"python {app_of(sweep)[0]} " + " ".join(shlex.quote(o) for o in overrides)
+    from dialsum.sweep.results import rerun_command as trial_command
+
+    script = app_of(sweep)[0]
+    return (trial_command(trial, script, job_dir(trial, sweep.sweep_dir))
+            or train_command([f"{k}={v}" for k, v in trial.params.items()], script))  # its job folder is gone

@@ -84,9 +84,11 @@ def write_best_config(trial: optuna.trial.FrozenTrial, out_path: Path) -> bool:
     return True
 
 
-def rerun_command(trial: optuna.trial.FrozenTrial, script: str = "train.py") -> str | None:
-    """One line that retrains a trial, from what its job actually ran (never the current command line)."""
-    overrides = read_job_overrides(trial.user_attrs.get("job_dir"))
+def rerun_command(trial: optuna.trial.FrozenTrial, script: str = "train.py",
+                  folder: Path | None = None) -> str | None:
+    """One line that retrains a trial, from what its job actually ran (never the current command line); the
+    report and best_params.yaml both use it, so they never show two commands for one trial."""
+    overrides = read_job_overrides(folder or trial.user_attrs.get("job_dir"))
     if overrides is None and trial.user_attrs.get("overrides"):
         overrides = experiment_overrides(list(trial.user_attrs["overrides"]))
     return train_command(pin_threads(overrides, trial.user_attrs), script) if overrides is not None else None
