@@ -1,7 +1,6 @@
 """Trainer callbacks that protect a sweep: a NaN loss fails the trial at once; step timing."""
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -30,15 +29,19 @@ def test_nan_loss_with_fp16_names_the_overflow() -> None:
                           logs={"loss": float("inf")})
 
 
-def test_step_timer_counts_optimizer_steps_only() -> None:
+def test_step_timer_counts_optimizer_steps_only(monkeypatch) -> None:
+    from dialsum.engine import callbacks
+
+    clock = [100.0]
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock[0])  # a clock the test moves: no flakes
     args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=2, world_size=1)
     timer, state = StepTimer(), TrainerState(train_batch_size=8)
     for step in (1, 2, 3):
         timer.on_step_begin(args, state, TrainerControl())
-        time.sleep(0.01)
+        clock[0] += 0.01
         state.global_step = step
         timer.on_step_end(args, state, TrainerControl())
-        time.sleep(0.05)  # evaluation / saving between steps: not counted
+        clock[0] += 0.05  # evaluation / saving between steps: not counted
     timed = timer.steps[1:]  # step 1 is warm-up
-    assert [n for _, n in timed] == [16, 16] and 0.02 <= sum(s for s, _ in timed) < 0.1
+    assert [n for _, n in timed] == [16, 16] and sum(s for s, _ in timed) == pytest.approx(0.02)
     assert timer.samples_per_s() == round(32 / sum(s for s, _ in timed), 2)

@@ -8,12 +8,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from dialsum.errors import DialsumError, log_to_files
+from dialsum.errors import USER_ERROR_EXIT, DialsumError, log_to_files
 
 log = logging.getLogger("dialsum")
-
-# Exit status for a user error (bad config, data, model or hardware) in a single run.
-USER_ERROR_EXIT = 2
 
 
 def run_task(cfg: DictConfig, job: str) -> float | None:

@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dialsum.errors import DialsumError
-
-USER_ERROR_EXIT = 2
+from dialsum.errors import USER_ERROR_EXIT, DialsumError
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,6 +1,9 @@
 """User-facing errors: the message says what is wrong and how to fix it, with no traceback."""
 import logging
 
+# Exit status for a user error (bad config, data, model or hardware): one message, no traceback.
+USER_ERROR_EXIT = 2
+
 
 class DialsumError(Exception):
     """A problem with the user's input or environment (config, data, model, hardware)."""

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import (DataCollatorForSeq2Seq, EarlyStoppingCallback, PrinterCallback, Seq2SeqTrainer,
                           Seq2SeqTrainingArguments, Trainer, TrainingArguments)
 
+from dialsum.data.features import IGNORE_INDEX
 from dialsum.engine.generation import generate_summaries
 from dialsum.engine.metric_names import trainer_key
 from dialsum.engine.scoring import SummaryScorer
@@ -151,8 +152,8 @@ def build_trainer(cfg: DictConfig, args, model: Any, tokenizer: Any, train_rows,
     """The Trainer for this family, with early stopping when configured."""
     decoder_only = generation_eval.decoder_only
     trainer_cls = DialsumCausalTrainer if decoder_only else DialsumSeq2SeqTrainer
-    collator = DataCollatorForSeq2Seq(tokenizer, model=None if decoder_only else model, label_pad_token_id=-100,
-                                      pad_to_multiple_of=8 if (args.fp16 or args.bf16) else None)
+    collator = DataCollatorForSeq2Seq(tokenizer, model=None if decoder_only else model,
+                                      label_pad_token_id=IGNORE_INDEX, pad_to_multiple_of=8 if (args.fp16 or args.bf16) else None)
     patience = cfg.training.early_stopping_patience
     if patience:
         callbacks = [*callbacks, EarlyStoppingCallback(int(patience), float(cfg.training.early_stopping_threshold))]

@@ -7,6 +7,6 @@ import re
 _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s'\"]+:)([^@\s'\"]+)(@)")
 
 
-def redact_urls(text: str) -> str:
+def redact_urls(text: str, mask: str = "***") -> str:
     """`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db` anywhere in the text."""
-    return _URL_PASSWORD.sub(r"\1***\3", text)
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + mask + m.group(3), text)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from transformers import TrainerCallback
 from dialsum.config_schema import CHOICES
 from dialsum.engine.metric_names import to_public
 from dialsum.errors import DialsumError
+from dialsum.tracking.redact import redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ SECRET_KEY_EXACT = ("token", "key")
 # Environment variables whose values are scrubbed wherever they appear inside a config string.
 SECRET_ENV_VARS = ("WANDB_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPTUNA_STORAGE_PASSWORD")
 MIN_SECRET_LEN = 8                    # shorter env values are too likely to match ordinary text
-URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")   # postgresql://user:PASSWORD@host/db
 EXIT_OK_STATES = ("completed", "pruned")                # a pruned trial is a normal sweep outcome
 PERF_PREFIX = "perf/"                                   # live step time / peak memory in the history
 RUN_PREFIX = "run/"                                     # whole-run numbers from metrics.json in the summary
@@ -210,7 +209,7 @@ def scrub_secrets(data: Any) -> Any:
         if isinstance(value, list):
             return [scrub(v) for v in value]
         if isinstance(value, str):
-            value = URL_PASSWORD.sub(r"\1" + REDACTED + "@", value)
+            value = redact_urls(value, REDACTED)  # postgresql://user:PASSWORD@host/db
             for secret in secrets:
                 value = value.replace(secret, REDACTED)
         return value

@@ -14,8 +14,6 @@ from hydra_plugins.dialsum_sweeper import config as _config  # noqa: F401 - regi
 
 log = logging.getLogger(__name__)
 
-USER_ERROR_EXIT = 2
-
 
 class DialsumOptunaSweeper(Sweeper):
     """Optuna study driven through Hydra's launcher: pruning, no batch barrier, durable resume."""
@@ -29,7 +27,7 @@ class DialsumOptunaSweeper(Sweeper):
         self._impl = OptunaSweep(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> Optional[Any]:
-        from dialsum.errors import DialsumError, log_to_files
+        from dialsum.errors import USER_ERROR_EXIT, DialsumError, log_to_files
 
         try:
             records = self._impl.sweep(arguments)
