@@ -187,6 +187,8 @@ def test_a_crashed_run_resumes_its_csv_log_and_an_error_on_the_way_keeps_its_che
                       tmp_path, cache_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _csv_keys(run_dir / "metrics.csv") == uninterrupted  # steps 1-2 kept, 3-4 logged once, not twice
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["n_evaluations"] == 2 and metrics["best_step"] in (2, 4)  # the step-2 evaluation is not lost
 
 
 def _csv_keys(path: Path) -> list[tuple[str, str]]:
@@ -210,3 +212,38 @@ def test_fast_exit_keeps_exit_status_and_the_atexit_hooks_of_logging_and_tracker
     proc = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, proc.stderr
     assert out.read_text() == "written at exit"
+
+
+def test_a_diverging_run_fails_with_one_message(tmp_path: Path, cache_dir: Path) -> None:
+    """HF's NaN filter logged a diverged run's loss as 0.0, so it ended 'completed' and could win a sweep."""
+    result = run_cli(["debug=fast", "training.max_steps=8", "training.learning_rate=1e6"], tmp_path, cache_dir)
+    assert result.returncode == 1 and "loss became nan" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_stops_a_run_with_the_command_that_resumes_it(tmp_path: Path, cache_dir: Path) -> None:
+    """A killed single run says how to resume from its checkpoint (no traceback, no metrics.json)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    run_dir = tmp_path / "run"
+    args = ["experiment=quick_test", "training.max_steps=400", "training.save_steps=2", "training.eval_steps=2",
+            f"hydra.run.dir={run_dir}"]
+    env = {**os.environ, "DIALSUM_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not any((run_dir / "checkpoints").glob("checkpoint-*")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1)  # let the checkpoint finish writing
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err[-3000:]
+    assert "dialsum: stopped (SIGTERM). To resume" in err and not (run_dir / "metrics.json").exists()
+    command = err.split("To resume", 1)[1].split("python train.py ", 1)[1].splitlines()[0]
+    assert "training.resume_from_checkpoint=true" in command and f"hydra.run.dir={run_dir}" in command

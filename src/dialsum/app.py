@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import shutil
+import signal
 import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from dialsum.errors import USER_ERROR_EXIT, DialsumError, log_to_files
+from dialsum.errors import USER_ERROR_EXIT, DialsumError, TrainingDiverged, log_to_files
 
 log = logging.getLogger("dialsum")
 
@@ -24,6 +26,9 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     fresh = _holds_only_hydra_files(out_dir)  # a folder given again (a resume) is never removed on an error
+    single = hydra_cfg.mode != RunMode.MULTIRUN
+    if single:
+        _stop_on_sigterm()
     try:
         if job == "train":
             from dialsum.engine.run import train
@@ -40,6 +45,45 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
             _remove_partial_output(out_dir)
         print(f"dialsum: error: {err}", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT)
+    except TrainingDiverged as err:
+        if not single:
+            raise  # the sweeper fails the trial and goes on
+        log_to_files(log, err)
+        print(f"dialsum: error: {err}", file=sys.stderr)  # the run folder keeps its log and metrics.csv
+        sys.exit(1)
+    except KeyboardInterrupt:
+        if not single:
+            raise
+        print(f"dialsum: stopped ({_SIGNAL[0].name}). {_resume_hint(job, out_dir, hydra_cfg)}", file=sys.stderr)
+        sys.exit(128 + int(_SIGNAL[0]))
+
+
+_SIGNAL = [signal.SIGINT]  # which signal stopped a single run
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (kill, a scheduler's stop) unwinds like Ctrl-C: the same message, nothing half-written."""
+    def handler(signum: int, frame: object) -> None:
+        _SIGNAL[0] = signal.Signals(signum)
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding app): keep its handlers
+        pass
+
+
+def _resume_hint(job: str, out_dir: Path, hydra_cfg) -> str:
+    """How to go on: resume from the run folder's last checkpoint, or say that there is none yet."""
+    if job != "train":
+        return "Nothing was written; rerun the command."
+    if not any((out_dir / "checkpoints").glob("checkpoint-*")):
+        return "No checkpoint was saved yet (one every training.save_steps steps); rerun the command."
+    overrides = [o for o in hydra_cfg.overrides.task
+                 if not o.startswith(("hydra.run.dir=", "training.resume_from_checkpoint="))]
+    command = " ".join(shlex.quote(o) for o in [*overrides, f"hydra.run.dir={out_dir}",
+                                                 "training.resume_from_checkpoint=true"])
+    return f"To resume from the last checkpoint in {out_dir / 'checkpoints'}:\n  python train.py {command}"
 
 
 def _holds_only_hydra_files(out_dir: Path) -> bool:

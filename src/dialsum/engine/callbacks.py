@@ -20,11 +20,18 @@ class NanGuard(TrainerCallback):
     """Stop a diverged run at once: a NaN loss would otherwise burn the rest of the budget."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
+        self._check(args, state, "training loss", (logs or {}).get("loss"))
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._check(args, state, "validation loss", (metrics or {}).get("eval_loss"))
+
+    @staticmethod
+    def _check(args: Any, state: Any, what: str, value: float | None) -> None:
+        """Raise on a NaN/inf value (fp16's skipped overflow steps show in grad_norm, never in the loss)."""
+        if value is not None and not math.isfinite(value):
             overflow = (" With fp16 on, this is often float16 overflow (T5/mT5 especially): try hardware=bf16 "
                         "or fp32 (hardware=gpu).") if getattr(args, "fp16", False) else ""
-            raise TrainingDiverged(f"training loss became {loss} at step {state.global_step}; lower "
+            raise TrainingDiverged(f"{what} became {value} at step {state.global_step}; lower "
                                    f"training.learning_rate or enable gradient clipping (max_grad_norm).{overflow}")
 
 
@@ -73,9 +80,20 @@ class MetricHistory(TrainerCallback):
     def __init__(self) -> None:
         self.evaluations: list[dict[str, Any]] = []
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        """Resumed: the checkpoint's log history holds the earlier evaluations (the kept best may be one)."""
+        if state.global_step > 0 and not self.evaluations:
+            for entry in state.log_history:
+                if any(k.startswith("eval_") for k in entry) and entry.get("step", 0) <= state.global_step:
+                    self._add(int(entry["step"]), entry)
+
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        row = {"step": state.global_step, "eval_index": len(self.evaluations)}
-        row.update({k: v for k, v in to_public(metrics or {}).items() if k.startswith("eval/")})
+        self._add(state.global_step, metrics or {})
+
+    def _add(self, step: int, metrics: dict[str, Any]) -> None:
+        """One evaluation under public names."""
+        row = {"step": step, "eval_index": len(self.evaluations)}
+        row.update({k: v for k, v in to_public(metrics).items() if k.startswith("eval/")})
         self.evaluations.append(row)
 
 

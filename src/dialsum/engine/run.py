@@ -149,6 +149,10 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | bool | None:
     if value in (None, False):
         return None
     if value is True:
+        if not any((out_dir / "checkpoints").glob("checkpoint-*")):
+            raise DialsumError(f"training.resume_from_checkpoint=true, but {out_dir / 'checkpoints'} holds no "
+                               "checkpoint (one is saved every training.save_steps steps). Resume needs the "
+                               "stopped run's folder (hydra.run.dir=<it>); or train from the start without it.")
         return True
     if not Path(value).is_dir():
         raise DialsumError(f"training.resume_from_checkpoint={value!r}: no such checkpoint folder.")

@@ -115,6 +115,8 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
         **user,
         output_dir=str(out_dir / "checkpoints"),
         report_to="none",  # dialsum logs itself (csv, wandb): one naming scheme
+        logging_nan_inf_filter=False,  # HF's filter logs a NaN loss as the window's average (0.0 once the weights
+                                       # are NaN): NanGuard must see the real value to fail the run
         load_best_model_at_end=True,
         metric_for_best_model=trainer_key(objective.metric),
         greater_is_better=objective.direction == "maximize",
