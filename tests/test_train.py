@@ -140,6 +140,21 @@ def test_predict_changes_one_decoding_setting_and_keeps_rows_with_empty_dialogue
     assert "Traceback" not in refused.stderr
 
 
+def test_predict_into_a_folder_under_home_with_only_empty_dialogues_and_a_duplicate_fname(
+        families_multirun: Path, tmp_path: Path, cache_dir: Path) -> None:
+    """`~` is the home folder, a folder gets submission.csv, an all-empty CSV still gets its rows."""
+    home = tmp_path / "home"
+    (home / "subs").mkdir(parents=True)
+    test_csv = home / "test.csv"
+    test_csv.write_text("fname,dialogue\nt1,  \nt1,\n", encoding="utf-8")
+    result = run_cli([f"run_dir={families_multirun / '0'}", "data.test_path='~/test.csv'", "output_path='~/subs'"],
+                     tmp_path, cache_dir, script="predict.py", env_extra={"HOME": str(home)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    with (home / "subs" / "submission.csv").open(encoding="utf-8") as fh:
+        assert [(r["fname"], r["summary"]) for r in csv.DictReader(fh)] == [("t1", ""), ("t1", "")]
+    assert "duplicate fname" in result.stderr + result.stdout and not (tmp_path / "~").exists()
+
+
 def test_predict_scores_when_references_present(families_multirun: Path, tmp_path: Path, cache_dir: Path) -> None:
     run_dir = families_multirun / "1"  # kogpt2: decoder-only path
     result = run_cli([f"run_dir={run_dir}"], tmp_path, cache_dir, script="predict.py")

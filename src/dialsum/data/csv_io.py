@@ -18,7 +18,7 @@ SUMMARY_COLUMN = "summary"
 def read_dialogue_csv(path: str | Path, require_summary: bool, keep_empty: bool = False) -> pd.DataFrame:
     """Load one split, checking existence, encoding, columns and empty rows (kept for a submission, which needs
     every fname)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         raise DialsumError(f"{path} is a folder, not a CSV file. Point data.train_path/val_path/test_path at the "
                            "CSV files inside it (columns fname, dialogue, summary).")

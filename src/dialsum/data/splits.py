@@ -40,8 +40,8 @@ def resolve_paths(data_cfg: DictConfig) -> dict[str, Path | None]:
         if not data_cfg.get(key):
             raise DialsumError(f"data.{key} is not set; give the path of your CSV.")
     test = data_cfg.get("test_path")
-    return {"train": Path(data_cfg.train_path), "val": Path(data_cfg.val_path),
-            "test": Path(test) if test else None}
+    return {"train": Path(data_cfg.train_path).expanduser(), "val": Path(data_cfg.val_path).expanduser(),
+            "test": Path(test).expanduser() if test else None}
 
 
 def _synthetic_paths(syn: DictConfig) -> dict[str, Path | None]:

@@ -14,8 +14,10 @@ log = logging.getLogger("dialsum")
 
 def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     """Generate for every dialogue; score too when the CSV has summaries. Returns combined ROUGE or None."""
-    run_dir = Path(cfg.run_dir)
+    run_dir = Path(cfg.run_dir).expanduser()
     run_cfg = _run_config(run_dir)
+    output = _output_path(Path(cfg.output_path or run_dir / "submission.csv").expanduser())
+    from dialsum.data.checks import report_duplicates
     from dialsum.data.csv_io import read_dialogue_csv
     from dialsum.data.features import FeatureSpec, tokenize_frame
     from dialsum.data.splits import normalize_frame, resolve_paths
@@ -29,31 +31,57 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     test_path = cfg.data.test_path or resolve_paths(run_cfg.data)["test"]
     if test_path is None:
         raise DialsumError("no test CSV: set data.test_path=<csv with fname, dialogue>.")
-    if not Path(test_path).is_file():
+    test_path = Path(test_path).expanduser()
+    if not test_path.is_file():
         raise DialsumError(f"predict.py needs the test CSV: data.test_path={test_path} does not exist; set "
                            "data.test_path=<csv with fname, dialogue> (training never needs it).")
     gen_cfg = _generation(run_cfg.generation, cfg.get("generation"))
     frame = read_dialogue_csv(test_path, require_summary=False, keep_empty=True)  # every fname gets a row
     frame = normalize_frame(frame, cfg.data.normalization or run_cfg.data.normalization)
+    report_duplicates(frame, "test")  # the submission keeps every row, duplicates too
     family = get_family(run_cfg.model.family)
     tokenizer, model = _load_model(run_dir, family, run_cfg.model)
     model = model.to(placement.device)  # hardware=gpu: generate on the GPU, not where from_pretrained put it
     spec = FeatureSpec.from_model_config(run_cfg.model, family.decoder_only)
     empty = (frame["dialogue"].str.strip() == "").tolist()
-    rows = tokenize_frame(frame[[not e for e in empty]], tokenizer, spec, with_labels=False)
-    generated, gen_lengths = generate_summaries(model, tokenizer, [r["input_ids"] for r in rows], gen_cfg,
-                                                family.decoder_only, model.device)
+    generated, gen_lengths = [], []
+    if not all(empty):
+        rows = tokenize_frame(frame[[not e for e in empty]], tokenizer, spec, with_labels=False)
+        generated, gen_lengths = generate_summaries(model, tokenizer, [r["input_ids"] for r in rows], gen_cfg,
+                                                    family.decoder_only, model.device)
     texts, lengths = _in_row_order(empty, generated, gen_lengths)
-    output = Path(cfg.output_path or run_dir / "submission.csv")
     _write_submission(output, list(frame["fname"]), texts)
     log.info("wrote %d summaries to %s", len(texts), output)
-    if "summary" in frame.columns and (frame["summary"].str.strip() != "").all():
+    if _scorable(frame):
         from dialsum.engine.scoring import SummaryScorer
 
         metrics, _ = SummaryScorer(cfg.metric).score(texts, list(frame["summary"]), lengths)
         log.info("scored against the CSV's summaries: %s", {k: round(v, 4) for k, v in metrics.items()})
         return metrics["rouge_combined_f1"]
     return None
+
+
+def _output_path(path: Path) -> Path:
+    """Where the submission goes, checked before any generation: a folder gets submission.csv inside it."""
+    import os
+
+    if path.is_dir():
+        path = path / "submission.csv"
+    folder = next((p for p in path.parents if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise DialsumError(f"output_path={path}: {folder} is not a writable folder; pick another output_path.")
+    return path
+
+
+def _scorable(frame) -> bool:
+    """Score only against a complete summary column; say so when it is partly filled."""
+    if "summary" not in frame.columns:
+        return False
+    missing = int((frame["summary"].str.strip() == "").sum())
+    if missing and missing < len(frame):
+        log.warning("the CSV's summary column is empty in %d of %d rows: the summaries are not scored",
+                    missing, len(frame))
+    return missing == 0
 
 
 def _generation(run_generation: DictConfig, asked: DictConfig | None) -> DictConfig:
@@ -110,4 +138,8 @@ def _write_submission(path: Path, fnames: list[str], summaries: list[str]) -> No
 
     buffer = io.StringIO()
     pd.DataFrame({"fname": fnames, "summary": summaries}).to_csv(buffer, index=False)
-    write_text(path, buffer.getvalue())
+    try:
+        write_text(path, buffer.getvalue())
+    except OSError as err:  # disk full, read-only mount: the earlier file, if any, is untouched
+        raise DialsumError(f"could not write the submission to {path}: {err.strerror or err}; free space or "
+                           "pick another output_path.") from None
