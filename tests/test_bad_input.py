@@ -51,7 +51,8 @@ def test_csv_without_summary_column(tmp_path: Path, cache_dir: Path, good_csv: P
 
 @pytest.mark.parametrize("content,needle", [("", "the file is empty"), (HEADER, "no rows"),
                                             (HEADER + "d1,a,b\nd2,a,b,c\n", "separated by commas"),
-                                            ("fname;dialogue;summary\nd1;a;b\n", "separated by ';'")])
+                                            ("fname;dialogue;summary\nd1;a;b\n", "separated by ';'"),
+                                            ("fname\tdialogue\tsummary\nd1\ta\tb,c\td\n", "separated by '\\t'")])
 def test_empty_csv(tmp_path: Path, cache_dir: Path, good_csv: Path, content: str, needle: str) -> None:
     bad = tmp_path / "empty.csv"
     bad.write_text(content, encoding="utf-8")
@@ -64,6 +65,13 @@ def test_non_utf8_csv(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:
     bad.write_bytes((HEADER + ROW).encode("cp949"))
     result = run_cli(_csv_args(bad, good_csv), tmp_path, cache_dir)
     _assert_clean_failure(result, tmp_path, "not valid UTF-8", "iconv")
+
+
+def test_utf16_csv_gets_the_utf16_fix(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:
+    bad = tmp_path / "excel_unicode.csv"
+    bad.write_bytes((HEADER + ROW).encode("utf-16"))
+    result = run_cli(_csv_args(bad, good_csv), tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "the file is UTF-16", "iconv -f utf-16 -t utf-8")
 
 
 def test_a_sweep_on_a_bad_csv_stops_before_the_study_exists(tmp_path: Path, cache_dir: Path, good_csv: Path) -> None:

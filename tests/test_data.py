@@ -34,6 +34,19 @@ def test_duplicates_and_leakage_are_reported(caplog) -> None:
     assert "duplicate fname" in caplog.text and "leakage" in caplog.text
 
 
+def test_header_case_and_spaces_and_nul_bytes_are_read(tmp_path: Path) -> None:
+    """An Excel export: `Fname, Dialogue,Summary ` headers and a NUL byte inside a turn."""
+    from dialsum.data.csv_io import read_dialogue_csv
+    from dialsum.data.splits import normalize_frame
+
+    path = tmp_path / "train.csv"
+    path.write_text('Fname, Dialogue,Summary \nd1,"#Person1#: 안녕\x00하세요.\n#Person2#: 네.",인사합니다.\n',
+                    encoding="utf-8")
+    frame = normalize_frame(read_dialogue_csv(path, require_summary=True), "light")
+    assert list(frame.columns) == ["fname", "dialogue", "summary"]
+    assert frame.loc[0, "dialogue"] == "#Person1#: 안녕하세요.\n#Person2#: 네."
+
+
 @pytest.mark.parametrize("n_train,n_val,warned", [(2000, 240, False), (5000, 50, True), (100, 50, False),
                                                    (10000, 600, False)])
 def test_small_validation_warning(n_train: int, n_val: int, warned: bool) -> None:

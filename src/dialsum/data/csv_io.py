@@ -28,6 +28,7 @@ def read_dialogue_csv(path: str | Path, require_summary: bool, keep_empty: bool 
             "(columns fname, dialogue, summary) or use data=synthetic."
         )
     frame = _read_utf8(path)
+    frame.columns = _canonical_columns(list(frame.columns))
     required = REQUIRED_COLUMNS + ((SUMMARY_COLUMN,) if require_summary else ())
     missing = [c for c in required if c not in frame.columns]
     if missing and len(frame.columns) == 1 and (sep := next((c for c in ";\t|" if c in frame.columns[0]), None)):
@@ -49,19 +50,39 @@ def _read_utf8(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path, encoding="utf-8", dtype=str, keep_default_na=False)
     except UnicodeDecodeError as err:
+        with path.open("rb") as fh:
+            utf16 = fh.read(2) in (b"\xff\xfe", b"\xfe\xff")  # Excel's "Unicode text" export
+        source = "utf-16" if utf16 else "cp949"
         raise DialsumError(
-            f"{path}: not valid UTF-8 (byte {err.start}). Re-save it as UTF-8, e.g. "
-            f"`iconv -f cp949 -t utf-8 {path.name} > fixed.csv`."
+            f"{path}: not valid UTF-8 (byte {err.start}{'; the file is UTF-16' if utf16 else ''}). Re-save it as "
+            f"UTF-8, e.g. `iconv -f {source} -t utf-8 {path.name} > fixed.csv`."
         ) from None
     except pd.errors.EmptyDataError:
         raise DialsumError(f"{path}: the file is empty (no header, no rows). Write the header "
                            "fname,dialogue,summary and one row per dialogue, or point the data path at another "
                            "file.") from None
     except (pd.errors.ParserError, csv.Error) as err:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+        sep = next((c for c in "\t;|" if c in header and "," not in header), None)
+        if sep:
+            raise DialsumError(f"{path}: the file is separated by {sep!r}, not commas. Re-export it as CSV with "
+                               "commas (UTF-8).") from None
         detail = " ".join(str(err).split())  # pandas' message ends in a newline
         raise DialsumError(f"{path}: not a readable CSV ({detail}). Fields must be separated by commas, and a "
                            "field holding commas, quotes or line breaks must be in double quotes (\"...\"); "
                            "re-export the file as CSV (UTF-8).") from None
+
+
+def _canonical_columns(columns: list[str]) -> list[str]:
+    """`Dialogue` or ` summary ` (an Excel export, a stray space) name the columns dialsum reads."""
+    known = REQUIRED_COLUMNS + (SUMMARY_COLUMN,)
+    canonical = [str(c).strip().lower() if str(c).strip().lower() in known else c for c in columns]
+    renamed = {c: n for c, n in zip(columns, canonical) if c != n}
+    if renamed and len(set(canonical)) == len(canonical):  # never merge two columns into one name
+        log.info("column names read as %s", renamed)
+        return canonical
+    return columns
 
 
 def _drop_empty_rows(frame: pd.DataFrame, path: Path, required: tuple[str, ...], keep: bool) -> pd.DataFrame:

@@ -2,8 +2,8 @@
 
 - ``none``: the text is returned unchanged.
 - ``light``: curly, full-width and corner/angle quotes (``“”「」『』«»`` -> ``"``, ``‘’‹›`` -> ``'``); CRLF/CR
-  become LF; zero-width spaces and stray BOMs are removed; runs of horizontal whitespace (spaces, tabs, no-break,
-  thin, narrow and ideographic spaces) become one space; spaces around line breaks are removed, blank lines
+  become LF; zero-width spaces, stray BOMs and control characters (NUL, ...) are removed; runs of horizontal
+  whitespace (spaces, tabs, no-break, thin, narrow and ideographic spaces) become one space; spaces around line breaks are removed, blank lines
   dropped and the ends stripped. The ``\\n`` between turns stays.
 - ``medium``: ``light`` plus NFKC on non-Hangul text only (full-width ``ＡＢＣ１２３！`` -> ``ABC123!``)
   and runs of one character repeated 3+ times cut to 2 (``ㅋㅋㅋㅋ`` -> ``ㅋㅋ``, ``!!!!`` -> ``!!``).
@@ -39,6 +39,7 @@ _QUOTES = str.maketrans({
     "\u2039": "'", "\u203a": "'", "\u200b": None, "\ufeff": None,
 })
 _NEWLINES_RE = re.compile(r"\r\n?")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NUL and other C0 controls (tab, newline kept)
 _HSPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _SPACE_AROUND_NEWLINE_RE = re.compile(r" ?\n[ \n]*")  # also blank lines between turns
 MAX_REPEAT = 2
@@ -71,7 +72,7 @@ def _map_outside_tags(text: str, func: Callable[[str], str]) -> str:
 def _light(text: str) -> str:
     """Quotes, line endings and whitespace; tags hold neither quotes nor spaces, so they are safe."""
     text = text.translate(_QUOTES)
-    text = _NEWLINES_RE.sub("\n", text)
+    text = _CONTROL_RE.sub("", _NEWLINES_RE.sub("\n", text))
     text = _HSPACE_RE.sub(" ", text)
     text = _SPACE_AROUND_NEWLINE_RE.sub("\n", text)
     return text.strip()

@@ -57,7 +57,7 @@ def _synthetic_paths(syn: DictConfig) -> dict[str, Path | None]:
     return dict(paths)
 
 
-PREPARED_VERSION = "2"  # bump when preparation changes: cached prepared splits are then ignored
+PREPARED_VERSION = "3"  # bump when preparation changes: cached prepared splits are then ignored
 
 
 def load_splits(data_cfg: DictConfig, cache_dir: Path | None = None, with_test: bool = True) -> DataSplits:
