@@ -64,6 +64,22 @@ def test_labels_end_with_eos_and_decoder_starts_right(make_cfg, checkpoints, dia
     assert getattr(net.generation_config, "forced_eos_token_id", None) in (None, tokenizer.eos_token_id)
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_a_saved_run_tokenizes_as_its_training_did(make_cfg, checkpoints, dialogues, cache_dir, tmp_path,
+                                                   model) -> None:
+    """predict.py reloads the run's tokenizer: T5's class rebuilt its pre-tokenizer on load, so every KE-T5
+    dialogue encoded differently (`#Person1#` lost its `▁`) and the submission was not what validation scored."""
+    from dialsum.models.builder import load_run_tokenizer
+    from dialsum.tracking.run_folder import save_model
+
+    frame = dialogues.head(40)
+    cfg, tokenizer, family, net = _built(make_cfg, checkpoints, model, list(frame.dialogue), cache_dir)
+    spec = FeatureSpec.from_model_config(cfg.model, family.decoder_only)
+    reloaded = load_run_tokenizer(save_model(tmp_path, net, tokenizer), cfg.model)
+    assert ([r["input_ids"] for r in tokenize_frame(frame, reloaded, spec, False)]
+            == [r["input_ids"] for r in tokenize_frame(frame, tokenizer, spec, False)])
+
+
 def test_kogpt2_loads_as_skt_documents_it(make_cfg, checkpoints, cache_dir) -> None:
     cfg, tokenizer, _, net = _built(make_cfg, checkpoints, "kogpt2", ["안녕하세요"], cache_dir)
     assert type(tokenizer).__name__ != "GPT2Tokenizer"

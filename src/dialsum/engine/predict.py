@@ -122,10 +122,9 @@ def _load_model(run_dir: Path, family, model_cfg: DictConfig):
     """The saved best model and its tokenizer (tags included), loaded the way training loaded it."""
     import transformers
 
-    from dialsum.models.checkpoint import load_tokenizer
+    from dialsum.models.builder import load_run_tokenizer
 
-    checkpoint = model_cfg.get("checkpoint") if model_cfg.get("init") == "pretrained" else None
-    tokenizer = load_tokenizer(str(run_dir / "model"), checkpoint or {})
+    tokenizer = load_run_tokenizer(run_dir / "model", model_cfg)
     model = getattr(transformers, family.model_class).from_pretrained(run_dir / "model")
     return tokenizer, model
 

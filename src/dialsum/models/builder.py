@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from dialsum.errors import DialsumError
 from dialsum.models.checkpoint import align_special_ids, check_special_tokens, load_tokenizer, unloadable
 from dialsum.models.registry import FamilySpec, get_family
-from dialsum.models.tokenizers import add_tags, find_tags, train_scratch_tokenizer
+from dialsum.models.tokenizers import add_tags, find_tags, keep_tag_spacing, train_scratch_tokenizer
 
 log = logging.getLogger(__name__)
 SCRATCH_MIN_LR = 1e-4     # below this a tiny scratch model does not learn in a sweep-sized budget (measured)
@@ -34,6 +34,16 @@ def build_tokenizer(model_cfg: DictConfig, train_texts: list[str], cache_dir: Pa
     if spec.decoder_only:
         tokenizer.padding_side = "right"  # training; generation pads left explicitly
     return tokenizer, spec
+
+
+def load_run_tokenizer(folder: Path, model_cfg: DictConfig):
+    """A run's saved tokenizer, encoding exactly as in training: transformers 5's T5Tokenizer rebuilds its
+    pre-tokenizer on load (the saved tokenizer.json's is ignored), which drops the tag spacing set at build
+    time, so it is set again (a no-op for tokenizers that kept it)."""
+    checkpoint = model_cfg.get("checkpoint") if model_cfg.get("init") == "pretrained" else None
+    tokenizer = load_tokenizer(str(folder), checkpoint or {})
+    keep_tag_spacing(tokenizer)
+    return tokenizer
 
 
 def build_model(model_cfg: DictConfig, tokenizer, spec: FamilySpec, seed: int):
