@@ -24,12 +24,13 @@ METRIC_OFFSETS = {"eval/rouge1_f1": 0.10, "eval/rouge2_f1": -0.15, "eval/rougeL_
 
 
 def write_job(root: Path, num: int, model: str, seed: int, combined: float, examples: dict[str, float],
-              state: str = "completed", metric_tokenizer: str = "morpheme") -> Path:
+              state: str = "completed", metric_tokenizer: str = "morpheme", init: str = "scratch") -> Path:
     """A job folder as train.py -m leaves it: .hydra/config.yaml, metrics.json, predictions.jsonl."""
     job = root / str(num)
     (job / ".hydra").mkdir(parents=True)
-    OmegaConf.save(OmegaConf.create({"model": {"name": model}, "training": {"seed": seed},
-                                     "metric": {"tokenizer": metric_tokenizer}}), job / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"model": {"name": model, "init": init}, "training": {"seed": seed},
+                                     "metric": {"tokenizer": metric_tokenizer}, "paths": {"cache_dir": str(num)}}),
+                   job / ".hydra" / "config.yaml")
     best = {m: combined + off for m, off in METRIC_OFFSETS.items()}
     best["eval/loss"] = 2.0
     (job / "metrics.json").write_text(json.dumps({"model": model, "state": state, "best": best,
@@ -180,6 +181,18 @@ def test_fname_mismatch_failed_jobs_and_metric_settings_are_reported(tmp_path):
     assert "runs used different ROUGE settings" in md
     assert {s["reason"] for s in result["skipped"]} == {"state 'failed'", "no metrics.json (failed or still running)"}
     assert result["models"]["t5"]["seeds"] == [42, 123]
+
+
+def test_one_model_under_two_settings_is_two_arms_not_more_seeds(tmp_path):
+    """kobart scratch and kobart pretrained in one folder: pooled as 5 'seeds' of kobart, the spread was the init's."""
+    examples = {f"val_{i}": 0.3 for i in range(12)}
+    for num, (seed, init, value) in enumerate([(42, "pretrained", 0.40), (123, "pretrained", 0.41),
+                                               (42, "scratch", 0.20), (123, "scratch", 0.21)]):
+        write_job(tmp_path, num, "kobart", seed, value, examples, init=init)
+    compare(tmp_path, n_resamples=N_RESAMPLES)
+    result, _ = _load(tmp_path)
+    assert result["ranking"] == ["kobart (model.init=pretrained)", "kobart (model.init=scratch)"]
+    assert all(m["seeds"] == [42, 123] for m in result["models"].values())   # paths.* never splits a group
 
 
 def test_identical_models_are_not_testable_not_crashing(tmp_path):

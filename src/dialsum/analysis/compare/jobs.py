@@ -9,12 +9,15 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from dialsum.errors import DialsumError
+from dialsum.sweep.fingerprint import IGNORED_PREFIXES, flatten
 
 ROUGE_METRICS = ("eval/rouge1_f1", "eval/rouge2_f1", "eval/rougeL_f1", "eval/rouge_combined_f1")
 PRIMARY_METRIC = "eval/rouge_combined_f1"
 EXAMPLE_METRIC = "rouge_combined_f1"   # per-example score in predictions.jsonl used by the paired tests
 COMPLETED = "completed"
 HYDRA_CONFIG = Path(".hydra") / "config.yaml"
+SEED_KEY = "training.seed"
+MAX_LABEL_KEYS = 3  # settings named in a group's label; more are counted
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Job:
     best: dict[str, float]
     examples: dict[str, float]   # fname -> per-example combined ROUGE of the kept model
     metric_cfg: Any = None       # cfg.metric: scores are only comparable under the same ROUGE settings
+    settings: dict[str, Any] = field(default_factory=dict)  # the config that defines the experiment, bar the seed
 
 
 @dataclass
@@ -54,6 +58,7 @@ def scan_jobs(multirun_dir: Path) -> Scan:
         found = f"{len(job_dirs)} job folder(s), none completed" if job_dirs else "no job folders (.hydra/config.yaml)"
         raise DialsumError(f"nothing to compare in {multirun_dir}: {found}. Run e.g. "
                            "`python train.py -m experiment=model_comparison` and pass its multirun folder.")
+    _name_configurations(scan.jobs)
     models = sorted({j.model for j in scan.jobs})
     if len(models) < 2:
         raise DialsumError(f"only one model ({models[0]}) has completed runs in {multirun_dir}; a comparison "
@@ -85,8 +90,27 @@ def _read_job(job_dir: Path) -> tuple[Job | None, str]:
     model = OmegaConf.select(cfg, "model.name", default=None) or metrics.get("model")
     seed = OmegaConf.select(cfg, "training.seed", default=None)
     metric_cfg = OmegaConf.to_container(cfg.metric, resolve=False) if "metric" in cfg else None
+    settings = {k: v for k, v in flatten(OmegaConf.to_container(cfg, resolve=False)).items()
+                if not k.startswith((*IGNORED_PREFIXES, "metric.")) and k != SEED_KEY}  # metric: warned apart
     return Job(job_dir, str(model), None if seed is None else int(seed), best,
-               _read_examples(job_dir / "predictions.jsonl"), metric_cfg), ""
+               _read_examples(job_dir / "predictions.jsonl"), metric_cfg, settings), ""
+
+
+def _name_configurations(jobs: list[Job]) -> None:
+    """Runs of one model under different settings (init, learning rate, ...) are different arms, not more
+    seeds of one: each gets a label naming the settings that set it apart, e.g. `kobart (model.init=scratch)`."""
+    by_model: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_model.setdefault(job.model, []).append(job)
+    for model, group in by_model.items():
+        keys = sorted({k for j in group for k in j.settings})
+        differ = [k for k in keys if len({repr(j.settings.get(k)) for j in group}) > 1]
+        if not differ:
+            continue
+        for job in group:
+            named = [f"{k}={job.settings.get(k)}" for k in differ[:MAX_LABEL_KEYS]]
+            more = f", +{len(differ) - MAX_LABEL_KEYS} more" if len(differ) > MAX_LABEL_KEYS else ""
+            job.model = f"{model} ({', '.join(named)}{more})"
 
 
 def _read_examples(path: Path) -> dict[str, float]:
