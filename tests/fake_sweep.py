@@ -103,7 +103,8 @@ def write_job(folder: Path, trial: FakeTrial, overrides: list[str], hydra_overri
     metrics = {"model": "t5", "objective": {"metric": OBJECTIVE, "direction": "maximize", "value": best[OBJECTIVE]},
                "best": {k: v for k, v in best.items() if k.startswith("eval/")}, "best_step": best["step"],
                "n_evaluations": len(history), "history": history, "state": trial.state.name,
-               "train_time_s": 12.5 + number, "peak_rss_mb": 500.0 + 10 * number}
+               "train_time_s": 12.5 + number, "peak_rss_mb": 500.0 + 10 * number,
+               "baseline_first_utterance": {OBJECTIVE: 0.2}}
     (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
 
 

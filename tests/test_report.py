@@ -119,6 +119,7 @@ def test_markdown_is_a_review_draft(finished: Path) -> None:
     assert "4 complete, 2 pruned, 1 failed" in md
     assert "Best: trial 2, eval/rouge_combined_f1 = 0.46" in md
     assert "over the median completed trial: +0.0950" in md
+    assert "the first-utterance baseline scores 0.2000 (2.3x)" in md
     assert "| rank | trial |" in md and "eval/rouge2_f1" in md
     rows = [line.split(" | ")[1:3] for line in md.splitlines() if line.startswith("| ") and "PRUNED" in line]
     assert [trial for trial, _ in rows] == ["5", "4"]  # all trials: the pruned ones too, after the completed
@@ -138,6 +139,18 @@ def test_top_k_limits_the_table_via_cli(finished: Path, tmp_path: Path, capsys) 
     md = (sweep / "report.md").read_text(encoding="utf-8")
     rows = [line for line in md.splitlines() if line.startswith("| ") and ("COMPLETE" in line or "PRUNED" in line)]
     assert len(rows) == 2 and "more not shown (--top-k 2)" in md
+
+
+def test_a_best_below_the_first_utterance_baseline_is_said_plainly(tmp_path: Path) -> None:
+    """User story: the review names the gain over the baseline; a sweep that never beat it must say so."""
+    sweep = build_fake_sweep(tmp_path / "sweep")
+    best = sweep / "2" / "metrics.json"
+    metrics = json.loads(best.read_text(encoding="utf-8"))
+    best.write_text(json.dumps({**metrics, "baseline_first_utterance": {"eval/rouge_combined_f1": 0.5}}),
+                    encoding="utf-8")
+    build_report(sweep)
+    md = (sweep / "report.md").read_text(encoding="utf-8")
+    assert "does not beat the first-utterance baseline (0.5)" in md
 
 
 def test_running_sweep_without_summary(tmp_path: Path) -> None:

@@ -124,7 +124,9 @@ def gain(facts: Facts) -> dict[str, float] | None:
         return None
     sign = 1.0 if facts.directions[0] == "maximize" else -1.0
     best, median, worst = values[0], statistics.median(values), values[-1]
+    baseline = (facts.metrics.get(facts.ranked[0].number, {}).get("baseline_first_utterance") or {}).get(facts.names[0])
     return {"best": best, "median": median, "worst": worst, "mean": statistics.fmean(values),
+            "baseline": math.nan if baseline is None else float(baseline),  # the first utterance as the summary
             "over_median": sign * (best - median), "over_worst": sign * (best - worst),
             "over_median_rel": sign * (best - median) / abs(median) if median else math.nan,
             "over_worst_rel": sign * (best - worst) / abs(worst) if worst else math.nan}

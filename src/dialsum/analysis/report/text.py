@@ -46,9 +46,12 @@ def gain_line(g: dict[str, float], multi: bool = False) -> str:
     def rel(x: float) -> str:
         return f" ({x:+.1%})" if math.isfinite(x) else ""
     which = " (first objective)" if multi else ""
+    base = g.get("baseline", math.nan)
+    baseline = (f"; the first-utterance baseline scores {base:.{FLOAT_DIGITS}f}"
+                + (f" ({g['best'] / base:.1f}x)" if base > 0 else "")) if math.isfinite(base) else ""
     return (f"Gain of the best{which} over the median completed trial: {g['over_median']:+.{FLOAT_DIGITS}f}"
             f"{rel(g['over_median_rel'])}; over the worst: {g['over_worst']:+.{FLOAT_DIGITS}f}"
-            f"{rel(g['over_worst_rel'])} (mean of completed: {g['mean']:.{FLOAT_DIGITS}f})")
+            f"{rel(g['over_worst_rel'])} (mean of completed: {g['mean']:.{FLOAT_DIGITS}f}){baseline}")
 
 
 def named_values(facts: Facts, trial: FrozenTrial) -> str:
