@@ -153,6 +153,17 @@ def test_a_best_below_the_first_utterance_baseline_is_said_plainly(tmp_path: Pat
     assert "does not beat the first-utterance baseline (0.5)" in md
 
 
+def test_a_sweep_stopped_by_ctrl_c_says_so_and_how_to_finish(tmp_path: Path) -> None:
+    sweep = build_fake_sweep(tmp_path / "sweep")
+    summary = json.loads((sweep / "sweep_summary.json").read_text(encoding="utf-8"))
+    summary["stopped"] = "stopped by SIGINT; rerun the same command to finish"
+    (sweep / "sweep_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    build_report(sweep)
+    md = (sweep / "report.md").read_text(encoding="utf-8")
+    assert "Status: stopped (stopped by SIGINT; rerun the same command to finish)" in md
+    assert "rerun the same command to finish it" in md
+
+
 def test_running_sweep_without_summary(tmp_path: Path) -> None:
     sweep = build_fake_sweep(tmp_path, n_running=2, with_summary=False)
     html_path, md_path = build_report(sweep)

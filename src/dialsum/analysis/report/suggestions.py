@@ -28,6 +28,12 @@ def suggest(facts: Facts) -> list[str]:
     out: list[str] = []
     if facts.running:
         out.append("The sweep is still running: rerun `dialsum report` when it has finished for final numbers.")
+    stopped = str((facts.sweep.summary or {}).get("stopped") or "")
+    if stopped.startswith("stopped by SIG"):
+        out.append("The sweep was stopped before its end: rerun the same command to finish it (the study resumes; "
+                   "trials cut off by the stop run again).")
+    if not facts.ranked and stopped.startswith("stopped by SIG"):
+        return out
     if not facts.ranked:
         first = facts.failures[0].user_attrs.get("error") if facts.failures else None
         out.append("No trial completed: fix the first error" + (f" (`{short(first)}`)" if first else "") +

@@ -24,7 +24,9 @@ def status_line(facts: Facts) -> str:
         return f"running ({facts.counts['RUNNING']} trial(s) in progress)"
     if facts.sweep.summary is None:
         return "running or interrupted (no sweep_summary.json yet)"
-    return "finished"
+    stopped = facts.sweep.summary.get("stopped")
+    waiting = f", {facts.counts['WAITING']} trial(s) still queued" if facts.counts["WAITING"] else ""
+    return f"stopped ({stopped}{waiting})" if stopped else "finished"
 
 
 def counts_line(counts: dict[str, int]) -> str:
