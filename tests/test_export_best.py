@@ -77,6 +77,7 @@ def test_sweep_on_an_experiment_preset(tmp_path: Path, conf: Path) -> None:
     sweep = build_fake_sweep(tmp_path, fixed_overrides=["experiment=quick_test", "model=kogpt2"])
     text = export_best(sweep, "from_quick", conf_dir=conf).read_text(encoding="utf-8")
     assert "- quick_test" in text
+    assert "training.max_steps=12" in text and "generation.max_new_tokens=24: override those" in text  # said
     cfg = compose_experiment(conf, "from_quick")
     assert cfg.model.name == "kogpt2" and cfg.generation.max_new_tokens == 24  # quick_test's value
     assert cfg.data.max_train_samples is None  # its cap dropped for the full-data run

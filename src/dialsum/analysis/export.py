@@ -159,6 +159,8 @@ def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, d
     config = job_hydra_file(folder, "config.yaml")
     if group_choices.get("sweep") and config is not None:
         carry_sweep_preset(plan, conf_dir / "sweep" / f"{group_choices['sweep']}.yaml", config)
+    if full_data and group_choices.get(EXPERIMENT_GROUP):
+        name_kept_preset_values(plan, conf_dir / EXPERIMENT_GROUP / f"{group_choices[EXPERIMENT_GROUP]}.yaml")
     if full_data:
         for key in SAMPLE_CAP_KEYS:
             was = plan.values.get(key)
@@ -168,6 +170,16 @@ def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, d
                 plan.values[key] = None
                 plan.notes.append(f"full data: {key}=null (the sweep capped it at {was})")
     return plan
+
+
+def name_kept_preset_values(plan: ExportPlan, preset: Path) -> None:
+    """Full data keeps the sweep's experiment preset (it may hold real settings), so name what else it sets
+    (quick_test: 12 steps, 24 new tokens) instead of letting it pass as a full run."""
+    body = OmegaConf.to_container(OmegaConf.load(preset), resolve=False) if preset.is_file() else {}
+    kept = [f"{k}={v}" for k, v in flatten({k: v for k, v in body.items() if k not in ("defaults", "hydra")}).items()
+            if k not in SAMPLE_CAP_KEYS and k not in plan.values]
+    plan.notes.append(f"kept: experiment={preset.stem} (the sweep's preset; its sample caps are overridden below)"
+                      + (f"; it also sets {', '.join(kept)}: override those for a full run" if kept else ""))
 
 
 def carry_sweep_preset(plan: ExportPlan, preset: Path, config: Any) -> None:
@@ -218,9 +230,6 @@ def defaults_entries(group_choices: dict[str, Any], defaults: dict[str, Any], pl
             continue
         elif group == EXPERIMENT_GROUP:
             entries.insert(0, str(option))  # the preset this sweep ran on, relative to the experiment group
-            if full_data:
-                plan.notes.append(f"kept: experiment={option} (the sweep's preset; its sample caps are overridden "
-                                  "below, check its training limits such as max_steps for a full run)")
         elif group in after or group not in defaults:
             entries.append(f"/{group}/{option}")  # can't `override` a group listed after experiment
         else:
