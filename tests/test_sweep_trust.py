@@ -359,3 +359,11 @@ def test_interrupted_trial_is_recovered_when_the_pid_was_reused(tmp_path: Path, 
     assert trials[orphan.number].state == S.FAIL and trials[orphan.number].user_attrs["interrupted"]
     retried = [t for t in trials if t.user_attrs.get("requeued_from") == orphan.number]
     assert retried and retried[0].state == S.COMPLETE and retried[0].params == orphan.params
+
+
+def test_a_study_under_the_old_composite_penalty_is_told_how_to_resume() -> None:
+    """The composite's repetition penalty moved from 0 to 0.5: the refusal names the override that brings 0 back."""
+    from dialsum.sweep.fingerprint import _old_defaults
+
+    key = "config.metric.composite.repetition_penalty"
+    assert "add metric.composite.repetition_penalty=0.0" in _old_defaults({key: 0.0}, {key: 0.5})

@@ -84,8 +84,8 @@ class _Decoder:
         rows = (out[:, ids.shape[1]:] if self.decoder_only else out).tolist()  # one copy from the device
         for row, i in zip(rows, idx):
             tokens = [t for t in row if t not in self.special]
-            self.lengths[i] = len(tokens)
             self.texts[i] = tok.decode(tokens, skip_special_tokens=True).strip()
+            self.lengths[i] = len(tokens) if self.texts[i] else 0  # only `▁` pieces: an empty summary, length 0
 
 
 @torch.no_grad()

@@ -44,7 +44,8 @@ ADDED_LATER = {"pruner.bootstrap_count": 0, "config.generation.grow_factor": Non
                "config.training.train_sampling_strategy": "random"}
 # Defaults a later dialsum version changed (key: old default, new default, override that brings the old one back),
 # named in the error.
-DEFAULTS_CHANGED = {"pruner.name": ("hyperband", "successive_halving", "hydra.sweeper.pruner.name=hyperband")}
+DEFAULTS_CHANGED = {"pruner.name": ("hyperband", "successive_halving", "hydra.sweeper.pruner.name=hyperband"),
+                    "config.metric.composite.repetition_penalty": (0.0, 0.5, "metric.composite.repetition_penalty=0.0")}
 
 
 def dialsum_version() -> str:
