@@ -167,6 +167,10 @@ def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, cache_dir: P
     result = run_cli([f"run_dir={tmp_path}"], tmp_path, cache_dir, script="predict.py")
     assert result.returncode == 2 and "not a finished dialsum run folder" in result.stderr
     assert (result.stdout + result.stderr).count("not a finished dialsum run folder") == 1  # printed once
+    (tmp_path / "sweep" / "3" / ".hydra").mkdir(parents=True)
+    (tmp_path / "sweep" / "3" / ".hydra" / "config.yaml").write_text("model: {}\n", encoding="utf-8")
+    sweep = run_cli([f"run_dir={tmp_path / 'sweep'}"], tmp_path, cache_dir, script="predict.py")
+    assert sweep.returncode == 2 and "is a sweep folder: pass one of its trial folders" in sweep.stderr
 
 
 def test_predict_says_when_the_run_kept_no_model(tmp_path: Path, cache_dir: Path) -> None:

@@ -112,6 +112,11 @@ def _run_config(run_dir: Path) -> DictConfig:
             OmegaConf.load(path), "artifacts.save_model") is False:
         raise DialsumError(f"run_dir={run_dir} was trained with artifacts.save_model=false (debug=fast sets it), "
                            "so it kept no model to predict with; retrain without it.")
+    trials = sorted(p.parent.parent.name for p in run_dir.glob("*/.hydra/config.yaml"))
+    if not path.is_file() and trials:
+        raise DialsumError(f"run_dir={run_dir} is a sweep folder: pass one of its trial folders (run_dir="
+                           f"{run_dir}/{trials[0]}, ...; sweep_summary.json names the best), or retrain the best "
+                           "with `dialsum export-best` first.")
     if not (run_dir / "model").is_dir() or not path.is_file():
         raise DialsumError(f"run_dir={run_dir} is not a finished dialsum run folder (needs model/ and "
                            ".hydra/config.yaml); pass a folder under outputs/ or multirun/.")
