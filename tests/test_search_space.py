@@ -89,3 +89,14 @@ def test_the_name_forms_defaults_are_those_of_the_sweeper_config() -> None:
     assert tpe._multivariate and tpe._constant_liar and tpe._n_startup_trials == 4
     median = build_pruner({"name": "median"})
     assert (median._n_startup_trials, median._n_warmup_steps) == (4, 1)
+
+
+def test_a_searched_length_penalty_under_greedy_decoding_is_named() -> None:
+    """length_penalty only weighs beam hypotheses: with num_beams=1 every trial decodes the same."""
+    from dialsum.sweep.search_space import idle_dimensions
+
+    space = parse_space({"generation.length_penalty": "interval(0.5, 2.0)"}, [])
+    assert "has no effect with generation.num_beams=1" in idle_dimensions(space, compose_cfg([]))[0]
+    assert idle_dimensions(space, compose_cfg(["generation.num_beams=4"])) == []
+    both = parse_space({"generation.length_penalty": "interval(0.5, 2.0)", "generation.num_beams": "choice(1, 4)"}, [])
+    assert idle_dimensions(both, compose_cfg([])) == []

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
 from dialsum.sweep import trial_env, worker_check
-from dialsum.sweep.search_space import SearchSpace, check_keys
+from dialsum.sweep.search_space import SearchSpace, check_keys, idle_dimensions
 from dialsum.sweep.trial_job import format_value, objective_values, trial_overrides
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,8 @@ class DialsumApp(AppProfile):
 
         check_sweep_config(self.settings, job_config, space.distributions)
         check_keys(space, job_config)
+        for warning in idle_dimensions(space, job_config):
+            log.warning("%s", warning)
 
     def check_data(self, job_config: DictConfig, space: SearchSpace, remote: bool) -> None:
         """Load the trials' data once, as a trial does: a bad file is one error before the study exists, not the

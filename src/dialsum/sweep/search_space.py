@@ -105,3 +105,18 @@ def check_keys(space: SearchSpace, job_config: Any) -> None:
 
 
 _MISSING = object()
+# Searched keys that change nothing unless another key has some value: (key, needs key, idle value, why).
+NEEDS = (("generation.length_penalty", "generation.num_beams", 1, "it only weighs beam-search hypotheses"),)
+
+
+def idle_dimensions(space: SearchSpace, job_config: Any) -> list[str]:
+    """A searched key that cannot change any trial (length_penalty with greedy decoding) wastes the search."""
+    from omegaconf import OmegaConf
+
+    out = []
+    for key, needs, idle, why in NEEDS:
+        if key in space.distributions and needs not in space.distributions and \
+                OmegaConf.select(job_config, needs, default=None) == idle:
+            out.append(f"search space: {key} has no effect with {needs}={idle} ({why}): every value scores the "
+                       f"same. Set {needs} > {idle} or search it too.")
+    return out
