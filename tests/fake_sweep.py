@@ -44,6 +44,7 @@ class FakeTrial:
     values: list[float] | None = None
     error: str | None = None
     intermediate: dict[int, float] = field(default_factory=dict)
+    duplicate_of: int | None = None   # reused another trial's result: no job ran, no folder
 
 
 def default_trials() -> list[FakeTrial]:
@@ -131,7 +132,8 @@ def build_fake_sweep(root: Path, name: str = "fake_study", trials: list[FakeTria
         fixed = FIXED_OVERRIDES if fixed_overrides is None else fixed_overrides
         overrides = fixed + [f"{k}={v}" for k, v in trial.params.items()] + [
             f"trial.number={number}", f"trial.study_name={name}", f"trial.storage='{url}'", "trial.n_workers=2"]
-        write_job(folder, trial, overrides, hydra_overrides, number)
+        if trial.duplicate_of is None:
+            write_job(folder, trial, overrides, hydra_overrides, number)
         study.add_trial(_frozen(trial, number, folder))
     if with_summary:
         summary = {"study_name": name, "counts": {}, "storage": url,
@@ -152,6 +154,8 @@ def _frozen(trial: FakeTrial, number: int, folder: Path) -> optuna.trial.FrozenT
         user_attrs["duration_s"] = (end - start).total_seconds()
     if trial.error:
         user_attrs["error"] = trial.error
+    if trial.duplicate_of is not None:
+        user_attrs = {"duplicate_of": trial.duplicate_of, "duration_s": 0.0}
     values = trial.values if trial.state in (S.COMPLETE, S.PRUNED) else None
     return optuna.trial.FrozenTrial(
         number=number, state=trial.state, value=None, values=values, datetime_start=start,

@@ -164,6 +164,30 @@ def test_a_sweep_stopped_by_ctrl_c_says_so_and_how_to_finish(tmp_path: Path) -> 
     assert "rerun the same command to finish it" in md
 
 
+def test_a_reused_duplicate_is_named_and_counted_once(tmp_path: Path) -> None:
+    """A duplicate shows its source's evaluation, says whose it is, and does not pull the median."""
+    trials = default_trials()
+    trials.append(FakeTrial(optuna.trial.TrialState.COMPLETE, dict(trials[2].params), [0.46], duplicate_of=2))
+    sweep = build_fake_sweep(tmp_path / "sweep", trials=trials)
+    build_report(sweep)
+    md = (sweep / "report.md").read_text(encoding="utf-8")
+    row = next(line for line in md.splitlines() if line.startswith("| ") and "(duplicate of trial 2)" in line)
+    assert "0.51" in row                                          # trial 2's eval/rouge1_f1 (0.46 + 0.05)
+    assert "over the median completed trial: +0.0950" in md       # as without the duplicate
+
+
+def test_a_tie_gets_no_edge_advice(tmp_path: Path) -> None:
+    """Every trial scored 0: the 'best' is just the first, so its learning rate says nothing about the range."""
+    from fake_sweep import _params
+
+    trials = [FakeTrial(optuna.trial.TrialState.COMPLETE, _params(lr, i), [0.0], intermediate={0: 0.0})
+              for i, lr in enumerate([1e-3, 1e-5, 1e-4])]
+    sweep = build_fake_sweep(tmp_path / "sweep", trials=trials)
+    build_report(sweep)
+    md = (sweep / "report.md").read_text(encoding="utf-8")
+    assert "Every completed trial scored 0" in md and "edge of its range" not in md
+
+
 def test_running_sweep_without_summary(tmp_path: Path) -> None:
     sweep = build_fake_sweep(tmp_path, n_running=2, with_summary=False)
     html_path, md_path = build_report(sweep)

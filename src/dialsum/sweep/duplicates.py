@@ -16,6 +16,7 @@ import optuna
 
 TrialState = optuna.trial.TrialState
 WAITING_ATTR = "waiting_for"
+DUPLICATE_ATTR = "duplicate_of"  # a reused trial: the number of the trial that trained its point
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from dialsum.sweep import app_profile, progress, retries, submitit_jobs, worker_
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.core_share import CoreShare
 from dialsum.sweep.interrupt import STOP, SignalStop, SweepInterrupted, terminate_children
+from dialsum.sweep.duplicates import DUPLICATE_ATTR
 from dialsum.sweep.job_folder import experiment_overrides
 from dialsum.sweep.liveness import run_identity
 from dialsum.sweep.results import TrialRecord, finish_sweep
@@ -243,7 +244,7 @@ class OptunaSweep:
         if decision.action != "reuse":
             return None
         done = decision.source
-        trial.set_user_attr("duplicate_of", done.user_attrs.get("duplicate_of", done.number))
+        trial.set_user_attr(DUPLICATE_ATTR, done.user_attrs.get(DUPLICATE_ATTR, done.number))
         tell(study, trial, values=done.values)
         log.info("trial %d repeats trial %d's parameters: its result is reused, nothing is trained",
                  trial.number, done.number)

@@ -10,6 +10,7 @@ import optuna
 from omegaconf import OmegaConf
 
 from dialsum.sweep.devices import THREADS_ATTR, THREADS_KEY, pin_threads
+from dialsum.sweep.duplicates import DUPLICATE_ATTR
 from dialsum.sweep.job_folder import experiment_overrides, read_job_metrics, read_job_overrides, train_command
 from dialsum.sweep.storage import dashboard_command, mask_url
 from dialsum.tracking import atomic
@@ -61,7 +62,7 @@ def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def source_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
     """The trial that actually trained: a reused duplicate points to the one it repeats."""
-    original = trial.user_attrs.get("duplicate_of")
+    original = trial.user_attrs.get(DUPLICATE_ATTR)
     if original is None:
         return trial
     return study.get_trials(deepcopy=False)[int(original)]

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import optuna
 
 from dialsum.analysis.study_io import SweepStudy, job_metrics, objective_names
+from dialsum.sweep.duplicates import DUPLICATE_ATTR
 
 TrialState = optuna.trial.TrialState
 FrozenTrial = optuna.trial.FrozenTrial
@@ -67,6 +68,9 @@ def gather(sweep: SweepStudy) -> Facts:
                     key=lambda t: t.values[0], reverse=directions[0] == "maximize")
     best = (ranked[:1] if len(directions) == 1 else list(sweep.study.best_trials)) if complete else []
     metrics = {t.number: job_metrics(t, sweep.sweep_dir) for t in trials}
+    for t in trials:  # a reused duplicate trained nothing: it shows its source's evaluation
+        if not metrics[t.number] and t.user_attrs.get(DUPLICATE_ATTR) in metrics:
+            metrics[t.number] = metrics[t.user_attrs[DUPLICATE_ATTR]]
     importances, note = compute_importances(sweep.study, complete)
     facts = Facts(sweep=sweep, names=objective_names(sweep), directions=directions, counts=counts, ranked=ranked,
                   listed=ranked + pruned, best=best, metrics=metrics, importances=importances, importance_note=note,
@@ -119,7 +123,7 @@ def compute_importances(study: optuna.Study, complete: list[FrozenTrial]) -> tup
 
 def gain(facts: Facts) -> dict[str, float] | None:
     """Best over the median and the worst completed trial (first objective; positive = better)."""
-    values = [t.values[0] for t in facts.ranked]
+    values = [t.values[0] for t in facts.ranked if DUPLICATE_ATTR not in t.user_attrs]  # one vote per point
     if not values:
         return None
     sign = 1.0 if facts.directions[0] == "maximize" else -1.0

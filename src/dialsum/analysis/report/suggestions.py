@@ -40,7 +40,8 @@ def suggest(facts: Facts) -> list[str]:
                    ", try it alone with `python train.py debug=fast ...`, then rerun the sweep command "
                    "(the study resumes).")
         return out
-    if facts.leader:
+    g = gain(facts)
+    if facts.leader and not (g and len(facts.ranked) > 1 and g["best"] == g["worst"]):  # a tie has no edge
         out += edge_suggestions(facts.leader)
     if facts.counts["FAIL"] and facts.counts["FAIL"] / max(1, n_done) >= HIGH_FAIL_RATE:
         out.append(f"{facts.counts['FAIL']} of {n_done} finished trials failed: read the errors below before "

@@ -9,6 +9,7 @@ from dialsum.analysis.report.facts import Facts
 from dialsum.analysis.report.text import error_text, fmt, rel_folder, short
 from dialsum.analysis.study_io import job_dir
 from dialsum.engine.metric_names import EVAL_METRICS
+from dialsum.sweep.duplicates import DUPLICATE_ATTR
 
 
 def eval_columns(facts: Facts, trials: list[FrozenTrial]) -> list[str]:
@@ -47,9 +48,11 @@ def top_rows(facts: Facts, k: int | None) -> tuple[list[str], list[list[str]]]:
     for rank, t in enumerate(trials, start=1):
         best_metrics = facts.metrics.get(t.number, {}).get("best") or {}
         folder = job_dir(t, facts.sweep.sweep_dir)
+        source = t.user_attrs.get(DUPLICATE_ATTR)
+        where = rel_folder(folder, facts.sweep.sweep_dir) if source is None else f"(duplicate of trial {source})"
         row = [str(rank), str(t.number), t.state.name, *[fmt(v) for v in t.values],
                *[fmt(t.params.get(p)) for p in params], *[fmt(best_metrics.get(m)) for m in evals],
-               fmt(duration_s(t)), rel_folder(folder, facts.sweep.sweep_dir)]
+               fmt(duration_s(t)), where]
         if facts.multi:
             row.insert(3, "yes" if t.number in pareto else "")
         rows.append(row)
@@ -65,7 +68,8 @@ def top_table_html(facts: Facts, k: int | None) -> str:
     body = []
     for row in rows:
         cells = [f"<td>{html.escape(c)}</td>" for c in row[:-1]]
-        cells.append(f'<td><a href="{html.escape(row[-1])}">{html.escape(row[-1])}</a></td>' if row[-1] else "<td></td>")
+        cells.append(f'<td><a href="{html.escape(row[-1])}">{html.escape(row[-1])}</a></td>'
+                     if row[-1] and not row[-1].startswith("(") else f"<td>{html.escape(row[-1])}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table class="top"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
