@@ -125,6 +125,18 @@ def test_foreign_app_prunes_across_joblib_workers(tmp_path: Path) -> None:
             t.number, t.state.name, t.intermediate_values, t.user_attrs.get("error"))
 
 
+def test_a_lightning_app_is_pruned_through_its_callback(tmp_path: Path) -> None:
+    """dialsum.pruning.lightning.PruningCallback in a real Lightning Trainer: reports per epoch, stops trials."""
+    out = tmp_path / "sweep"
+    result = run_app(APPS / "lightning_app.py", tmp_path, f"hydra.sweep.dir={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = study_of(out, "lightning_app").trials
+    assert {t.state.name for t in trials} == {"COMPLETE", "PRUNED"}, [(t.state.name, t.user_attrs) for t in trials]
+    for t in trials:  # an epoch per report; a pruned trial stopped before the last of 5
+        assert sorted(t.intermediate_values) == list(range(len(t.intermediate_values)))
+        assert len(t.intermediate_values) < 5 if t.state.name == "PRUNED" else len(t.intermediate_values) == 5
+
+
 def test_two_objective_app(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     result = run_app(APPS / "two_objectives.py", tmp_path, f"hydra.sweep.dir={out}")
