@@ -36,11 +36,6 @@ class SweepStudy:
     summary: dict[str, Any] | None
     open_url: str = ""
 
-    @property
-    def is_multi_objective(self) -> bool:
-        """Several directions: no single best, a Pareto front instead."""
-        return len(self.study.directions) > 1
-
     def trials(self, *states: TrialState) -> list[optuna.trial.FrozenTrial]:
         """Trials of the whole study (all runs that shared it), optionally only some states."""
         return self.study.get_trials(deepcopy=False, states=states or None)

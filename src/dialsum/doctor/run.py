@@ -129,14 +129,14 @@ def _hub_reachable(name: str) -> Check:
 
 def _tokenizer_check(model: Any, name: str, where: str) -> Check:
     """dialsum's own tokenizer loading and special-token checks, from local files only."""
-    from dialsum.models.checkpoint import _token_id, check_special_tokens, load_tokenizer
+    from dialsum.models.checkpoint import token_id, check_special_tokens, load_tokenizer
     from dialsum.models.registry import get_family
 
     try:
         tokenizer = load_tokenizer(name, model.checkpoint, local_files_only=True)
         check_special_tokens(tokenizer, name)
         if not get_family(model.family).decoder_only:
-            _token_id(tokenizer, model.get("decoder_start_token"), "model.decoder_start_token")
+            token_id(tokenizer, model.get("decoder_start_token"), "model.decoder_start_token")
     except DialsumError as err:
         return fail("model", str(err))
     return ok("model", f"{name} in {where}; tokenizer {type(tokenizer).__name__}, {len(tokenizer)} tokens, "

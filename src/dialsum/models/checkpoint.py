@@ -53,7 +53,7 @@ def align_special_ids(model: Any, tokenizer: Any, decoder_start_token: str | Non
     ids = {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
            "bos_token_id": tokenizer.bos_token_id}
     if model.config.is_encoder_decoder:
-        start = _token_id(tokenizer, decoder_start_token, "model.decoder_start_token")
+        start = token_id(tokenizer, decoder_start_token, "model.decoder_start_token")
         ids["decoder_start_token_id"] = start
         if getattr(model.config, "forced_eos_token_id", None) is not None:
             ids["forced_eos_token_id"] = tokenizer.eos_token_id  # BART's default 2 is <usr> in KoBART's vocabulary
@@ -69,7 +69,7 @@ def align_special_ids(model: Any, tokenizer: Any, decoder_start_token: str | Non
         log.info("special ids taken from the tokenizer: %s", "; ".join(changed))
 
 
-def _token_id(tokenizer: Any, token: str | None, key: str) -> int:
+def token_id(tokenizer: Any, token: str | None, key: str) -> int:
     """Id of a configured token, which must exist in the vocabulary."""
     if token is None:
         raise DialsumError(f"{key} is null but this is an encoder-decoder model: set the token its decoder "
