@@ -137,3 +137,25 @@ def test_an_error_goes_to_the_log_file_once_and_not_to_the_console(tmp_path: Pat
             handler.close()
     assert console.getvalue() == ""
     assert (tmp_path / "run.log").read_text(encoding="utf-8") == "data file not found: x.csv\n"
+
+
+def test_a_full_disk_is_one_message(tmp_path: Path, cache_dir: Path) -> None:
+    """The run folder on a 700 kB tmpfs (a private mount namespace): the first checkpoint fills it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) to mount a tiny tmpfs in a private mount namespace")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    command = (f"mount -t tmpfs -o size=700k tmpfs {disk} && exec {sys.executable} {ROOT / 'train.py'} debug=fast "
+               f"artifacts.save_model=true hydra.run.dir={disk / 'run'}")
+    env = {**os.environ, "DIALSUM_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", command], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1 and "No space left on device" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "paths.cache_dir at another disk" in result.stderr

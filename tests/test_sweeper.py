@@ -119,6 +119,20 @@ def test_a_failing_trial_does_not_stop_the_sweep(tmp_path: Path, cache_dir: Path
     assert "error" in failed[0].user_attrs
 
 
+def test_a_diverging_trial_fails_and_leaves_no_checkpoints(tmp_path: Path, cache_dir: Path) -> None:
+    """A NaN loss fails its trial (it ended COMPLETE with a 0.0 loss and could win); its checkpoints are removed
+    (the sweep never resumes that folder, and with a hub model they are gigabytes)."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = run_cli(_sweep(sweep_dir, "hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
+                            "training.learning_rate=choice(1e-3, 1e6)", "training.per_device_train_batch_size=choice(8)",
+                            "training.max_steps=8"), tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {r["params"]["training.learning_rate"]: r for r in _results(sweep_dir)}
+    assert rows[1e-3]["state"] == "COMPLETE"
+    assert rows[1e6]["state"] == "FAIL" and "loss became nan" in rows[1e6]["error"]
+    assert not (Path(rows[1e6]["job_dir"]) / "checkpoints").exists()
+
+
 def test_max_failure_rate_stops_the_sweep(tmp_path: Path, cache_dir: Path) -> None:
     sweep_dir = tmp_path / "multirun" / "test"
     result = run_cli(_sweep(sweep_dir, "hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",

@@ -1,6 +1,7 @@
 """What `train.py` / `predict.py` run: user errors become one readable line, not a traceback."""
 from __future__ import annotations
 
+import errno
 import logging
 import shlex
 import shutil
@@ -51,6 +52,13 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
         log_to_files(log, err)
         print(f"dialsum: error: {err}", file=sys.stderr)  # the run folder keeps its log and metrics.csv
         sys.exit(1)
+    except Exception as err:  # noqa: BLE001 - only a full or read-only disk is turned into a message
+        message = _disk_problem(err)
+        if not single or message is None:
+            raise
+        log_to_files(log, DialsumError(message))
+        print(f"dialsum: error: {message}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         if not single:
             raise
@@ -59,6 +67,19 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
 
 
 _SIGNAL = [signal.SIGINT]  # which signal stopped a single run
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)  # the disk, not dialsum: one message
+
+
+def _disk_problem(err: Exception) -> str | None:
+    """A full, read-only or forbidden disk, also when a library wraps it (safetensors: "os error 28")."""
+    if isinstance(err, OSError) and err.errno in DISK_ERRORS:
+        what = f"{err.filename or 'a file'}: {err.strerror}"
+    elif "No space left on device" in str(err):
+        what = f"a file: {str(err).splitlines()[0]}"
+    else:
+        return None
+    return (f"could not write {what}. Free space (or fix the folder's permissions), or point hydra.run.dir / "
+            "paths.cache_dir at another disk, then rerun.")
 
 
 def _stop_on_sigterm() -> None:

@@ -102,6 +102,10 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
     except BaseException:
         if tracker is not None:
             tracker.finish({}, "failed")
+        if cfg.trial.get("number") is not None and not cfg.artifacts.keep_checkpoints:
+            # a sweep never resumes a failed or stopped trial's folder (its params rerun in a new trial): its
+            # checkpoints (GBs with a hub model) would only fill the disk
+            shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
         raise
     if tracker is not None:
         tracker.finish(metrics, metrics["state"])
