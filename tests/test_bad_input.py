@@ -118,6 +118,11 @@ def test_unknown_training_argument(tmp_path: Path, cache_dir: Path) -> None:
                           "eval_strategy")
 
 
+def test_a_training_argument_dialsum_sets_itself_is_refused(tmp_path: Path, cache_dir: Path) -> None:
+    result = run_cli(["debug=fast", "+training.logging_nan_inf_filter=true"], tmp_path, cache_dir)
+    _assert_clean_failure(result, tmp_path, "training.logging_nan_inf_filter is set by dialsum itself")
+
+
 def test_an_error_goes_to_the_log_file_once_and_not_to_the_console(tmp_path: Path) -> None:
     """The stderr line is the one the user reads; the run's log file still records it."""
     import io

@@ -195,6 +195,19 @@ def test_one_model_under_two_settings_is_two_arms_not_more_seeds(tmp_path):
     assert all(m["seeds"] == [42, 123] for m in result["models"].values())   # paths.* never splits a group
 
 
+def test_arms_differing_beyond_the_named_settings_stay_apart_and_new_keys_split_nothing(tmp_path):
+    """Labels name 3 settings; a 4th difference must not merge two arms. A key only newer runs have is no arm."""
+    from dialsum.analysis.compare.jobs import Job, _name_configurations
+
+    def job(values: dict, seed: int) -> Job:
+        return Job(tmp_path, "kobart", seed, {}, {}, None, values)
+
+    jobs = [job({"a": 1, "b": 1, "c": 1, "d": 1}, 1), job({"a": 2, "b": 2, "c": 2, "d": 1}, 1),
+            job({"a": 2, "b": 2, "c": 2, "d": 2}, 1), job({"a": 2, "b": 2, "c": 2, "d": 2, "new": False}, 2)]
+    _name_configurations(jobs)
+    assert len({j.model for j in jobs}) == 3 and jobs[2].model == jobs[3].model
+
+
 def test_identical_models_are_not_testable_not_crashing(tmp_path):
     """Tiny debug runs often score 0.0 everywhere: no variance, so nothing is testable; report still written."""
     ex = {f"val_{i}": 0.0 for i in range(8)}

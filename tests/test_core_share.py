@@ -35,10 +35,18 @@ def test_idle_workers_are_counted_out_and_back_in(tmp_path: Path) -> None:
 
 
 def test_two_sweepers_on_a_host_with_a_dotted_name_write_their_own_files(tmp_path: Path, monkeypatch) -> None:
-    """`node3.cluster.local-<pid>`: a temp name from the path's suffix would be shared by both sweepers."""
+    """`node3.cluster.local-<pid>`: a temp name from the path's suffix (`node3.cluster.tmp`) was shared by both
+    sweepers, and one's rename could take the other's file; every write now has its own temp file."""
     from dialsum.sweep import core_share
 
+    renamed, real_replace = [], os.replace
+
+    def recording_replace(src, dst):
+        renamed.append(Path(src).name)
+        real_replace(src, dst)
+
     monkeypatch.setattr(core_share.socket, "gethostname", lambda: "node3.cluster.local")
+    monkeypatch.setattr(os, "replace", recording_replace)
     joblib = "hydra_plugins.hydra_joblib_launcher.JoblibLauncher"
     first = CoreShare(tmp_path, 2, enabled=True, launcher_target=joblib)
     monkeypatch.setattr(core_share.os, "getpid", lambda: 999999)
@@ -46,7 +54,7 @@ def test_two_sweepers_on_a_host_with_a_dotted_name_write_their_own_files(tmp_pat
     first.set_idle(0, True)
     second.set_idle(1, True)
     assert (_read(first), _read(second)) == (1, 2)
-    assert sorted(p.name for p in first.path.parent.iterdir()) == sorted([first.path.name, second.path.name])
+    assert len(renamed) == 4 and len(set(renamed)) == 4, renamed
 
 
 @pytest.mark.parametrize("n_jobs,enabled,target", [

@@ -40,7 +40,7 @@ def test_header_case_and_spaces_and_nul_bytes_are_read(tmp_path: Path) -> None:
     from dialsum.data.splits import normalize_frame
 
     path = tmp_path / "train.csv"
-    path.write_text('Fname, Dialogue,Summary \nd1,"#Person1#: 안녕\x00하세요.\n#Person2#: 네.",인사합니다.\n',
+    path.write_text('Fname, Dialogue,Summary \nd1,"#Person1#: 안녕\x00하세요.\x0b#Person2#: 네.",인사합니다.\n',
                     encoding="utf-8")
     frame = normalize_frame(read_dialogue_csv(path, require_summary=True), "light")
     assert list(frame.columns) == ["fname", "dialogue", "summary"]

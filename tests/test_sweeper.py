@@ -129,7 +129,7 @@ def test_a_diverging_trial_fails_and_leaves_no_checkpoints(tmp_path: Path, cache
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {r["params"]["training.learning_rate"]: r for r in _results(sweep_dir)}
     assert rows[1e-3]["state"] == "COMPLETE"
-    assert rows[1e6]["state"] == "FAIL" and "loss became nan" in rows[1e6]["error"]
+    assert rows[1e6]["state"] == "FAIL" and "loss became" in rows[1e6]["error"]
     assert not (Path(rows[1e6]["job_dir"]) / "checkpoints").exists()
 
 

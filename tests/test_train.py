@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -236,12 +237,12 @@ def test_fast_exit_keeps_exit_status_and_the_atexit_hooks_of_logging_and_tracker
 def test_a_diverging_run_fails_with_one_message(tmp_path: Path, cache_dir: Path) -> None:
     """HF's NaN filter logged a diverged run's loss as 0.0, so it ended 'completed' and could win a sweep."""
     result = run_cli(["debug=fast", "training.max_steps=8", "training.learning_rate=1e6"], tmp_path, cache_dir)
-    assert result.returncode == 1 and "loss became nan" in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 1 and re.search("loss became (nan|inf)", result.stderr), result.stderr[-3000:]
     assert "Traceback" not in result.stderr
 
 
 def test_sigterm_stops_a_run_with_the_command_that_resumes_it(tmp_path: Path, cache_dir: Path) -> None:
-    """A killed single run says how to resume from its checkpoint (no traceback, no metrics.json)."""
+    """A killed single run names its last complete checkpoint, and ends by the signal (a shell loop stops too)."""
     import os
     import signal
     import subprocess
@@ -250,19 +251,21 @@ def test_sigterm_stops_a_run_with_the_command_that_resumes_it(tmp_path: Path, ca
 
     from conftest import ROOT
 
-    run_dir = tmp_path / "run"
+    run_dir, log = tmp_path / "run", tmp_path / "stderr.txt"
     args = ["experiment=quick_test", "training.max_steps=400", "training.save_steps=2", "training.eval_steps=2",
             f"hydra.run.dir={run_dir}"]
     env = {**os.environ, "DIALSUM_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not any((run_dir / "checkpoints").glob("checkpoint-*")) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    time.sleep(1)  # let the checkpoint finish writing
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err[-3000:]
-    assert "dialsum: stopped (SIGTERM). To resume" in err and not (run_dir / "metrics.json").exists()
-    command = err.split("To resume", 1)[1].split("python train.py ", 1)[1].splitlines()[0]
-    assert "training.resume_from_checkpoint=true" in command and f"hydra.run.dir={run_dir}" in command
+    with log.open("w", encoding="utf-8") as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 300
+        while not list(run_dir.glob("checkpoints/checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    stderr = log.read_text(encoding="utf-8")
+    assert proc.returncode == -signal.SIGTERM and "Traceback" not in stderr, stderr[-3000:]
+    assert "dialsum: stopped (SIGTERM). To resume" in stderr and not (run_dir / "metrics.json").exists()
+    command = stderr.split("To resume", 1)[1].splitlines()[1]
+    assert f"hydra.run.dir={run_dir}" in command and "experiment=quick_test" in command
+    assert f"training.resume_from_checkpoint={run_dir / 'checkpoints' / 'checkpoint-'}" in command

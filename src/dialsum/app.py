@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import shlex
 import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 from omegaconf import DictConfig
 
@@ -28,8 +30,7 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
     out_dir = Path(hydra_cfg.runtime.output_dir)
     fresh = _holds_only_hydra_files(out_dir)  # a folder given again (a resume) is never removed on an error
     single = hydra_cfg.mode != RunMode.MULTIRUN
-    if single:
-        _stop_on_sigterm()
+    previous = _stop_on_sigterm() if single else None
     try:
         if job == "train":
             from dialsum.engine.run import train
@@ -63,7 +64,10 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
         if not single:
             raise
         print(f"dialsum: stopped ({_SIGNAL[0].name}). {_resume_hint(job, out_dir, hydra_cfg)}", file=sys.stderr)
-        sys.exit(128 + int(_SIGNAL[0]))
+        _die_by(_SIGNAL[0])
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 _SIGNAL = [signal.SIGINT]  # which signal stopped a single run
@@ -82,29 +86,49 @@ def _disk_problem(err: Exception) -> str | None:
             "paths.cache_dir at another disk, then rerun.")
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (kill, a scheduler's stop) unwinds like Ctrl-C: the same message, nothing half-written."""
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (kill, a scheduler's stop) unwinds like Ctrl-C: the same message and resume command. Only where
+    nobody else handles it (a launcher's handler or an inherited ignore stays) and not under torchrun, whose
+    agent SIGTERMs the other ranks when one fails. Returns the handler to restore, None if none was set."""
+    from dialsum.sweep.devices import launched_distributed
+
+    _SIGNAL[0] = signal.SIGINT
+
     def handler(signum: int, frame: object) -> None:
         _SIGNAL[0] = signal.Signals(signum)
         raise KeyboardInterrupt
 
     try:
-        signal.signal(signal.SIGTERM, handler)
+        if launched_distributed() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return None
+        return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread (an embedding app): keep its handlers
-        pass
+        return None
+
+
+def _die_by(sig: signal.Signals) -> NoReturn:
+    """End as the signal would have: a shell loop (`for s in 1 2 3; do python train.py ...`) then stops too."""
+    logging.shutdown()
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    sys.exit(128 + int(sig))  # only if the signal is blocked
 
 
 def _resume_hint(job: str, out_dir: Path, hydra_cfg) -> str:
     """How to go on: resume from the run folder's last checkpoint, or say that there is none yet."""
+    from dialsum.engine.checkpoints import latest_checkpoint
+
     if job != "train":
         return "Nothing was written; rerun the command."
-    if not any((out_dir / "checkpoints").glob("checkpoint-*")):
+    checkpoint = latest_checkpoint(out_dir)
+    if checkpoint is None:
         return "No checkpoint was saved yet (one every training.save_steps steps); rerun the command."
-    overrides = [o for o in hydra_cfg.overrides.task
-                 if not o.startswith(("hydra.run.dir=", "training.resume_from_checkpoint="))]
-    command = " ".join(shlex.quote(o) for o in [*overrides, f"hydra.run.dir={out_dir}",
-                                                 "training.resume_from_checkpoint=true"])
-    return f"To resume from the last checkpoint in {out_dir / 'checkpoints'}:\n  python train.py {command}"
+    given = [*hydra_cfg.overrides.hydra, *hydra_cfg.overrides.task]
+    kept = [o for o in given if o.lstrip("+~").split("=", 1)[0]
+            not in ("hydra.run.dir", "hydra.mode", "training.resume_from_checkpoint")]
+    command = " ".join(shlex.quote(o) for o in [*sys.argv[:1], *kept, f"hydra.run.dir={out_dir}",
+                                                 f"training.resume_from_checkpoint={checkpoint}"])
+    return f"To resume from its last checkpoint:\n  python {command}"
 
 
 def _holds_only_hydra_files(out_dir: Path) -> bool:

@@ -38,8 +38,8 @@ _QUOTES = str.maketrans({
     "\u300c": '"', "\u300d": '"', "\u300e": '"', "\u300f": '"', "\u00ab": '"', "\u00bb": '"',
     "\u2039": "'", "\u203a": "'", "\u200b": None, "\ufeff": None,
 })
-_NEWLINES_RE = re.compile(r"\r\n?")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NUL and other C0 controls (tab, newline kept)
+_NEWLINES_RE = re.compile(r"\r\n?|[\x0b\x0c]")  # vertical tab: Office's line break inside a cell
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # NUL and other C0 controls (tab, newline kept)
 _HSPACE_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _SPACE_AROUND_NEWLINE_RE = re.compile(r" ?\n[ \n]*")  # also blank lines between turns
 MAX_REPEAT = 2

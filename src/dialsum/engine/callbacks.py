@@ -27,7 +27,7 @@ class NanGuard(TrainerCallback):
 
     @staticmethod
     def _check(args: Any, state: Any, what: str, value: float | None) -> None:
-        """Raise on a NaN/inf value (fp16's skipped overflow steps show in grad_norm, never in the loss)."""
+        """Raise on a NaN/inf value (under fp16, HF filters the grad scaler's skipped overflow steps out of it)."""
         if value is not None and not math.isfinite(value):
             overflow = (" With fp16 on, this is often float16 overflow (T5/mT5 especially): try hardware=bf16 "
                         "or fp32 (hardware=gpu).") if getattr(args, "fp16", False) else ""
@@ -79,6 +79,7 @@ class MetricHistory(TrainerCallback):
 
     def __init__(self) -> None:
         self.evaluations: list[dict[str, Any]] = []
+        self._rebuilt: set[int] = set()  # steps read back from a resumed checkpoint
 
     def on_train_begin(self, args, state, control, **kwargs):
         """Resumed: the checkpoint's log history holds the earlier evaluations (the kept best may be one)."""
@@ -86,9 +87,11 @@ class MetricHistory(TrainerCallback):
             for entry in state.log_history:
                 if any(k.startswith("eval_") for k in entry) and entry.get("step", 0) <= state.global_step:
                     self._add(int(entry["step"]), entry)
+                    self._rebuilt.add(int(entry["step"]))
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        self._add(state.global_step, metrics or {})
+        if state.global_step not in self._rebuilt:  # eval_on_start re-scores the resumed step: once is enough
+            self._add(state.global_step, metrics or {})
 
     def _add(self, step: int, metrics: dict[str, Any]) -> None:
         """One evaluation under public names."""

@@ -153,11 +153,14 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | bool | None:
     if value in (None, False):
         return None
     if value is True:
-        if not any((out_dir / "checkpoints").glob("checkpoint-*")):
+        from dialsum.engine.checkpoints import latest_checkpoint
+
+        latest = latest_checkpoint(out_dir)  # HF's own choice (the highest number) may be a half-written one
+        if latest is None:
             raise DialsumError(f"training.resume_from_checkpoint=true, but {out_dir / 'checkpoints'} holds no "
-                               "checkpoint (one is saved every training.save_steps steps). Resume needs the "
-                               "stopped run's folder (hydra.run.dir=<it>); or train from the start without it.")
-        return True
+                               "complete checkpoint (one is saved every training.save_steps steps). Resume needs "
+                               "the stopped run's folder (hydra.run.dir=<it>); or train from the start without it.")
+        return str(latest)
     if not Path(value).is_dir():
         raise DialsumError(f"training.resume_from_checkpoint={value!r}: no such checkpoint folder.")
     return str(value)

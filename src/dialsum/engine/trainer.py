@@ -109,22 +109,26 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
             hint = f" Did you mean training.{close[0]}?" if close else ""
             raise DialsumError(f"training.{key} is not a TrainingArguments field (transformers 5).{hint}")
     user.update(_warmup(user.pop("warmup_steps", None), cfg.training.get("warmup_ratio")))
-    hw = cfg.hardware
-    objective = cfg.objective
-    return args_cls(
-        **user,
+    hw, objective, precision = cfg.hardware, cfg.objective, precision_flags(cfg.hardware)
+    own = dict(
         output_dir=str(out_dir / "checkpoints"),
         report_to="none",  # dialsum logs itself (csv, wandb): one naming scheme
-        logging_nan_inf_filter=False,  # HF's filter logs a NaN loss as the window's average (0.0 once the weights
-                                       # are NaN): NanGuard must see the real value to fail the run
+        # HF's filter logs a NaN loss as the window's average (0.0 once the weights are NaN), so NanGuard must
+        # see the real value; under fp16 the grad scaler skips an overflowing step and training recovers: filter
+        logging_nan_inf_filter=bool(precision["fp16"]),
         load_best_model_at_end=True,
         metric_for_best_model=trainer_key(objective.metric),
         greater_is_better=objective.direction == "maximize",
         prediction_loss_only=True,
         use_cpu=hw.accelerator == "cpu",
-        **precision_flags(hw),  # hardware.fp16 / bf16, or hardware.precision when set
+        **precision,  # hardware.fp16 / bf16, or hardware.precision when set
         **_checkpointing(args_cls, bool(hw.gradient_checkpointing)),
     )
+    taken = sorted(set(user) & set(own))
+    if taken:
+        raise DialsumError(f"training.{taken[0]} is set by dialsum itself (from objective.*, hardware.* or the "
+                           "run folder); remove it from training.")
+    return args_cls(**user, **own)
 
 
 def _warmup(steps: int | float | None, ratio: float | None) -> dict[str, int | float]:

@@ -94,7 +94,7 @@ def check_hardware(hardware: Any, model: Any = None) -> None:
     if (flags["fp16"] or flags["bf16"]) and hardware.accelerator != "cuda":
         raise DialsumError("fp16/bf16 mixed precision needs a CUDA GPU (accelerator=cuda); use hardware=gpu / "
                            "fp16_ckpt / bf16 on a GPU machine, or hardware=cpu with fp32.")
-    if flags["fp16"] and model is not None and model.fp16_overflows:
+    if flags["fp16"] and model is not None and model.get("fp16_overflows", False):  # a user's older model yaml
         log.warning("fp16 with model=%s: its activations are known to overflow float16 (NaN loss; "
                     "model.fp16_overflows); prefer hardware=bf16 (Ampere or newer GPUs) or fp32 (hardware=gpu).",
                     model.name)

@@ -17,6 +17,9 @@ def _default_mode() -> int:
     return (stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH) & ~umask
 
 
+_MODE = _default_mode()  # once: umask can only be read by setting it, which is not thread-safe
+
+
 def write_text(path: Path, text: str, newline: str | None = None) -> None:
     """Write text so readers see the old file or the new one, never half of it."""
     if newline is None:
@@ -32,7 +35,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, _default_mode())
+        os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,6 +18,10 @@ COMPLETED = "completed"
 HYDRA_CONFIG = Path(".hydra") / "config.yaml"
 SEED_KEY = "training.seed"
 MAX_LABEL_KEYS = 3  # settings named in a group's label; more are counted
+# Settings that change no score (what is evaluated how fast, a warning's threshold, where a run resumed from)
+NOT_DEFINING = ("training.resume_from_checkpoint", "training.per_device_eval_batch_size", "generation.batch_size",
+                "generation.grow_factor", "data.min_val_rows", "data.min_val_fraction",
+                "hardware.gradient_checkpointing")
 
 
 @dataclass
@@ -98,19 +102,29 @@ def _read_job(job_dir: Path) -> tuple[Job | None, str]:
 
 def _name_configurations(jobs: list[Job]) -> None:
     """Runs of one model under different settings (init, learning rate, ...) are different arms, not more
-    seeds of one: each gets a label naming the settings that set it apart, e.g. `kobart (model.init=scratch)`."""
+    seeds of one: each arm gets a label naming the settings that set it apart, e.g. `kobart (model.init=scratch)`.
+    A key only some runs have (added by a later dialsum) and settings that change no score split nothing."""
     by_model: dict[str, list[Job]] = {}
     for job in jobs:
         by_model.setdefault(job.model, []).append(job)
     for model, group in by_model.items():
-        keys = sorted({k for j in group for k in j.settings})
-        differ = [k for k in keys if len({repr(j.settings.get(k)) for j in group}) > 1]
-        if not differ:
-            continue
+        shared = set.intersection(*(set(j.settings) for j in group))
+        differ = sorted(k for k in shared if not k.startswith(NOT_DEFINING)
+                        and len({repr(j.settings[k]) for j in group}) > 1)
+        arms: dict[tuple[str, ...], list[Job]] = {}
         for job in group:
-            named = [f"{k}={job.settings.get(k)}" for k in differ[:MAX_LABEL_KEYS]]
-            more = f", +{len(differ) - MAX_LABEL_KEYS} more" if len(differ) > MAX_LABEL_KEYS else ""
-            job.model = f"{model} ({', '.join(named)}{more})"
+            arms.setdefault(tuple(repr(job.settings[k]) for k in differ), []).append(job)
+        if len(arms) < 2:
+            continue
+        more = f", +{len(differ) - MAX_LABEL_KEYS} more" if len(differ) > MAX_LABEL_KEYS else ""
+        labels: set[str] = set()
+        for number, members in enumerate(arms.values(), start=1):
+            named = ", ".join(f"{k}={members[0].settings[k]}" for k in differ[:MAX_LABEL_KEYS])
+            label = f"{model} ({named}{more})"
+            label = f"{label} #{number}" if label in labels else label  # arms that differ beyond the named keys
+            labels.add(label)
+            for job in members:
+                job.model = label
 
 
 def _read_examples(path: Path) -> dict[str, float]:
