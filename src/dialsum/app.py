@@ -40,7 +40,7 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
 
         return predict(cfg, out_dir)
     except DialsumError as err:
-        if hydra_cfg.mode == RunMode.MULTIRUN:
+        if not single:
             raise  # the sweeper records the failure and goes on
         log_to_files(log, err)
         if fresh:
