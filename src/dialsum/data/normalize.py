@@ -2,9 +2,10 @@
 
 - ``none``: the text is returned unchanged.
 - ``light``: curly, full-width and corner/angle quotes (``“”「」『』«»`` -> ``"``, ``‘’‹›`` -> ``'``); CRLF/CR
-  become LF; zero-width spaces, stray BOMs and control characters (NUL, ...) are removed; runs of horizontal
-  whitespace (spaces, tabs, no-break, thin, narrow and ideographic spaces) become one space; spaces around line breaks are removed, blank lines
-  dropped and the ends stripped. The ``\\n`` between turns stays.
+  (and vertical tabs, Office's line break in a cell) become LF; zero-width spaces, stray BOMs and control
+  characters (NUL, ...) are removed; runs of horizontal whitespace (spaces, tabs, no-break, thin, narrow and
+  ideographic spaces) become one space; spaces around line breaks are removed, blank lines dropped and the ends
+  stripped. The ``\\n`` between turns stays.
 - ``medium``: ``light`` plus NFKC on non-Hangul text only (full-width ``ＡＢＣ１２３！`` -> ``ABC123!``)
   and runs of one character repeated 3+ times cut to 2 (``ㅋㅋㅋㅋ`` -> ``ㅋㅋ``, ``!!!!`` -> ``!!``).
 
