@@ -141,7 +141,11 @@ def throughput_per_hour(trials: list[FrozenTrial], now: dt.datetime) -> float | 
     parallel workers are both accounted for: the union of the trials' running intervals)."""
     intervals = sorted((t.datetime_start, t.datetime_complete or now) for t in trials
                        if t.datetime_start is not None and t.state != TrialState.WAITING)
-    finished = sum(1 for t in trials if t.state.is_finished() and t.datetime_complete is not None)
+    from dialsum.sweep.retries import requeued_numbers
+
+    rerun = requeued_numbers(trials)  # stopped by Ctrl-C or a dead worker: its params ran again, not a result
+    finished = sum(1 for t in trials if t.state.is_finished() and t.datetime_complete is not None
+                   and t.number not in rerun)
     busy, end = 0.0, None
     for start, stop in intervals:
         if end is None or start > end:
