@@ -90,13 +90,14 @@ def side_stats(trials: list[dict], wall_s: float, grid: dict, n_evals: int) -> d
         if to_best is None and t in full and grid["best"] - t["best"] <= MAX_DIFF:
             to_best = cum
     busy = sum(t["busy_s"] for t in trials)
+    ran = [t for t in trials if t["start"] != float("inf")]  # a reused duplicate ran no job: not a trial's overhead
     hits = [t["end"] for t in full if grid["best"] - t["best"] <= MAX_DIFF]
     return {"best": max((t["best"] for t in full), default=None), "steps": sum(t["steps"] for t in trials),
             "steps_to_grid_best": to_best, "share_to_grid_best": ratio(to_best, grid["steps"]),
             "s_to_grid_best": round(min(hits) - trials[0]["start"], 1) if hits else None,
             "wall_s": round(wall_s, 2), "busy_s": round(busy, 2), "n_trials": len(trials), "n_full": len(full),
             "utilisation": round(busy / (N_JOBS * wall_s), 3),
-            "overhead_per_trial_s": round((N_JOBS * wall_s - busy) / max(1, len(trials)), 2),
+            "overhead_per_trial_s": round((N_JOBS * wall_s - busy) / max(1, len(ran)), 2), "n_ran": len(ran),
             "trials": trials}
 
 
@@ -137,6 +138,8 @@ def run_ray(bench: Bench, base: list[str], space: list[str], args: argparse.Name
                          str(work / "out.json")], args.cache_dir, f"{name}_seed{seed}",
                         env={"RAY_USAGE_STATS_ENABLED": "0"})
     out = read_json(work / "out.json")
+    if out["errors"]:  # a crashing trainable would quietly shrink the Ray side
+        raise SystemExit(f"{name} seed {seed}: {out['errors']} Ray trial(s) raised; see {work}")
     rows = [ray_row(r, n_evals) for r in out["records"]]
     return rows, wall, {k: out[k] for k in ("init_s", "fit_s", "process_s", "errors", "n_results")}
 

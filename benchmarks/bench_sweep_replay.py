@@ -55,6 +55,10 @@ CASES = {"default": {}, "hyperband": {"pruner.name": "hyperband"},
          "hyperband bootstrap_count=2": {"pruner.name": "hyperband", "pruner.bootstrap_count": 2},
          "n_startup_trials=2": {"sampler.n_startup_trials": 2}, "pruner none": {"pruner.name": "none"},
          "sampler random": {"sampler.name": "random"},
+         "reduction_factor=2": {"pruner.reduction_factor": 2}, "reduction_factor=4": {"pruner.reduction_factor": 4},
+         "multivariate=false": {"sampler.multivariate": False}, "constant_liar=false": {"sampler.constant_liar": False},
+         "n_startup_trials=6": {"sampler.n_startup_trials": 6},
+         "reduction_factor=2 multivariate=false": {"pruner.reduction_factor": 2, "sampler.multivariate": False},
          "random search": {"sampler.name": "random", "pruner.name": "none"},  # the peer, same budget
          "sampler GP": {"sampler": GP},
          # the batch-synchronous peer: hydra-optuna-sweeper's loop and its default TPESampler (BatchSync)
