@@ -42,24 +42,16 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
     except DialsumError as err:
         if not single:
             raise  # the sweeper records the failure and goes on
-        log_to_files(log, err)
-        if fresh:
-            _remove_partial_output(out_dir)
-        print(f"dialsum: error: {err}", file=sys.stderr)
-        sys.exit(USER_ERROR_EXIT)
+        _fail(err, USER_ERROR_EXIT, out_dir if fresh else None)
     except TrainingDiverged as err:
         if not single:
             raise  # the sweeper fails the trial and goes on
-        log_to_files(log, err)
-        print(f"dialsum: error: {err}", file=sys.stderr)  # the run folder keeps its log and metrics.csv
-        sys.exit(1)
+        _fail(err, 1)  # the run folder keeps its log and metrics.csv
     except Exception as err:  # noqa: BLE001 - only a full or read-only disk is turned into a message
         message = _disk_problem(err)
         if not single or message is None:
             raise
-        log_to_files(log, DialsumError(message))
-        print(f"dialsum: error: {message}", file=sys.stderr)
-        sys.exit(1)
+        _fail(DialsumError(message), 1)
     except KeyboardInterrupt:
         if not single:
             raise
@@ -68,6 +60,15 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(error: BaseException, code: int, remove: Path | None = None) -> NoReturn:
+    """One line on stderr (the log file keeps it too), no traceback; `remove`: a folder this run only began."""
+    log_to_files(log, error)
+    if remove is not None:
+        _remove_partial_output(remove)
+    print(f"dialsum: error: {error}", file=sys.stderr)
+    sys.exit(code)
 
 
 _SIGNAL = [signal.SIGINT]  # which signal stopped a single run

@@ -31,7 +31,7 @@ def read_dialogue_csv(path: str | Path, require_summary: bool, keep_empty: bool 
     frame.columns = _canonical_columns(list(frame.columns))
     required = REQUIRED_COLUMNS + ((SUMMARY_COLUMN,) if require_summary else ())
     missing = [c for c in required if c not in frame.columns]
-    if missing and len(frame.columns) == 1 and (sep := next((c for c in ";\t|" if c in frame.columns[0]), None)):
+    if missing and len(frame.columns) == 1 and (sep := _other_separator(frame.columns[0])):
         raise DialsumError(f"{path}: the header is one column ({frame.columns[0]!r}): the file is separated by "
                            f"{sep!r}, not commas. Re-export it as CSV with commas (UTF-8).")
     if missing:
@@ -63,8 +63,7 @@ def _read_utf8(path: Path) -> pd.DataFrame:
                            "file.") from None
     except (pd.errors.ParserError, csv.Error) as err:
         with path.open(encoding="utf-8", errors="replace") as fh:
-            header = fh.readline()
-        sep = next((c for c in "\t;|" if c in header and "," not in header), None)
+            sep = _other_separator(fh.readline())
         if sep:
             raise DialsumError(f"{path}: the file is separated by {sep!r}, not commas. Re-export it as CSV with "
                                "commas (UTF-8).") from None
@@ -72,6 +71,11 @@ def _read_utf8(path: Path) -> pd.DataFrame:
         raise DialsumError(f"{path}: not a readable CSV ({detail}). Fields must be separated by commas, and a "
                            "field holding commas, quotes or line breaks must be in double quotes (\"...\"); "
                            "re-export the file as CSV (UTF-8).") from None
+
+
+def _other_separator(header: str) -> str | None:
+    """The `;`, tab or `|` a header without commas is separated by (an export with another delimiter)."""
+    return None if "," in header else next((c for c in ";\t|" if c in header), None)
 
 
 def _canonical_columns(columns: list[str]) -> list[str]:
