@@ -44,6 +44,8 @@ def _chunks(path: Path) -> Iterator[bytes]:
             continue
         _crc, length, kind = struct.unpack("<IHB", data[pos:pos + RECORD_HEADER])
         pos += RECORD_HEADER
+        if pos + length > len(data):  # the writer is still appending this record
+            return
         payload, pos = data[pos:pos + length], pos + length
         if kind == FULL:
             yield payload
@@ -94,12 +96,18 @@ def read_offline_run(run_dir: Path) -> dict[str, Any]:
 
 def read_finished_run(run_dir: Path) -> dict[str, Any]:
     """read_offline_run once the exit record is on disk: wandb-core writes the file shortly after finish() returns."""
+    from google.protobuf.message import DecodeError
+
     deadline = time.monotonic() + FLUSH_TIMEOUT_S
-    run = read_offline_run(run_dir)
-    while run["exit_code"] is None and time.monotonic() < deadline:
+    while True:
+        try:  # a read racing wandb-core's writer can see a record half on disk (CI, stop 26)
+            run = read_offline_run(run_dir)
+            if run["exit_code"] is not None or time.monotonic() >= deadline:
+                return run
+        except DecodeError:
+            if time.monotonic() >= deadline:
+                raise
         time.sleep(FLUSH_POLL_S)
-        run = read_offline_run(run_dir)
-    return run
 
 
 def offline_runs(root: Path) -> list[Path]:
