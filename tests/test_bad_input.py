@@ -168,3 +168,45 @@ def test_a_full_disk_is_one_message(tmp_path: Path, cache_dir: Path) -> None:
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1 and "No space left on device" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "paths.cache_dir at another disk" in result.stderr
+
+
+def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path, cache_dir: Path,
+                                                                  good_csv: Path) -> None:
+    """`train.py -m a=1,2` (Hydra's basic sweeper, here over joblib workers): the job with a missing file is one line
+    naming it, the other job trains, and the command exits 2 once both ran, without Hydra's traceback."""
+    sweep = tmp_path / "mr"
+    args = [*_csv_args(tmp_path / "nope.csv", good_csv), f"hydra.sweep.dir={sweep}", "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2"]
+    args[1] = f"data.train_path={good_csv},{tmp_path / 'nope.csv'}"
+    result = run_cli(["-m", *args], tmp_path, cache_dir)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "Error executing job" not in result.stderr, result.stderr[-3000:]
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("dialsum: error:")]
+    assert f"job {sweep / '1'} (" in line and "data file not found" in line and "nope.csv" in line, line
+    assert "1 of 2 jobs failed; the other 1 finished." in result.stderr
+    assert (sweep / "0" / "metrics.json").is_file()
+    assert "data file not found" in (sweep / "1" / "train.log").read_text(encoding="utf-8")  # the job's own log says why
+
+
+def test_plain_multirun_shows_a_bugs_traceback_and_exits_1(capsys) -> None:
+    """A job that failed on a bug (not the input) keeps its stack, once; the exit code says it was not the input."""
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    from dialsum.errors import DialsumError
+    from hydra_plugins.dialsum_sweeper.basic_sweeper import _exit, _report
+
+    def failed(err: Exception, num: int) -> JobReturn:
+        try:
+            raise err
+        except Exception as raised:  # noqa: BLE001 - a traceback, as the job had
+            hydra_cfg = OmegaConf.create({"hydra": {"runtime": {"output_dir": f"mr/{num}"}}})
+            return JobReturn(overrides=[f"x={num}"], hydra_cfg=hydra_cfg, status=JobStatus.FAILED,
+                             _return_value=raised)
+
+    errors = [_report(failed(ZeroDivisionError("boom"), 0)), _report(failed(DialsumError("bad path"), 1))]
+    with pytest.raises(SystemExit) as stop:
+        _exit(errors, 3)
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.count("Traceback") == 1 and "ZeroDivisionError: boom" in err
+    assert "dialsum: error: job mr/1 (x=1): bad path" in err and "2 of 3 jobs failed; the other 1 finished." in err

@@ -124,6 +124,7 @@ def test_the_last_trial_takes_the_finished_workers_cores(tmp_path: Path, cache_d
     assert not list((sweep_dir / ".dialsum_cores").iterdir())
 
 
+@pytest.mark.slow  # ~20 s: two sweeps
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to lend one")
 def test_lent_cores_never_change_what_a_trial_trains(tmp_path: Path, cache_dir: Path) -> None:
     """The same trial, once with its sweep's other worker idle (its core lent) and once without: the trained

@@ -192,6 +192,7 @@ def test_early_stopping_ends_training(tmp_path: Path, cache_dir: Path) -> None:
     assert metrics["global_step"] == 4 and metrics["n_evaluations"] == 2
 
 
+@pytest.mark.slow  # ~18 s: a run, a crash, a refused resume and a resume
 def test_a_crashed_run_resumes_its_csv_log_and_an_error_on_the_way_keeps_its_checkpoints(
         tmp_path: Path, cache_dir: Path) -> None:
     """Resuming: a mistyped value must not delete the checkpoints, and the resumed log keeps the first run's rows."""

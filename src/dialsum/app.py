@@ -39,19 +39,15 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
         from dialsum.engine.predict import predict
 
         return predict(cfg, out_dir)
-    except DialsumError as err:
-        if not single:
-            raise  # the sweeper records the failure and goes on
-        _fail(err, USER_ERROR_EXIT, out_dir if fresh else None)
-    except TrainingDiverged as err:
-        if not single:
-            raise  # the sweeper fails the trial and goes on
-        _fail(err, 1)  # the run folder keeps its log and metrics.csv
-    except Exception as err:  # noqa: BLE001 - only a full or read-only disk is turned into a message
-        message = _disk_problem(err)
-        if not single or message is None:
+    except Exception as err:  # noqa: BLE001 - only a user's problem is turned into a message
+        message = describe_failure(err)
+        if message is None:
             raise
-        _fail(DialsumError(message), 1)
+        if not single:
+            log_to_files(log, message)  # the job's log says why; the sweeper reports it and goes on
+            raise
+        remove = out_dir if fresh and isinstance(err, DialsumError) else None  # a diverged run keeps its log
+        _fail(message, USER_ERROR_EXIT if isinstance(err, DialsumError) else 1, remove)
     except KeyboardInterrupt:
         if not single:
             raise
@@ -62,13 +58,20 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _fail(error: BaseException, code: int, remove: Path | None = None) -> NoReturn:
+def _fail(message: str, code: int, remove: Path | None = None) -> NoReturn:
     """One line on stderr (the log file keeps it too), no traceback; `remove`: a folder this run only began."""
-    log_to_files(log, error)
+    log_to_files(log, message)
     if remove is not None:
         _remove_partial_output(remove)
-    print(f"dialsum: error: {error}", file=sys.stderr)
+    print(f"dialsum: error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def describe_failure(err: BaseException) -> str | None:
+    """What the user can fix (bad input, a diverged run, the disk) in one message; None for a bug."""
+    if isinstance(err, (DialsumError, TrainingDiverged)):
+        return str(err)
+    return _disk_problem(err) if isinstance(err, Exception) else None
 
 
 _SIGNAL = [signal.SIGINT]  # which signal stopped a single run

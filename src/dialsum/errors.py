@@ -13,7 +13,7 @@ class TrainingDiverged(Exception):
     """Training produced a NaN/inf loss; the trial is failed, the sweep goes on."""
 
 
-def log_to_files(logger: logging.Logger, err: BaseException) -> None:
+def log_to_files(logger: logging.Logger, err: BaseException | str) -> None:
     """Keep the error in the run's log file without printing it twice: the caller prints it to stderr once."""
     record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s", (err,), None)
     for handler in logging.getLogger().handlers + logger.handlers:
