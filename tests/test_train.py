@@ -204,12 +204,27 @@ def test_a_crashed_run_resumes_its_csv_log_and_an_error_on_the_way_keeps_its_che
     typo = run_cli([*common, "training.resume_from_checkpoint=true", "training.learning_rate=-1"], tmp_path,
                    cache_dir)
     assert typo.returncode == 2 and (run_dir / "checkpoints" / "checkpoint-2").is_dir()
+    assert "learning_rate=-1" not in (run_dir / ".hydra" / "overrides.yaml").read_text(encoding="utf-8")
     resumed = run_cli([*common, f"training.resume_from_checkpoint={run_dir / 'checkpoints' / 'checkpoint-2'}"],
                       tmp_path, cache_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _csv_keys(run_dir / "metrics.csv") == uninterrupted  # steps 1-2 kept, 3-4 logged once, not twice
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["n_evaluations"] == 2 and metrics["best_step"] in (2, 4)  # the step-2 evaluation is not lost
+
+
+def test_a_refused_rerun_into_a_run_folder_leaves_its_config(tmp_path: Path, cache_dir: Path) -> None:
+    """Hydra rewrites .hydra/*.yaml before the job; a refused resume must not leave its settings beside the model."""
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    earlier = {name: f"# the earlier run's {name}\n" for name in ("config.yaml", "hydra.yaml", "overrides.yaml")}
+    (run_dir / ".hydra").mkdir()
+    for name, text in earlier.items():
+        (run_dir / ".hydra" / name).write_text(text, encoding="utf-8")
+    typo = run_cli(["debug=fast", f"hydra.run.dir={run_dir}", "training.learning_rate=-1"], tmp_path, cache_dir)
+    assert typo.returncode == 2 and "learning_rate" in typo.stderr, typo.stderr[-3000:]
+    assert {name: (run_dir / ".hydra" / name).read_text(encoding="utf-8") for name in earlier} == earlier
+    assert (run_dir / "checkpoints").is_dir()
 
 
 def _csv_keys(path: Path) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from omegaconf import DictConfig
 
+from dialsum import kept_config
 from dialsum.errors import USER_ERROR_EXIT, DialsumError, TrainingDiverged, log_to_files
 
 log = logging.getLogger("dialsum")
@@ -46,6 +47,8 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
         if not single:
             log_to_files(log, message)  # the job's log says why; the sweeper reports it and goes on
             raise
+        if isinstance(err, DialsumError) and not fresh:
+            kept_config.restore()  # a refused rerun (a resume with a typo) leaves the earlier run's config
         remove = out_dir if fresh and isinstance(err, DialsumError) else None  # a diverged run keeps its log
         _fail(message, USER_ERROR_EXIT if isinstance(err, DialsumError) else 1, remove)
     except KeyboardInterrupt:
