@@ -79,7 +79,7 @@ def test_phase_pair_log_uniform_probabilities_nested_normal(conf_copy: Path) -> 
     ({"method": "random", "metric": {"name": "eval/bleu"}, "parameters": {"seed": {"value": 1}}},
      "metric.name='eval/bleu' is not a metric dialsum logs"),
     ({"method": "grid", "metric": {"name": "eval/loss", "goal": "minimize"},
-      "parameters": {"warmup_ratio": {"min": 0.0, "max": 0.3}}}, "method grid needs `values`"),
+      "parameters": {"warmup_ratio": {"min": 0.0, "max": 0.3}}}, "method grid takes `values`, int_uniform or q_uniform"),
 ])
 def test_bad_files_are_one_clear_error(tmp_path: Path, conf_copy: Path, body: dict, message: str) -> None:
     path = tmp_path / "sweep.yaml"
@@ -161,3 +161,51 @@ def test_w_and_b_features_without_a_counterpart_are_refused(tmp_path: Path, conf
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     with pytest.raises(DialsumError, match=message.replace("(", r"\(").replace(")", r"\)")):
         import_wandb(path, "bad", conf_copy)
+
+
+def _import(tmp_path: Path, conf_copy: Path, spec: dict) -> tuple[dict, list[str]]:
+    """Write spec as a W&B file, convert it; the preset and the notes."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    out, notes = import_wandb(path, "mine", conf_copy, force=True)
+    return yaml.safe_load(out.read_text(encoding="utf-8")), notes
+
+
+def test_command_arguments_carry_over_and_the_rest_is_said(tmp_path: Path, conf_copy: Path) -> None:
+    """`command:` held the model and data of the W&B sweep; dropping them silently trained the default model."""
+    preset, notes = _import(tmp_path, conf_copy, {
+        "program": "scripts/finetune.py", "method": "random", "metric": {"name": "eval/loss", "goal": "minimize"},
+        "command": ["${env}", "python", "${program}", "model=t5", "--data=dialogsum_ko", "--lr=3e-4", "--fp16",
+                    "${args_no_hyphens}"],
+        "parameters": {"learning_rate": {"values": [1e-4, 2e-4]}, "seed": {"value": 7}}})
+    assert {"override /model": "t5"} in preset["defaults"] and {"override /data": "dialogsum_ko"} in preset["defaults"]
+    assert preset["hydra"]["sweeper"]["params"]["training.learning_rate"] == "choice(0.0001, 0.0002)"  # not 3e-4
+    assert preset["training"]["seed"] == 7 and preset["hydra"]["sweeper"]["study_name"].startswith("mine_")
+    assert any("program scripts/finetune.py is not run" in n for n in notes)
+    assert any("--fp16 dropped" in n for n in notes)
+
+
+def test_two_w_and_b_names_for_one_key_are_refused(tmp_path: Path, conf_copy: Path) -> None:
+    """encoder.dropout and decoder.dropout both resolve to model.dropout: one of them used to vanish."""
+    spec = {"method": "random", "metric": {"name": "eval/loss", "goal": "minimize"},
+            "parameters": {"encoder": {"parameters": {"dropout": {"values": [0.1, 0.2]}}},
+                           "decoder": {"parameters": {"dropout": {"values": [0.3, 0.4]}}}}}
+    with pytest.raises(DialsumError, match="'decoder.dropout' and 'encoder.dropout' both map to model.dropout"):
+        _import(tmp_path, conf_copy, spec)
+
+
+def test_grid_q_uniform_and_integer_keys_follow_w_and_b(tmp_path: Path, conf_copy: Path) -> None:
+    """W&B's grid takes q_uniform as np.arange(min, max, q); a float distribution on a batch size draws integers."""
+    preset, _ = _import(tmp_path, conf_copy, {
+        "method": "grid", "metric": {"name": "eval/loss", "goal": "minimize"},
+        "parameters": {"warmup_ratio": {"distribution": "q_uniform", "min": 0.0, "max": 0.2, "q": 0.1},
+                       "batch_size": {"distribution": "q_uniform", "min": 8, "max": 32, "q": 8}}})
+    params = preset["hydra"]["sweeper"]
+    assert params["params"]["training.warmup_ratio"] == "choice(0.0, 0.1)"
+    assert params["params"]["training.per_device_train_batch_size"] == "choice(8, 16, 24)" and params["n_trials"] == 6
+    preset, notes = _import(tmp_path, conf_copy, {
+        "method": "random", "metric": {"name": "eval/loss", "goal": "minimize"},
+        "parameters": {"batch_size": {"distribution": "log_uniform_values", "min": 4, "max": 32}}})
+    assert preset["hydra"]["sweeper"]["params"]["training.per_device_train_batch_size"] == \
+        "tag(log, int(interval(4, 32)))"
+    assert any("takes integers" in n for n in notes)

@@ -39,7 +39,7 @@ ALIASES: dict[str, str] = {
 GROUPS = ("model", "data", "hardware", "logger", "experiment")  # config groups: a value picks a yaml file
 
 
-def resolve_key(name: str, known_keys: set[str]) -> str:
+def resolve_key(name: str, known_keys: dict[str, Any] | set[str]) -> str:
     """The dialsum key for a W&B parameter name (nested names joined with '.')."""
     leaf = name.rsplit(".", 1)[-1]
     for candidate in (name, leaf):
@@ -53,12 +53,12 @@ def resolve_key(name: str, known_keys: set[str]) -> str:
                        f"training.learning_rate) or a name from the alias table (README, 'W&B sweep files').")
 
 
-def leaf_keys(node: Any, prefix: str = "") -> set[str]:
-    """Dotted keys of a composed config, for name resolution and suggestions."""
-    keys: set[str] = set()
+def leaf_keys(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted keys of a composed config with their default values, for name resolution, suggestions and types."""
+    keys: dict[str, Any] = {}
     for key, value in node.items():
         dotted = f"{prefix}{key}"
-        keys.add(dotted)
+        keys[dotted] = value
         if isinstance(value, dict):
-            keys |= leaf_keys(value, dotted + ".")
+            keys.update(leaf_keys(value, dotted + "."))
     return keys

@@ -16,6 +16,7 @@ import yaml
 from dialsum.engine.metric_names import EVAL_METRICS
 from dialsum.errors import DialsumError
 from dialsum.sweep.wandb_aliases import GROUPS, leaf_keys, resolve_key
+from dialsum.sweep.wandb_command import command_values
 from dialsum.sweep.wandb_params import distribution, number
 
 SAMPLERS = {"grid": "grid", "random": "random", "bayes": "tpe"}
@@ -33,7 +34,11 @@ def import_wandb(path: Path, name: str, conf_dir: Path, force: bool = False) -> 
         raise DialsumError(f"{out} exists; pick another --name or pass --force to replace it.")
     notes: list[str] = []
     known = leaf_keys(_compose(conf_dir))
-    params, fixed = _parameters(spec.get("parameters") or {}, known, notes)
+    params, fixed = _parameters(spec.get("parameters") or {}, known, notes, spec.get("method") == "grid", {})
+    for arg, value in command_values(spec, notes).items():  # the parameters win over the command's values
+        key = resolve_key(arg, known)
+        if key not in params:
+            fixed.setdefault(key, number(value))
     for key in _default_space(conf_dir):  # the sweeper's default space would be merged in: hold it fixed
         params.setdefault(key, f"${{{key}}}")
     sweeper = _sweeper(spec, name, params, notes)
@@ -120,7 +125,8 @@ def _grid_size(params: dict[str, str]) -> int:
     grid = parse_space({k: v for k, v in params.items() if not v.startswith("${")}, []).grid
     continuous = [key for key, values in grid.items() if not values]
     if continuous:
-        raise DialsumError(f"method grid needs `values` for every parameter; {', '.join(continuous)} is continuous.")
+        raise DialsumError(f"method grid takes `values`, int_uniform or q_uniform parameters (as W&B's grid); "
+                           f"{', '.join(continuous)} is continuous.")
     return math.prod(len(values) for values in grid.values())
 
 
@@ -167,9 +173,10 @@ def _pruner(early: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
     return {"name": "successive_halving", "min_resource": min_r, "reduction_factor": eta}
 
 
-def _parameters(spec: dict[str, Any], known: set[str], notes: list[str],
-                prefix: str = "") -> tuple[dict[str, str], dict[str, Any]]:
-    """W&B parameters (nested ones flattened) -> search space and fixed values by dialsum key."""
+def _parameters(spec: dict[str, Any], known: dict[str, Any], notes: list[str], grid: bool,
+                origin: dict[str, str], prefix: str = "") -> tuple[dict[str, str], dict[str, Any]]:
+    """W&B parameters (nested ones flattened) -> search space and fixed values by dialsum key (origin: which W&B
+    name set each key, so that two names landing on one key are refused, not one silently dropped)."""
     params: dict[str, str] = {}
     fixed: dict[str, Any] = {}
     for raw, p in spec.items():
@@ -177,17 +184,23 @@ def _parameters(spec: dict[str, Any], known: set[str], notes: list[str],
         if not isinstance(p, dict):
             raise DialsumError(f"W&B parameter {name!r} must be a mapping (values / value / distribution).")
         if "parameters" in p:  # nested parameters
-            sub_params, sub_fixed = _parameters(p["parameters"], known, notes, prefix=f"{name}.")
+            sub_params, sub_fixed = _parameters(p["parameters"], known, notes, grid, origin, prefix=f"{name}.")
             params.update(sub_params)
             fixed.update(sub_fixed)
             continue
         key = resolve_key(name, known)
+        if key in origin:
+            raise DialsumError(f"W&B parameters {origin[key]!r} and {name!r} both map to {key}; keep one, or name "
+                               "the other by its dialsum key.")
+        origin[key] = name
         if "value" in p or p.get("distribution") == "constant":
             if "value" not in p:
                 raise DialsumError(f"W&B parameter {name!r}: distribution constant needs a `value`.")
             fixed[key] = number(p.get("value"))
         else:
-            params[key] = distribution(name, key, p, notes)
+            default = known.get(key)
+            integer = isinstance(default, int) and not isinstance(default, bool)  # a batch size stays an int
+            params[key] = distribution(name, key, p, notes, grid, integer)
     return params, fixed
 
 

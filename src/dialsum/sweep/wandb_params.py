@@ -11,9 +11,11 @@ from dialsum.errors import DialsumError
 NORMAL_WIDTH = 3.0         # normal(mu, sigma) -> uniform over mu +- 3 sigma (Optuna has no normal prior)
 
 
-def distribution(name: str, key: str, p: dict[str, Any], notes: list[str]) -> str:
+def distribution(name: str, key: str, p: dict[str, Any], notes: list[str], grid: bool = False,
+                 integer: bool = False) -> str:
     """One W&B distribution in hydra-optuna-sweeper syntax, with W&B's semantics: integer bounds without a
-    distribution mean int_uniform, an integer q gives integers, inv_log_uniform_values lies within [min, max]."""
+    distribution mean int_uniform, an integer q gives integers, inv_log_uniform_values lies within [min, max],
+    a grid's q_uniform is np.arange(min, max, q) (its grid_search.py). `integer`: the key takes integers only."""
     ints = isinstance(number(p.get("min")), int) and isinstance(number(p.get("max")), int)
     dist = p.get("distribution") or ("categorical" if "values" in p else "int_uniform" if ints else "uniform")
     if "values" in p or dist in ("categorical", "int_categorical"):
@@ -33,8 +35,17 @@ def distribution(name: str, key: str, p: dict[str, Any], notes: list[str]) -> st
             raise DialsumError(f"W&B parameter {name!r}: distribution {dist!r} needs numeric min and max.")
         lo, hi, log = VALUE_SPACE[base](lo, hi)
     lo, hi = _within_bounds(name, key, lo, hi, notes)
+    if grid and dist == "q_uniform":
+        return _grid_points(name, lo, hi, number(p.get("q", 1)))
     if base == "int_uniform":
         return f"int(interval({math.ceil(lo)}, {math.floor(hi)}))"
+    if integer and not dist.startswith("q_"):
+        if math.floor(hi) < math.ceil(lo):
+            raise DialsumError(f"W&B parameter {name!r}: {key} takes integers and [{lo:g}, {hi:g}] holds none.")
+        notes.append(f"{name}: {dist} draws floats, but {key} takes integers: drawn as integers in "
+                     f"[{math.ceil(lo)}, {math.floor(hi)}]{' on a log scale' if log else ''}.")
+        text = f"int(interval({math.ceil(lo)}, {math.floor(hi)}))"
+        return f"tag(log, {text})" if log else text
     if dist.startswith("q_"):
         return _quantized(name, dist, lo, hi, log, number(p.get("q", 1)), notes)
     text = f"interval({_float(lo)}, {_float(hi)})"
@@ -96,6 +107,18 @@ def _quantized(name: str, dist: str, lo: float, hi: float, log: bool, q: Any, no
         notes.append(f"{name}: {dist} q={q} -> integers on a log scale; multiples of {q} are not kept "
                      "(Optuna's log-scaled integer ranges have step 1).")
     return f"tag(log, int(interval({max(low, 1)}, {high})))"
+
+
+def _grid_points(name: str, lo: float, hi: float, q: Any) -> str:
+    """W&B's grid turns q_uniform into np.arange(min, max, q): max itself is left out (written without numpy)."""
+    if not isinstance(q, (int, float)) or q <= 0:
+        raise DialsumError(f"W&B parameter {name!r}: q_uniform in a grid needs a positive q, got {q!r}.")
+    count = max(0, math.ceil((hi - lo) / q - 1e-9))
+    points = [lo + i * q for i in range(count)]
+    if not points:
+        raise DialsumError(f"W&B parameter {name!r}: its grid np.arange({lo:g}, {hi:g}, {q:g}) is empty.")
+    exact = float(lo).is_integer() and isinstance(q, int)  # integer points: a batch size stays an int
+    return "choice(" + ", ".join(str(int(v)) if exact else repr(round(v, 10)) for v in points) + ")"
 
 
 def _float(value: float) -> str:
