@@ -237,3 +237,33 @@ def test_progress_line_shows_a_step_and_hour_budget_and_its_eta() -> None:
     assert "ETA 49m" not in text and "ETA " in text                        # 300 more steps come well before that
     done = line(study, record, 2, 0, 2, 60.0, Limits(2, steps=900))
     assert done.endswith("| done"), done
+
+
+def test_a_killed_or_stopped_sweep_is_not_in_progress(tmp_path: Path) -> None:
+    """A trial whose sweeper died here is flagged and nothing is counted as running; a Ctrl-C'd sweep says so."""
+    import json
+
+    from dialsum.sweep.liveness import run_identity
+
+    dead = subprocess.run([sys.executable, "-c", "from dialsum.sweep.liveness import run_identity; import json; "
+                           "print(json.dumps(run_identity()))"], capture_output=True, text=True, timeout=60)
+    owner = json.loads(dead.stdout)  # that process has ended: its trial will never finish
+    assert owner["boot_id"] == run_identity()["boot_id"]
+    folder = tmp_path / "killed"
+    study = optuna.create_study(study_name="killed", storage=open_storage(str(folder / JOURNAL_FILENAME)),
+                                direction="maximize")
+    study.set_user_attr("n_trials", 6)
+    _add(study, 0, S.COMPLETE, 0, 20, owner, 0.41, {0: 0.3, 1: 0.41})
+    _add(study, 1, S.RUNNING, 20, None, owner, steps={0: 0.2})
+    text = status.render(status.gather(load_sweep(folder), now=NOW))
+    assert text.splitlines()[0] == "study   killed (stopped)" and "ETA" not in text, text
+    assert "stopped with 5 to go: its sweeper is gone" in text
+    assert any(line.startswith("  #1") and "sweeper gone: re-queued when the sweep is rerun" in line
+               for line in text.splitlines())
+
+    (folder / "sweep_summary.json").write_text(json.dumps({"study_name": "killed", "stopped": "stopped by SIGINT; "
+                                                           "rerun the same command to finish"}), encoding="utf-8")
+    study.tell(1, state=S.FAIL)
+    text = status.render(status.gather(load_sweep(folder), now=NOW))
+    assert text.splitlines()[0] == "study   killed (stopped)" and "ETA" not in text, text
+    assert "stopped with 4 to go: stopped by SIGINT; rerun the same command to finish" in text

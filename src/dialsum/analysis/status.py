@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from dialsum.analysis.study_io import SweepStudy, job_dir, job_hydra_file, load_sweep, objective_names
 from dialsum.errors import DialsumError
+from dialsum.sweep.liveness import HEARTBEAT_ATTR
 from dialsum.sweep.progress import N_TRIALS_ATTR, format_duration, format_values
 from dialsum.sweep.retries import requeued_numbers
 
@@ -30,6 +31,7 @@ MAX_PARETO = 3              # Pareto-front trials listed for a multi-objective s
 HOME_AND_CLEAR = "\x1b[H"   # cursor home; each line then clears its own rest, and the screen below is cleared
 CLEAR_LINE = "\x1b[K"
 CLEAR_BELOW = "\x1b[J"
+SILENT_AFTER_S = 60         # conf/hydra/sweeper/optuna.yaml grace_period: a trial without a beat this long is lost
 DEVICE_ATTR = "device"      # trial user attr written by dialsum.sweep.bridge (which imports transformers: not here)
 
 
@@ -42,6 +44,7 @@ class RunningTrial:
     value: float | None
     device: str
     elapsed_s: float | None
+    orphaned: bool = False                  # its sweeper is gone: re-queued when the sweep command is rerun
 
 
 @dataclass
@@ -62,6 +65,7 @@ class StatusFacts:
     n_trials: int | None
     per_hour: float | None
     finished: bool
+    stopped: str | None = None              # why nothing runs although trials are left (Ctrl-C, a dead sweeper)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -83,19 +87,45 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     directions = [d.name.lower() for d in sweep.study.directions]
     failed = [t for t in trials if t.state == TrialState.FAIL]
+    gone = orphaned_numbers(trials, now)
     facts = StatusFacts(
         study_name=sweep.study.study_name, storage=sweep.storage_url, names=objective_names(sweep),
         directions=directions, counts=counts, best=_best(sweep, complete, directions),
-        running=[_running(t, now) for t in trials if t.state == TrialState.RUNNING],
+        running=[_running(t, now, t.number in gone) for t in trials if t.state == TrialState.RUNNING],
         failures=[(t.number, str(t.user_attrs.get("error") or "no message recorded"), t.number in requeued)
                   for t in failed[-MAX_FAILURES:]], n_failures=len(failed),
         sweepers=sorted({_sweeper_key(t) for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("sweeper")}),
         done=sum(1 for t in trials if t.state.is_finished() and t.number not in requeued),
         n_trials=n_trials if n_trials is not None else planned_trials(sweep),
-        per_hour=throughput_per_hour(trials, now), finished=False)
-    idle = counts["RUNNING"] == 0 and counts["WAITING"] == 0
-    facts.finished = idle and (sweep.summary is not None or (facts.n_trials is not None and facts.done >= facts.n_trials))
+        per_hour=throughput_per_hour([t for t in trials if t.number not in gone], now), finished=False)
+    live = counts["RUNNING"] - len(gone)
+    planned_done = facts.n_trials is not None and facts.done >= facts.n_trials
+    stop_reason = (sweep.summary or {}).get("stopped")
+    if live == 0 and gone:
+        facts.stopped = "its sweeper is gone (killed?); rerun the sweep command: it re-queues the orphaned trials"
+    elif live == 0 and stop_reason and not planned_done:
+        facts.stopped = str(stop_reason)
+    facts.finished = (live == 0 and counts["WAITING"] == 0 and facts.stopped is None
+                      and (sweep.summary is not None or planned_done))
     return facts
+
+
+def orphaned_numbers(trials: list[FrozenTrial], now: dt.datetime) -> set[int]:
+    """RUNNING trials whose sweeper process is gone from this machine, or (journal storages) silent for longer
+    than the sweeper's default grace_period: nothing will finish them until the sweep command is rerun."""
+    from dialsum.sweep.liveness import last_beat, owner_is_gone_here, run_identity
+
+    me = run_identity()
+    gone = set()
+    for trial in trials:
+        if trial.state != TrialState.RUNNING:
+            continue
+        owner = trial.user_attrs.get("sweeper")
+        beat = last_beat(trial) if HEARTBEAT_ATTR in trial.system_attrs else None
+        if (isinstance(owner, dict) and owner_is_gone_here(owner, me)) or (
+                beat is not None and now.timestamp() - beat > SILENT_AFTER_S):
+            gone.add(trial.number)
+    return gone
 
 
 def _best(sweep: SweepStudy, complete: list[FrozenTrial], directions: list[str]) -> list[FrozenTrial]:
@@ -107,14 +137,14 @@ def _best(sweep: SweepStudy, complete: list[FrozenTrial], directions: list[str])
     return [sweep.study.best_trial]
 
 
-def _running(trial: FrozenTrial, now: dt.datetime) -> RunningTrial:
+def _running(trial: FrozenTrial, now: dt.datetime, orphaned: bool = False) -> RunningTrial:
     """Latest evaluation (step = evaluations done) and the device the job recorded."""
     step = max(trial.intermediate_values) if trial.intermediate_values else None
     worker = trial.user_attrs.get("worker")
     device = trial.user_attrs.get(DEVICE_ATTR) or (f"worker {worker}" if worker is not None else "?")
     elapsed = (now - trial.datetime_start).total_seconds() if trial.datetime_start else None
     return RunningTrial(trial.number, step, trial.intermediate_values.get(step) if step is not None else None,
-                        str(device), elapsed)
+                        str(device), elapsed, orphaned)
 
 
 def _sweeper_key(trial: FrozenTrial) -> str:
@@ -141,8 +171,6 @@ def throughput_per_hour(trials: list[FrozenTrial], now: dt.datetime) -> float | 
     parallel workers are both accounted for: the union of the trials' running intervals)."""
     intervals = sorted((t.datetime_start, t.datetime_complete or now) for t in trials
                        if t.datetime_start is not None and t.state != TrialState.WAITING)
-    from dialsum.sweep.retries import requeued_numbers
-
     rerun = requeued_numbers(trials)  # stopped by Ctrl-C or a dead worker: its params ran again, not a result
     finished = sum(1 for t in trials if t.state.is_finished() and t.datetime_complete is not None
                    and t.number not in rerun)
@@ -164,7 +192,8 @@ def render(facts: StatusFacts) -> str:
     """Plain text, every line at most WIDTH columns."""
     c = facts.counts
     planned = f"{facts.done}/{facts.n_trials}" if facts.n_trials is not None else f"{facts.done}/?"
-    lines = [f"study   {facts.study_name} ({'finished' if facts.finished else 'in progress'})",
+    state = "finished" if facts.finished else "stopped" if facts.stopped else "in progress"
+    lines = [f"study   {facts.study_name} ({state})",
              f"storage {facts.storage}",
              f"trials  {planned} done: {c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed | "
              f"{c['RUNNING']} running, {c['WAITING']} queued"]
@@ -174,6 +203,8 @@ def render(facts: StatusFacts) -> str:
         eta = "ETA n/a (n_trials unknown: pass --n-trials N)"
     elif facts.done >= facts.n_trials:
         eta = "all planned trials done"
+    elif facts.stopped:
+        eta = f"stopped with {facts.n_trials - facts.done} to go: {facts.stopped}"
     else:
         eta = f"ETA {format_duration(facts.eta_s)} ({facts.n_trials - facts.done} to go)"
     lines.append(f"speed   {speed} | {eta}")
@@ -182,7 +213,8 @@ def render(facts: StatusFacts) -> str:
                      else "running")
         for r in facts.running:
             value = f"step {r.step} {format_values([r.value])}" if r.step is not None else "no evaluation yet"
-            lines.append(f"  #{r.number:<4} {value:<20} {format_duration(r.elapsed_s):>6}  {r.device}")
+            where = "sweeper gone: re-queued when the sweep is rerun" if r.orphaned else r.device
+            lines.append(f"  #{r.number:<4} {value:<20} {format_duration(r.elapsed_s):>6}  {where}")
     if facts.failures:
         more = facts.n_failures - len(facts.failures)
         lines.append("failures" + (f" (latest {len(facts.failures)} of {facts.n_failures})" if more else ""))
