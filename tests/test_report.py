@@ -310,3 +310,18 @@ def test_edge_advice_never_asks_for_values_a_key_cannot_take() -> None:
     assert len(advice) == 2, advice
     assert "training.learning_rate=1.1e-05 is at the low edge" in advice[0]
     assert "range int(interval(0, 3)): widen the range upwards" in advice[1]
+
+
+def test_an_interrupted_trial_that_ran_again_is_no_failure(tmp_path: Path) -> None:
+    """Ctrl-C (or a dead worker) fails the trial it cut off and the rerun queues its params again: the report
+    counted it as a failure and advised reading the errors (out of memory?)."""
+    sweep = build_fake_sweep(tmp_path / "sweep")
+    study = optuna.load_study(study_name="fake_study", storage=open_storage(str(sweep / JOURNAL_FILENAME)))
+    failed = next(t for t in study.trials if t.state == optuna.trial.TrialState.FAIL)
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE, value=0.33,
+                                              params=failed.params, distributions=failed.distributions,
+                                              user_attrs={"requeued_from": failed.number}))
+    build_report(sweep)
+    md = (sweep / "report.md").read_text(encoding="utf-8")
+    assert "5 complete, 2 pruned, 0 failed, 1 interrupted and run again" in md, md
+    assert "## Failures (0)" in md and "finished trials failed" not in md

@@ -133,9 +133,13 @@ def _write_optimization_results(study: optuna.Study, best: list[optuna.trial.Fro
 def _summary(study: optuna.Study, records: list[TrialRecord], rows: list[dict[str, Any]], wall_s: float,
              n_jobs: int) -> dict[str, Any]:
     """Counts over the whole study; utilisation over this invocation's trials."""
+    from dialsum.sweep.retries import requeued_numbers
+
+    rerun = requeued_numbers(study.get_trials(deepcopy=False))  # interrupted: their params ran again
     counts: dict[str, int] = {}
     for row in rows:
-        counts[row["state"]] = counts.get(row["state"], 0) + 1
+        state = "REQUEUED" if row["number"] in rerun else row["state"]
+        counts[state] = counts.get(state, 0) + 1
     busy = sum(r.duration_s for r in records)
     return {"study_name": study.study_name, "counts": counts, "this_run_trials": len(records),
             "wall_s": round(wall_s, 2), "busy_s": round(busy, 2), "n_jobs": n_jobs,
@@ -146,7 +150,8 @@ def _print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
     """The console summary a user reads at the end of a night of trials."""
     c = summary["counts"]
     lines = [f"sweep {summary['study_name']}: {c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, "
-             f"{c.get('FAIL', 0)} failed (whole study); this run: {summary['this_run_trials']} trial(s) in "
+             f"{c.get('FAIL', 0)} failed{f', {rerun} interrupted and run again' if (rerun := c.get('REQUEUED')) else ''}"
+             f" (whole study); this run: {summary['this_run_trials']} trial(s) in "
              f"{summary['wall_s']:.1f} s, worker utilisation {summary['worker_utilisation']}"]
     for b in summary.get("best", []):
         lines.append(f"best trial {b['number']}: {b['values']} {b['params']}")

@@ -12,12 +12,13 @@ import optuna
 
 from dialsum.analysis.study_io import SweepStudy, job_metrics, objective_names
 from dialsum.sweep.duplicates import DUPLICATE_ATTR
+from dialsum.sweep.retries import requeued_numbers
 
 TrialState = optuna.trial.TrialState
 FrozenTrial = optuna.trial.FrozenTrial
 
 MIN_TRIALS_FOR_IMPORTANCE = 2  # optuna.importance needs at least two completed trials
-STATE_ORDER = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+STATE_ORDER = ("COMPLETE", "PRUNED", "FAIL", "REQUEUED", "RUNNING", "WAITING")  # REQUEUED: failed, ran again
 
 
 @dataclass
@@ -59,8 +60,10 @@ def gather(sweep: SweepStudy) -> Facts:
     """Counts, ranking, job metrics and importances for one study (suggestions are added by the caller)."""
     trials = sweep.trials()
     counts = {s: 0 for s in STATE_ORDER}
+    rerun = requeued_numbers(trials)  # cut off by Ctrl-C or a dead worker: their params ran again
     for t in trials:
-        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+        state = "REQUEUED" if t.number in rerun else t.state.name
+        counts[state] = counts.get(state, 0) + 1
     directions = [d.name.lower() for d in sweep.study.directions]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     ranked = sorted(complete, key=lambda t: t.values[0], reverse=directions[0] == "maximize")
@@ -74,7 +77,7 @@ def gather(sweep: SweepStudy) -> Facts:
     importances, note = compute_importances(sweep.study, complete)
     facts = Facts(sweep=sweep, names=objective_names(sweep), directions=directions, counts=counts, ranked=ranked,
                   listed=ranked + pruned, best=best, metrics=metrics, importances=importances, importance_note=note,
-                  failures=[t for t in trials if t.state == TrialState.FAIL],
+                  failures=[t for t in trials if t.state == TrialState.FAIL and t.number not in rerun],
                   running=sweep.summary is None or counts["RUNNING"] > 0,
                   generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
     return facts
