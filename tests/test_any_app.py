@@ -271,3 +271,44 @@ def test_next_to_another_optuna_plugin(tmp_path: Path) -> None:
     train = subprocess.run([sys.executable, str(root / "train.py"), "hydra/sweeper=optuna", "--cfg", "hydra"],
                            cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
     assert train.returncode != 0 and "validated against ConfigStore schema" in train.stderr
+
+
+def test_a_bug_in_the_task_function_shows_its_traceback(tmp_path: Path) -> None:
+    """Only `KeyError: 'lr'` was logged: a bug in the user's code needs its stack to be found."""
+    app = tmp_path / "buggy.py"
+    app.write_text(textwrap.dedent('''
+        import hydra
+
+        def read_setting(cfg):
+            return cfg["not_there"]
+
+        @hydra.main(version_base="1.3", config_path=None, config_name=None)
+        def main(cfg) -> float:
+            return read_setting({})
+
+        if __name__ == "__main__":
+            main()
+    '''), encoding="utf-8")
+    result = run_app(app, tmp_path, "hydra/sweeper=dialsum_optuna", f"hydra.sweep.dir={tmp_path / 's'}",
+                     "hydra.sweeper.n_trials=2", "hydra.sweeper.direction=minimize", "+x=choice(1,2)")
+    assert result.returncode == 1 and len(rows(tmp_path / "s")) == 2, result.stderr[-3000:]
+    log = result.stdout + result.stderr  # Hydra's logging goes to stdout
+    assert "Traceback" in log and "in read_setting" in log and "KeyError: 'not_there'" in log, log[-3000:]
+
+
+def test_only_a_bug_keeps_its_stack() -> None:
+    """Bad input, a diverged run and a full disk are said in one line; anything else is a bug: its traceback."""
+    import errno
+
+    from dialsum.errors import DialsumError, TrainingDiverged, bug_traceback
+
+    def raised(error: Exception) -> Exception:
+        try:
+            raise error
+        except Exception as caught:  # noqa: BLE001 - its traceback, as a failed trial has
+            return caught
+
+    for quiet in (DialsumError("bad"), TrainingDiverged("nan"), OSError(errno.ENOSPC, "No space left on device")):
+        assert bug_traceback(raised(quiet)) == ""
+    stack = bug_traceback(raised(KeyError("lr")))
+    assert stack.startswith("Traceback") and stack.endswith("KeyError: 'lr'")

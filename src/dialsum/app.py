@@ -1,7 +1,6 @@
 """What `train.py` / `predict.py` run: user errors become one readable line, not a traceback."""
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shlex
@@ -14,7 +13,7 @@ from typing import Any, NoReturn
 from omegaconf import DictConfig
 
 from dialsum import kept_config
-from dialsum.errors import USER_ERROR_EXIT, DialsumError, TrainingDiverged, log_to_files
+from dialsum.errors import USER_ERROR_EXIT, DialsumError, describe_failure, log_to_files
 
 log = logging.getLogger("dialsum")
 
@@ -70,27 +69,7 @@ def _fail(message: str, code: int, remove: Path | None = None) -> NoReturn:
     sys.exit(code)
 
 
-def describe_failure(err: BaseException) -> str | None:
-    """What the user can fix (bad input, a diverged run, the disk) in one message; None for a bug."""
-    if isinstance(err, (DialsumError, TrainingDiverged)):
-        return str(err)
-    return _disk_problem(err) if isinstance(err, Exception) else None
-
-
 _SIGNAL = [signal.SIGINT]  # which signal stopped a single run
-DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)  # the disk, not dialsum: one message
-
-
-def _disk_problem(err: Exception) -> str | None:
-    """A full, read-only or forbidden disk, also when a library wraps it (safetensors: "os error 28")."""
-    if isinstance(err, OSError) and err.errno in DISK_ERRORS:
-        what = f"{err.filename or 'a file'}: {err.strerror}"
-    elif "No space left on device" in str(err):
-        what = f"a file: {str(err).splitlines()[0]}"
-    else:
-        return None
-    return (f"could not write {what}. Free space (or fix the folder's permissions), or point hydra.run.dir / "
-            "paths.cache_dir at another disk, then rerun.")
 
 
 def _stop_on_sigterm() -> Any:

@@ -22,7 +22,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum import fast_exit
-from dialsum.errors import DialsumError
+from dialsum.errors import DialsumError, bug_traceback
 from dialsum.sweep import app_profile, progress, retries, submitit_jobs, worker_check
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.core_share import CoreShare
@@ -302,5 +302,7 @@ class OptunaSweep:
             log.warning("trial %d %s (%s): its params are re-queued", trial.number,
                         "interrupted" if stopping else "lost to an infrastructure failure", record.error)
         else:
-            log.error("trial %d failed: %s (job folder %s)", trial.number, record.error, record.job_dir)
+            stack = bug_traceback(error) if isinstance(error, BaseException) else ""  # a bug: its stack too
+            log.error("trial %d failed: %s (job folder %s)%s", trial.number, record.error, record.job_dir,
+                      f"\n{stack}" if stack else "")
 

@@ -49,7 +49,7 @@ class DialsumBasicSweeper(BasicSweeper):
 
 def _report(job: JobReturn) -> BaseException:
     """One line for what the user can fix, the job's traceback for anything else (a bug worth its stack)."""
-    from dialsum.app import describe_failure
+    from dialsum.errors import describe_failure
 
     error = job._return_value  # a failed job's exception; Hydra's return_value would raise it
     message = describe_failure(error) or "".join(traceback.format_exception(error)).rstrip()
