@@ -167,6 +167,24 @@ def test_disk_space_thresholds(tmp_path: Path, monkeypatch) -> None:
     assert check.status == FAIL and "outputs" in check.line and "cache" in check.line
 
 
+def test_folders_that_cannot_be_written_fail_with_the_fix(tmp_path: Path) -> None:
+    """Free space said ok for a folder nothing could be written in; train.py then ended in a traceback."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("not a folder", encoding="utf-8")
+    checks = machine.disk_space({"outputs": a_file / "run", "cache": tmp_path / "c"})
+    assert checks[0].status == FAIL and "outputs" in checks[0].line and "is a file" in checks[0].line
+    assert [c.status for c in checks[1:]] == [OK]  # the free space is still said
+    [check] = run.storage(str(a_file / "journal.log"))
+    assert check.status == FAIL and "is a file, not a folder" in check.line
+    [check] = run.storage("sqlite://x.db")  # two slashes: it raised IndexError inside the check
+    assert check.status == FAIL and "three slashes" in check.render()
+    if os.geteuid() != 0:  # root writes through permission bits
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        [check] = [c for c in machine.disk_space({"outputs": locked}) if c.status == FAIL]
+        assert "cannot write in" in check.line
+
+
 # ---- the real CLI ----------------------------------------------------------------------------------------
 def _doctor(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}  # no GPU, even on a GPU machine

@@ -5,6 +5,7 @@ import netrc
 import os
 import platform
 import shutil
+import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,9 @@ def disk_space(folders: dict[str, Path]) -> list[Check]:
         existing = _existing_ancestor(folder)
         device = existing.stat().st_dev
         by_device.setdefault(device, ([], existing))[0].append(f"{label} ({folder})")
-    checks = []
+    checks = [fail("disk", f"{label} ({folder}): {problem}", "fix the folder's permissions, or point "
+                   "hydra.run.dir / hydra.sweep.dir / DIALSUM_CACHE elsewhere")
+              for label, folder in folders.items() if (problem := cannot_write(folder))]
     for labels, existing in by_device.values():
         free = shutil.disk_usage(existing).free / GIB
         line = f"{free:.1f} GiB free for {', '.join(labels)}"
@@ -158,6 +161,19 @@ def disk_space(folders: dict[str, Path]) -> list[Check]:
         else:
             checks.append(ok("disk", line))
     return checks
+
+
+def cannot_write(folder: Path) -> str | None:
+    """Why nothing can be created in folder (or in its nearest existing parent, where it will be made), or None.
+    A real file is created and removed: permission bits say nothing of read-only mounts or immutable folders."""
+    existing = _existing_ancestor(folder)
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".dialsum-doctor-"):
+            return None
+    except OSError as err:
+        return f"cannot write in {existing} ({err.strerror})"
 
 
 def _existing_ancestor(folder: Path) -> Path:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from dialsum.doctor.machine import cannot_write
 from dialsum.doctor.result import Check, fail, ok, warn
 from dialsum.errors import DialsumError
 
@@ -161,12 +162,13 @@ def storage(url: str | None) -> list[Check]:
 
 def _file_storage(url: str, shown: str) -> Check:
     """A journal file or SQLite database: its folder must be writable."""
+    if url.startswith("sqlite") and ":///" not in url:
+        return fail("storage", f"{shown} is not an SQLite URL", "write sqlite:///relative/path.db (three slashes) "
+                    "or sqlite:////absolute/path.db (four)")
     path = Path(url.split(":///", 1)[1]) if url.startswith("sqlite") else Path(url)
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not os.access(folder, os.W_OK):
-        return fail("storage", f"{shown}: cannot write in {folder}", "choose a storage path in a writable folder")
+    problem = cannot_write(path.parent)
+    if problem:
+        return fail("storage", f"{shown}: {problem}", "choose a storage path in a writable folder")
     note = " (SQLite: fine for one sweeper; use PostgreSQL or a journal file for parallel ones)" if url.startswith("sqlite") else ""
     return ok("storage", f"{shown} is writable{note}")
 

@@ -43,10 +43,13 @@ class Coordinator:
         try:
             self.storage = open_storage(storage_url, HeartbeatSettings(self.interval, self.grace, self.stale))
         except Exception as err:  # noqa: BLE001 - a wrong URL, password or server: one readable line
+            server = "://" in storage_url and not storage_url.startswith("sqlite")
+            fix = ("postgresql://user:password@host:port/database), that the server runs and accepts this user"
+                   if server else "a journal file path, or sqlite:///relative.db / sqlite:////absolute.db), and that "
+                   "its folder can be written")
             raise DialsumError(f"cannot open the sweep storage {mask_url(storage_url)}: {type(err).__name__}: "
-                               f"{first_line(err)}. Check hydra.sweeper.storage (postgresql://user:password@host:"
-                               "port/database), that the server runs and accepts this user; `dialsum doctor "
-                               "hydra.sweeper.storage=...` checks it.") from None
+                               f"{first_line(err)}. Check hydra.sweeper.storage ({fix}; `dialsum doctor "
+                               "hydra/sweeper=optuna hydra.sweeper.storage=...` checks it.") from None
         self.poll_s = min(1.0, float(self.interval))
         self._last_wait_log = 0.0
         self._told = threading.Event()  # a trial of this sweeper was told: waiting workers look again at once
