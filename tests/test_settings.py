@@ -123,7 +123,9 @@ def test_training_needs_no_test_file_and_predict_says_it_does(tmp_path: Path, ca
     ("generation.no_repeat_ngram_size=-1", "generation.no_repeat_ngram_size=-1: expected a number >= 0"),
     ("model.max_source_length=2", "model.max_source_length=2: expected a number >= 16"),
     ("training.warmup_ratio=1.5", "training.warmup_ratio=1.5: expected a number in [0, 1]"),
-    ("model.init=finetuned", "model.init='finetuned': expected one of scratch, pretrained")])
+    ("model.init=finetuned", "model.init='finetuned': expected one of scratch, pretrained"),
+    ("training.eval_steps=10", "training.save_steps=2 is not a multiple of training.eval_steps=10"),  # HF's traceback
+    ("training.save_strategy=epoch", "training.save_strategy='epoch' and training.eval_strategy='steps'")])
 def test_values_outside_their_range_are_refused_before_any_work(override: str, problem: str) -> None:
     """Each would fail the run (often only after training) or silently train nonsense."""
     from conftest import compose_cfg
