@@ -285,3 +285,28 @@ def test_sigterm_stops_a_run_with_the_command_that_resumes_it(tmp_path: Path, ca
     command = stderr.split("To resume", 1)[1].splitlines()[1]
     assert f"hydra.run.dir={run_dir}" in command and "experiment=quick_test" in command
     assert f"training.resume_from_checkpoint={run_dir / 'checkpoints' / 'checkpoint-'}" in command
+
+def test_a_run_folder_holding_a_run_is_not_trained_over(tmp_path: Path, cache_dir: Path) -> None:
+    """A resume command with its checkpoint argument left out trained afresh over the finished run's model."""
+    run_dir = tmp_path / "run"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "metrics.json").write_text("{}", encoding="utf-8")
+    again = run_cli(["debug=fast", f"hydra.run.dir={run_dir}"], tmp_path, cache_dir)
+    assert again.returncode == 2 and "holds a finished run" in again.stderr and "artifacts.overwrite=true" in \
+        again.stderr, again.stderr[-2000:]
+    assert (run_dir / "metrics.json").read_text(encoding="utf-8") == "{}" and (run_dir / "model").is_dir()
+
+
+def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path: Path) -> None:
+    """Resuming a kobart run with model=t5 failed in torch with two screens of missing keys."""
+    from transformers import BartConfig, T5Config
+
+    from dialsum.engine.checkpoints import check_fits
+    from dialsum.errors import DialsumError
+
+    checkpoint = tmp_path / "checkpoint-2"
+    checkpoint.mkdir()
+    BartConfig(vocab_size=2157, d_model=128).save_pretrained(checkpoint)
+    check_fits(checkpoint, BartConfig(vocab_size=2157, d_model=128))  # the same model: resumes
+    with pytest.raises(DialsumError, match="model_type: bart there, t5 now"):
+        check_fits(checkpoint, T5Config(vocab_size=785))

@@ -25,6 +25,11 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     from dialsum.tracking import resources
 
     devices.check_hardware(cfg.hardware, cfg.model)  # config only: nothing may touch CUDA before the claim
+    if cfg.trial.get("number") is None:  # a sweep trial's folder is its own; a run given a used folder is refused
+        from dialsum.engine.checkpoints import refuse_reuse
+
+        refuse_reuse(out_dir, cfg.training.resume_from_checkpoint not in (None, False),
+                     bool(cfg.artifacts.get("overwrite", False)))
     cache_dir = Path(cfg.paths.cache_dir)
     log.info("device: %s", devices.configure(cfg.hardware, int(cfg.trial.n_workers), cache_dir / "device_locks"))
     resources.begin_run(cfg.hardware.accelerator)  # peaks and start time of this run, not of the process
@@ -87,7 +92,7 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
         args = training_arguments(cfg, out_dir, family.decoder_only)
         trainer = build_trainer(cfg, args, model, tokenizer, train_ds, val_ds, generation_eval, callbacks)
         started = time.perf_counter()
-        result = trainer.train(resume_from_checkpoint=_resume_path(cfg, out_dir))
+        result = trainer.train(resume_from_checkpoint=_checked_resume(cfg, out_dir, model))
         train_time = time.perf_counter() - started
         pruned = bridge is not None and bridge.pruned
         started = time.perf_counter()  # the kept (best) model, scored once more for predictions.jsonl
@@ -164,6 +169,16 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | bool | None:
     if not Path(value).is_dir():
         raise DialsumError(f"training.resume_from_checkpoint={value!r}: no such checkpoint folder.")
     return str(value)
+
+
+def _checked_resume(cfg: DictConfig, out_dir: Path, model: Any) -> str | None:
+    """The checkpoint to resume from, refused when its model is not this run's."""
+    from dialsum.engine.checkpoints import check_fits
+
+    path = _resume_path(cfg, out_dir)
+    if path is not None:
+        check_fits(Path(path), model.config)
+    return path
 
 
 def _summarise(cfg: DictConfig, evaluations: list[dict[str, Any]], best_metrics: dict[str, float], trainer: Any,
