@@ -183,30 +183,34 @@ def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path,
     assert "Traceback" not in result.stderr and "Error executing job" not in result.stderr, result.stderr[-3000:]
     (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("dialsum: error:")]
     assert f"job {sweep / '1'} (" in line and "data file not found" in line and "nope.csv" in line, line
-    assert "1 of 2 jobs failed; the other 1 finished." in result.stderr
+    assert "1 of 2 jobs failed; the other 1 finished" in result.stderr
     assert (sweep / "0" / "metrics.json").is_file()
     assert "data file not found" in (sweep / "1" / "train.log").read_text(encoding="utf-8")  # the job's own log says why
 
 
-def test_plain_multirun_shows_a_bugs_traceback_and_exits_1(capsys) -> None:
-    """A job that failed on a bug (not the input) keeps its stack, once; the exit code says it was not the input."""
+def test_plain_multirun_recaps_failures_restores_refused_folders_and_exits_1_on_a_bug(tmp_path: Path, capsys) -> None:
+    """The end repeats each failure in a line; a bug (not the input) makes it exit 1; a job refused in a folder an
+    earlier run filled gets that run's .hydra files back (Hydra rewrote them before the job)."""
     from hydra.core.utils import JobReturn, JobStatus
     from omegaconf import OmegaConf
 
     from dialsum.errors import DialsumError
-    from hydra_plugins.dialsum_sweeper.basic_sweeper import _exit, _report
+    from hydra_plugins.dialsum_sweeper.basic_sweeper import _exit, _failed, _job_configs
+
+    earlier = tmp_path / "mr" / "1" / ".hydra" / "config.yaml"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("# the earlier run's config\n", encoding="utf-8")
+    kept = _job_configs(tmp_path / "mr")
+    earlier.write_text("# the refused job's config\n", encoding="utf-8")
 
     def failed(err: Exception, num: int) -> JobReturn:
-        try:
-            raise err
-        except Exception as raised:  # noqa: BLE001 - a traceback, as the job had
-            hydra_cfg = OmegaConf.create({"hydra": {"runtime": {"output_dir": f"mr/{num}"}}})
-            return JobReturn(overrides=[f"x={num}"], hydra_cfg=hydra_cfg, status=JobStatus.FAILED,
-                             _return_value=raised)
+        hydra_cfg = OmegaConf.create({"hydra": {"runtime": {"output_dir": str(tmp_path / "mr" / str(num))}}})
+        return JobReturn(overrides=[f"x={num}"], hydra_cfg=hydra_cfg, status=JobStatus.FAILED, _return_value=err)
 
-    errors = [_report(failed(ZeroDivisionError("boom"), 0)), _report(failed(DialsumError("bad path"), 1))]
+    errors = [_failed(failed(ZeroDivisionError("boom"), 0), kept), _failed(failed(DialsumError("refused"), 1), kept)]
+    assert earlier.read_text(encoding="utf-8") == "# the earlier run's config\n"
     with pytest.raises(SystemExit) as stop:
         _exit(errors, 3)
     err = capsys.readouterr().err
-    assert stop.value.code == 1 and err.count("Traceback") == 1 and "ZeroDivisionError: boom" in err
-    assert "dialsum: error: job mr/1 (x=1): bad path" in err and "2 of 3 jobs failed; the other 1 finished." in err
+    assert stop.value.code == 1 and "2 of 3 jobs failed; the other 1 finished" in err
+    assert f"{tmp_path / 'mr' / '0'} (x=0): ZeroDivisionError: boom" in err and "(x=1): refused" in err

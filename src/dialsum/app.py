@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from omegaconf import DictConfig
 
 from dialsum import kept_config
-from dialsum.errors import USER_ERROR_EXIT, DialsumError, describe_failure, log_to_files
+from dialsum.errors import USER_ERROR_EXIT, DialsumError, bug_traceback, describe_failure, log_to_files
 
 log = logging.getLogger("dialsum")
 
@@ -41,10 +41,10 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
         return predict(cfg, out_dir)
     except Exception as err:  # noqa: BLE001 - only a user's problem is turned into a message
         message = describe_failure(err)
-        if message is None:
-            raise
         if not single:
-            log_to_files(log, message)  # the job's log says why; the sweeper reports it and goes on
+            _job_failed(message or bug_traceback(err), out_dir, hydra_cfg)
+            raise  # the sweeper records the failure and goes on
+        if message is None:
             raise
         if isinstance(err, DialsumError) and not fresh:
             kept_config.restore()  # a refused rerun (a resume with a typo) leaves the earlier run's config
@@ -58,6 +58,14 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _job_failed(text: str, out_dir: Path, hydra_cfg: Any) -> None:
+    """A multirun job's failure in its own log; under the plain multirun also on the console at once, with a
+    bug's stack (a joblib worker's traceback does not survive the trip back to the sweeper)."""
+    log_to_files(log, text)
+    if str(hydra_cfg.sweeper.get("_target_", "")).endswith(".DialsumBasicSweeper"):
+        print(f"dialsum: error: job {out_dir} ({' '.join(hydra_cfg.overrides.task)}): {text}", file=sys.stderr)
 
 
 def _fail(message: str, code: int, remove: Path | None = None) -> NoReturn:

@@ -25,7 +25,8 @@ def refuse_reuse(run_dir: Path, resuming: bool, overwrite: bool) -> None:
         return
     if (run_dir / "metrics.json").is_file() or (run_dir / "model").is_dir():
         raise DialsumError(f"{run_dir} holds a finished run (metrics.json, model/); training into it would replace "
-                           "it. Give another hydra.run.dir, or artifacts.overwrite=true to replace it.")
+                           "it. Give another folder (hydra.run.dir; hydra.sweep.dir for a multirun), or "
+                           "artifacts.overwrite=true to replace it.")
     latest = latest_checkpoint(run_dir)
     if latest is not None:
         raise DialsumError(f"{run_dir} holds checkpoints of an unfinished run; resume it with "

@@ -3,7 +3,6 @@ listed combination, in batches), except that a failed job does not end the other
 from __future__ import annotations
 
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, List, Sequence
 
@@ -14,6 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 NAME = "dialsum_basic"
+RECAP_CHARS = 240  # a failure in the closing recap: its message on one line, cut here
 
 
 class DialsumBasicSweeper(BasicSweeper):
@@ -29,13 +29,14 @@ class DialsumBasicSweeper(BasicSweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         returns: List[Sequence[JobReturn]] = []
-        failed: List[BaseException] = []
+        failed: List[tuple[str, BaseException]] = []
         try:
             while not self.is_done():
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
+                kept = _job_configs(sweep_dir)
                 results = self.launcher.launch(batch, initial_job_idx=sum(len(r) for r in returns))
-                failed += [_report(r) for r in results if r.status == JobStatus.FAILED]
+                failed += [_failed(r, kept) for r in results if r.status == JobStatus.FAILED]
                 returns.append(results)
         except KeyboardInterrupt:  # Ctrl-C: what finished stays in its folder; no traceback
             finished = sorted(p.parent.name for p in sweep_dir.glob("*/metrics.json"))
@@ -47,24 +48,36 @@ class DialsumBasicSweeper(BasicSweeper):
         return returns
 
 
-def _report(job: JobReturn) -> BaseException:
-    """One line for what the user can fix, the job's traceback for anything else (a bug worth its stack)."""
-    from dialsum.errors import describe_failure
+def _job_configs(sweep_dir: Path) -> dict[Path, bytes]:
+    """The .hydra/*.yaml of job folders an earlier run left here: Hydra rewrites them before each job starts."""
+    return {path: path.read_bytes() for path in sweep_dir.glob("*/.hydra/*.yaml")}
+
+
+def _failed(job: JobReturn, kept: dict[Path, bytes]) -> tuple[str, BaseException]:
+    """A failed job's folder, overrides and first line; a refused job's folder gets its earlier config back."""
+    from dialsum.errors import DialsumError, describe_failure
+    from dialsum.tracking.atomic import write_bytes
 
     error = job._return_value  # a failed job's exception; Hydra's return_value would raise it
-    message = describe_failure(error) or "".join(traceback.format_exception(error)).rstrip()
-    folder = job.hydra_cfg.hydra.runtime.output_dir if job.hydra_cfg is not None else "?"
-    print(f"dialsum: error: job {folder} ({' '.join(job.overrides or [])}): {message}", file=sys.stderr)
-    return error
+    folder = Path(job.hydra_cfg.hydra.runtime.output_dir) if job.hydra_cfg is not None else Path("?")
+    if isinstance(error, DialsumError):  # refused before it trained: the folder's earlier run stays whole
+        for path, content in kept.items():
+            if path.parent.parent == folder:
+                write_bytes(path, content)
+    text = " ".join((describe_failure(error) or f"{type(error).__name__}: {error}").split())
+    short = text if len(text) <= RECAP_CHARS else text[:RECAP_CHARS - 3] + "..."
+    return f"  {folder} ({' '.join(job.overrides or [])}): {short}", error
 
 
-def _exit(failed: List[BaseException], total: int) -> None:
-    """Non-zero exit once every job ran: 2 when each failure was the input's, else 1."""
+def _exit(failed: List[tuple[str, BaseException]], total: int) -> None:
+    """Once every job ran: the failures again (a long night scrolls the first report away), exit 2 when each
+    was the input's, else 1."""
     from dialsum.errors import USER_ERROR_EXIT, DialsumError
 
     done = f"; the other {total - len(failed)} finished" if total > len(failed) else ""
-    print(f"dialsum: {len(failed)} of {total} jobs failed{done}.", file=sys.stderr)
-    sys.exit(USER_ERROR_EXIT if all(isinstance(e, DialsumError) for e in failed) else 1)
+    lines = [f"dialsum: {len(failed)} of {total} jobs failed{done} (each job's log has its error):"]
+    print("\n".join(lines + [line for line, _ in failed]), file=sys.stderr)
+    sys.exit(USER_ERROR_EXIT if all(isinstance(e, DialsumError) for _, e in failed) else 1)
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name=NAME, provider="dialsum",
