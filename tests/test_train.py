@@ -265,11 +265,11 @@ def test_sigterm_stops_a_run_with_the_command_that_resumes_it(tmp_path: Path, ca
     import sys
     import time
 
-    from conftest import ROOT
+    from conftest import CONF, ROOT
 
     run_dir, log = tmp_path / "run", tmp_path / "stderr.txt"
-    args = ["experiment=quick_test", "training.max_steps=400", "training.save_steps=2", "training.eval_steps=2",
-            f"hydra.run.dir={run_dir}"]
+    args = ["--config-dir", str(CONF), "experiment=quick_test", "training.max_steps=400", "training.save_steps=2",
+            "training.eval_steps=2", f"hydra.run.dir={run_dir}"]
     env = {**os.environ, "DIALSUM_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1"}
     with log.open("w", encoding="utf-8") as err:
         proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
@@ -285,6 +285,8 @@ def test_sigterm_stops_a_run_with_the_command_that_resumes_it(tmp_path: Path, ca
     command = stderr.split("To resume", 1)[1].splitlines()[1]
     assert f"hydra.run.dir={run_dir}" in command and "experiment=quick_test" in command
     assert f"training.resume_from_checkpoint={run_dir / 'checkpoints' / 'checkpoint-'}" in command
+    assert f"--config-dir {CONF} " in command  # else the resume composes another config
+
 
 def test_a_run_folder_holding_a_run_is_not_trained_over(tmp_path: Path, cache_dir: Path) -> None:
     """A resume command with its checkpoint argument left out trained afresh over the finished run's model."""

@@ -120,9 +120,24 @@ def _resume_hint(job: str, out_dir: Path, hydra_cfg) -> str:
     given = [*hydra_cfg.overrides.hydra, *hydra_cfg.overrides.task]
     kept = [o for o in given if o.lstrip("+~").split("=", 1)[0]
             not in ("hydra.run.dir", "hydra.mode", "training.resume_from_checkpoint")]
-    command = " ".join(shlex.quote(o) for o in [*sys.argv[:1], *kept, f"hydra.run.dir={out_dir}",
+    command = " ".join(shlex.quote(o) for o in [*sys.argv[:1], *_config_flags(sys.argv[1:]), *kept,
+                                                 f"hydra.run.dir={out_dir}",
                                                  f"training.resume_from_checkpoint={checkpoint}"])
     return f"To resume from its last checkpoint:\n  python {command}"
+
+
+CONFIG_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")  # Hydra's, not overrides
+
+
+def _config_flags(argv: list[str]) -> list[str]:
+    """Hydra's config-location flags as given: without them the resume command would compose another config."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg in CONFIG_FLAGS:
+            out += argv[i:i + 2]
+        elif arg.split("=", 1)[0] in CONFIG_FLAGS:
+            out.append(arg)
+    return out
 
 
 def _holds_only_hydra_files(out_dir: Path) -> bool:
