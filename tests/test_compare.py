@@ -178,6 +178,8 @@ def test_fname_mismatch_failed_jobs_and_metric_settings_are_reported(tmp_path):
     result, md = _load(tmp_path)
     assert result["pairs"][0]["paired"]["n_examples"] == 15
     assert "kobart and t5 were scored on different validation sets (5 examples only in kobart, 5 only in t5)" in md
+    assert result["pairs"][0]["welch"]["eval/rouge1_f1"]["significant"] is None  # no verdict on other data
+    assert "Over seeds (Welch): not testable (scored on different validation sets)" in md
     assert "runs used different ROUGE settings" in md
     assert {s["reason"] for s in result["skipped"]} == {"state 'failed'", "no metrics.json (failed or still running)"}
     assert result["models"]["t5"]["seeds"] == [42, 123]

@@ -77,10 +77,14 @@ def _pair(a: str, b: str, by_model: dict[str, list[Job]], example_means: dict[st
           alpha: float, n_resamples: int, warnings: list[str]) -> dict[str, Any]:
     """Welch's t-test over seeds per ROUGE metric, and the paired example-level tests on combined ROUGE."""
     welch = {}
+    ea, eb = example_means[a], example_means[b]
+    elsewhere = bool(ea and eb and set(ea) != set(eb))  # seed means over other data: a gap says nothing of the model
     for metric in ROUGE_METRICS:
         xa = np.array([j.best[metric] for j in by_model[a] if metric in j.best], dtype=float)
         xb = np.array([j.best[metric] for j in by_model[b] if metric in j.best], dtype=float)
         welch[metric] = welch_test(xa, xb)
+        if elsewhere:
+            welch[metric].update(t=math.nan, p=math.nan, note="scored on different validation sets")
     return {"a": a, "b": b, "welch": welch,
             "paired": paired_tests(a, b, example_means[a], example_means[b], alpha, n_resamples, warnings)}
 
