@@ -171,13 +171,21 @@ def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, cache_dir: P
     (tmp_path / "sweep" / "3" / ".hydra").mkdir(parents=True)
     (tmp_path / "sweep" / "3" / ".hydra" / "config.yaml").write_text("model: {}\n", encoding="utf-8")
     sweep = run_cli([f"run_dir={tmp_path / 'sweep'}"], tmp_path, cache_dir, script="predict.py")
-    assert sweep.returncode == 2 and "is a sweep folder: pass one of its trial folders" in sweep.stderr
+    assert sweep.returncode == 2 and "is a sweep folder: pass one of its job folders" in sweep.stderr
+    assert "metrics.json in each holds its scores" in sweep.stderr  # a plain multirun has no sweep_summary.json
+    stopped = tmp_path / "sweep" / "3"
+    (stopped / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    (stopped / "checkpoints" / "checkpoint-4" / "trainer_state.json").write_text("{}", encoding="utf-8")
+    result = run_cli([f"run_dir={stopped}"], tmp_path, cache_dir, script="predict.py")
+    assert result.returncode == 2 and "holds a run that never finished" in result.stderr
+    assert f"training.resume_from_checkpoint={stopped / 'checkpoints' / 'checkpoint-4'}" in result.stderr
 
 
 def test_predict_says_when_the_run_kept_no_model(tmp_path: Path, cache_dir: Path) -> None:
     run_dir = tmp_path / "run"
     (run_dir / ".hydra").mkdir(parents=True)
     (run_dir / ".hydra" / "config.yaml").write_text("artifacts:\n  save_model: false\n", encoding="utf-8")
+    (run_dir / "metrics.json").write_text("{}", encoding="utf-8")  # it finished, without a model
     result = run_cli([f"run_dir={run_dir}"], tmp_path, cache_dir, script="predict.py")
     assert result.returncode == 2 and "trained with artifacts.save_model=false" in result.stderr
 

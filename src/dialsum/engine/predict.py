@@ -107,16 +107,26 @@ def _in_row_order(empty: list[bool], generated: list[str], lengths: list[int]) -
 
 def _run_config(run_dir: Path) -> DictConfig:
     """The config the run was trained with (Hydra's .hydra/config.yaml)."""
+    from dialsum.engine.checkpoints import latest_checkpoint
+
     path = run_dir / ".hydra" / "config.yaml"
+    finished = (run_dir / "metrics.json").is_file()
+    if path.is_file() and not finished and not (run_dir / "model").is_dir():
+        checkpoint = latest_checkpoint(run_dir)
+        resume = (f"; resume it first: python train.py hydra.run.dir={run_dir} "
+                  f"training.resume_from_checkpoint={checkpoint} (with its other settings)" if checkpoint else
+                  "; its train.log says why (it kept no checkpoint to resume from)")
+        raise DialsumError(f"run_dir={run_dir} holds a run that never finished, so no model{resume}.")
     if path.is_file() and not (run_dir / "model").is_dir() and OmegaConf.select(
             OmegaConf.load(path), "artifacts.save_model") is False:
         raise DialsumError(f"run_dir={run_dir} was trained with artifacts.save_model=false (debug=fast sets it), "
                            "so it kept no model to predict with; retrain without it.")
     trials = sorted(p.parent.parent.name for p in run_dir.glob("*/.hydra/config.yaml"))
     if not path.is_file() and trials:
-        raise DialsumError(f"run_dir={run_dir} is a sweep folder: pass one of its trial folders (run_dir="
-                           f"{run_dir}/{trials[0]}, ...; sweep_summary.json names the best), or retrain the best "
-                           "with `dialsum export-best` first.")
+        best = ("sweep_summary.json names the best, or retrain it with `dialsum export-best`"
+                if (run_dir / "sweep_summary.json").is_file() else "metrics.json in each holds its scores")
+        raise DialsumError(f"run_dir={run_dir} is a sweep folder: pass one of its job folders (run_dir="
+                           f"{run_dir}/{trials[0]}, ...; {best}).")
     if not (run_dir / "model").is_dir() or not path.is_file():
         raise DialsumError(f"run_dir={run_dir} is not a finished dialsum run folder (needs model/ and "
                            ".hydra/config.yaml); pass a folder under outputs/ or multirun/.")
