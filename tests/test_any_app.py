@@ -310,5 +310,11 @@ def test_only_a_bug_keeps_its_stack() -> None:
 
     for quiet in (DialsumError("bad"), TrainingDiverged("nan"), OSError(errno.ENOSPC, "No space left on device")):
         assert bug_traceback(raised(quiet)) == ""
+    import optuna
+
+    from dialsum.sweep.interrupt import SweepInterrupted
+
+    for routine in (optuna.TrialPruned("pruned after 3 evaluation(s)"), SweepInterrupted("stopped")):
+        assert bug_traceback(raised(routine)) == ""  # a pruned trial's log ended in an ERROR traceback
     stack = bug_traceback(raised(KeyError("lr")))
     assert stack.startswith("Traceback") and stack.endswith("KeyError: 'lr'")

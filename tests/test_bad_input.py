@@ -188,7 +188,8 @@ def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path,
     assert "data file not found" in (sweep / "1" / "train.log").read_text(encoding="utf-8")  # the job's own log says why
 
 
-def test_plain_multirun_recaps_failures_restores_refused_folders_and_exits_1_on_a_bug(tmp_path: Path, capsys) -> None:
+def test_plain_multirun_recaps_failures_restores_refused_folders_and_exits_1_on_a_bug(tmp_path: Path, capsys,
+                                                                                     monkeypatch) -> None:
     """The end repeats each failure in a line; a bug (not the input) makes it exit 1; a job refused in a folder an
     earlier run filled gets that run's .hydra files back (Hydra rewrote them before the job)."""
     from hydra.core.utils import JobReturn, JobStatus
@@ -200,7 +201,8 @@ def test_plain_multirun_recaps_failures_restores_refused_folders_and_exits_1_on_
     earlier = tmp_path / "mr" / "1" / ".hydra" / "config.yaml"
     earlier.parent.mkdir(parents=True)
     earlier.write_text("# the earlier run's config\n", encoding="utf-8")
-    kept = _job_configs(tmp_path / "mr")
+    monkeypatch.chdir(tmp_path)
+    kept = _job_configs(Path("mr"))  # hydra.sweep.dir as given (relative); Hydra's output_dir is absolute
     earlier.write_text("# the refused job's config\n", encoding="utf-8")
 
     def failed(err: Exception, num: int) -> JobReturn:
@@ -214,3 +216,33 @@ def test_plain_multirun_recaps_failures_restores_refused_folders_and_exits_1_on_
     err = capsys.readouterr().err
     assert stop.value.code == 1 and "2 of 3 jobs failed; the other 1 finished" in err
     assert f"{tmp_path / 'mr' / '0'} (x=0): ZeroDivisionError: boom" in err and "(x=1): refused" in err
+
+
+def test_plain_multirun_goes_on_when_the_launcher_breaks(tmp_path: Path, monkeypatch) -> None:
+    """A launcher that raises (a joblib worker killed by the OOM killer) fails that batch's jobs, not the others."""
+    from types import SimpleNamespace
+
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.dialsum_sweeper.basic_sweeper import DialsumBasicSweeper
+
+    sweeper = DialsumBasicSweeper(max_batch_size=1, params=None)
+    calls = []
+
+    def launch(batch, initial_job_idx):
+        calls.append(initial_job_idx)
+        if initial_job_idx == 0:
+            raise RuntimeError("TerminatedWorkerError: a worker was killed")
+        return [JobReturn(overrides=list(batch[0]), status=JobStatus.COMPLETED, _return_value=1.0)]
+
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "mr")}}})
+    sweeper.launcher = SimpleNamespace(launch=launch)
+    sweeper.hydra_context = SimpleNamespace(config_loader=None)
+    monkeypatch.setattr(sweeper, "validate_batch_is_legal", lambda batch: None)
+    monkeypatch.setattr("hydra_plugins.dialsum_sweeper.basic_sweeper.OverridesParser.create",
+                        lambda config_loader: SimpleNamespace(parse_overrides=lambda o: o))
+    monkeypatch.setattr(sweeper, "split_arguments", lambda overrides, size: [[["x=1"]], [["x=2"]]])
+    with pytest.raises(SystemExit) as stop:
+        sweeper.sweep(["x=1,2"])
+    assert calls == [0, 1] and stop.value.code == 1  # the second batch still ran

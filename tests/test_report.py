@@ -320,8 +320,9 @@ def test_an_interrupted_trial_that_ran_again_is_no_failure(tmp_path: Path) -> No
     failed = next(t for t in study.trials if t.state == optuna.trial.TrialState.FAIL)
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE, value=0.33,
                                               params=failed.params, distributions=failed.distributions,
-                                              user_attrs={"requeued_from": failed.number}))
+                                              user_attrs={"requeued_from": failed.number,
+                                                          "requeue_reason": "interrupted"}))
     build_report(sweep)
     md = (sweep / "report.md").read_text(encoding="utf-8")
-    assert "5 complete, 2 pruned, 0 failed, 1 interrupted and run again" in md, md
+    assert "5 complete, 2 pruned, 0 failed, 1 interrupted (re-queued)" in md, md
     assert "## Failures (0)" in md and "finished trials failed" not in md

@@ -176,13 +176,14 @@ def test_command_arguments_carry_over_and_the_rest_is_said(tmp_path: Path, conf_
     preset, notes = _import(tmp_path, conf_copy, {
         "program": "scripts/finetune.py", "method": "random", "metric": {"name": "eval/loss", "goal": "minimize"},
         "command": ["${env}", "python", "${program}", "model=t5", "--data=dialogsum_ko", "--lr=3e-4", "--fp16",
-                    "${args_no_hyphens}"],
+                    "--output_dir=out", "${args_no_hyphens}"],
         "parameters": {"learning_rate": {"values": [1e-4, 2e-4]}, "seed": {"value": 7}}})
     assert {"override /model": "t5"} in preset["defaults"] and {"override /data": "dialogsum_ko"} in preset["defaults"]
     assert preset["hydra"]["sweeper"]["params"]["training.learning_rate"] == "choice(0.0001, 0.0002)"  # not 3e-4
     assert preset["training"]["seed"] == 7 and preset["hydra"]["sweeper"]["study_name"].startswith("mine_")
     assert any("program scripts/finetune.py is not run" in n for n in notes)
     assert any("--fp16 dropped" in n for n in notes)
+    assert any("output_dir=out dropped: no dialsum setting" in n for n in notes)  # it aborted the import
 
 
 def test_two_w_and_b_names_for_one_key_are_refused(tmp_path: Path, conf_copy: Path) -> None:

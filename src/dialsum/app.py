@@ -42,7 +42,9 @@ def run_task(cfg: DictConfig, job: str) -> float | None:
     except Exception as err:  # noqa: BLE001 - only a user's problem is turned into a message
         message = describe_failure(err)
         if not single:
-            _job_failed(message or bug_traceback(err), out_dir, hydra_cfg)
+            text = message or bug_traceback(err)  # nothing for a pruned trial or a stopped sweep
+            if text:
+                _job_failed(text, out_dir, hydra_cfg)
             raise  # the sweeper records the failure and goes on
         if message is None:
             raise

@@ -228,21 +228,9 @@ def job_problems(cfg: DictConfig) -> list[str]:
     for section, schema in SECTIONS.items():
         if section in cfg:
             problems += section_problems(section, OmegaConf.to_container(cfg[section], resolve=True), schema)
-    return problems + (_checkpoint_steps(cfg.training) if "training" in cfg and not problems else [])
+    from dialsum.engine.checkpoints import step_problems
 
-
-def _checkpoint_steps(t: DictConfig) -> list[str]:
-    """dialsum keeps the best evaluation's checkpoint (load_best_model_at_end): HF then needs checkpoints saved
-    when evaluations happen, and says so only after the model is loaded, in a traceback."""
-    save, every = t.get("save_strategy", "steps"), t.get("eval_strategy", "steps")
-    if save != every:
-        return [f"training.save_strategy={save!r} and training.eval_strategy={every!r}: give both the same value "
-                "(the best evaluation's checkpoint is kept)"]
-    s, e = t.get("save_steps"), t.get("eval_steps")
-    if save == "steps" and all(isinstance(v, int) and v >= 1 for v in (s, e)) and s % e:
-        return [f"training.save_steps={s} is not a multiple of training.eval_steps={e} (the best evaluation's "
-                f"checkpoint is kept); e.g. training.save_steps={e * max(1, round(s / e))}"]
-    return []
+    return problems + (step_problems(cfg.training) if "training" in cfg and not problems else [])
 
 
 def section_problems(prefix: str, values: dict[str, Any], schema: type) -> list[str]:

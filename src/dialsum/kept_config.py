@@ -6,6 +6,7 @@ read. Hydra has no option for this; the callback keeps the files it is about to 
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,9 @@ class KeepRunConfig(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Single runs only (a sweep's job folders are new); reads nothing when the folder is new."""
         _KEPT.clear()
-        if config.hydra.output_subdir is None:
+        if config.hydra.output_subdir is None or int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 keeps
             return
-        folder = Path(config.hydra.run.dir) / config.hydra.output_subdir
+        folder = Path(config.hydra.run.dir).resolve() / config.hydra.output_subdir  # before any chdir of the job
         if folder.is_dir():
             _KEPT.update({path: path.read_bytes() for path in folder.glob("*.yaml")})
 

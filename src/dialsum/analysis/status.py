@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from dialsum.analysis.study_io import SweepStudy, job_dir, job_hydra_file, load_sweep, objective_names
 from dialsum.errors import DialsumError
-from dialsum.sweep.liveness import HEARTBEAT_ATTR
+from dialsum.sweep.liveness import GRACE_ATTR, HEARTBEAT_ATTR
 from dialsum.sweep.progress import N_TRIALS_ATTR, format_duration, format_values
 from dialsum.sweep.retries import requeued_numbers
 
@@ -31,7 +31,7 @@ MAX_PARETO = 3              # Pareto-front trials listed for a multi-objective s
 HOME_AND_CLEAR = "\x1b[H"   # cursor home; each line then clears its own rest, and the screen below is cleared
 CLEAR_LINE = "\x1b[K"
 CLEAR_BELOW = "\x1b[J"
-SILENT_AFTER_S = 60         # conf/hydra/sweeper/optuna.yaml grace_period: a trial without a beat this long is lost
+SILENT_AFTER_S = 60         # grace_period (conf/hydra/sweeper/optuna.yaml) of studies that did not record theirs
 DEVICE_ATTR = "device"      # trial user attr written by dialsum.sweep.bridge (which imports transformers: not here)
 
 
@@ -87,7 +87,7 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     directions = [d.name.lower() for d in sweep.study.directions]
     failed = [t for t in trials if t.state == TrialState.FAIL]
-    gone = orphaned_numbers(trials, now)
+    gone = orphaned_numbers(trials, now, float(sweep.study.user_attrs.get(GRACE_ATTR, SILENT_AFTER_S)))
     facts = StatusFacts(
         study_name=sweep.study.study_name, storage=sweep.storage_url, names=objective_names(sweep),
         directions=directions, counts=counts, best=_best(sweep, complete, directions),
@@ -110,9 +110,10 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
     return facts
 
 
-def orphaned_numbers(trials: list[FrozenTrial], now: dt.datetime) -> set[int]:
-    """RUNNING trials whose sweeper process is gone from this machine, or (journal storages) silent for longer
-    than the sweeper's default grace_period: nothing will finish them until the sweep command is rerun."""
+def orphaned_numbers(trials: list[FrozenTrial], now: dt.datetime, silent_after_s: float = 60.0) -> set[int]:
+    """RUNNING trials whose sweeper process is gone from this machine, or (journal storages: an RDB keeps its
+    beats in Optuna's own table) silent for longer than the sweep's grace_period: nothing will finish them until
+    the sweep command is rerun."""
     from dialsum.sweep.liveness import last_beat, owner_is_gone_here, run_identity
 
     me = run_identity()
@@ -123,7 +124,7 @@ def orphaned_numbers(trials: list[FrozenTrial], now: dt.datetime) -> set[int]:
         owner = trial.user_attrs.get("sweeper")
         beat = last_beat(trial) if HEARTBEAT_ATTR in trial.system_attrs else None
         if (isinstance(owner, dict) and owner_is_gone_here(owner, me)) or (
-                beat is not None and now.timestamp() - beat > SILENT_AFTER_S):
+                beat is not None and now.timestamp() - beat > silent_after_s):
             gone.add(trial.number)
     return gone
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +17,35 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name.rsplit("-", 1)[-1]), default=None)
 
 
-def refuse_reuse(run_dir: Path, resuming: bool, overwrite: bool) -> None:
+RUN_OUTPUTS = ("metrics.json", "metrics.csv", "predictions.jsonl", "submission.csv", "environment.json", "model",
+               CHECKPOINTS_DIR)  # what a run writes into its folder; artifacts.overwrite=true clears them first
+
+
+def refuse_reuse(run_dir: Path, resuming: bool, overwrite: bool, multirun: bool = False) -> None:
     """Training into a folder that holds a run would replace its model and metrics, or start afresh over the
     checkpoints a resume needs, without a word (a resume command with its checkpoint argument left out)."""
+    import shutil
+
     from dialsum.errors import DialsumError
 
-    if resuming or overwrite:
+    if resuming:
         return
+    if overwrite:  # asked for: the earlier run goes whole, so no stale model or checkpoint is taken for this run's
+        if int(os.environ.get("RANK", "0")) == 0:
+            for name in RUN_OUTPUTS:
+                path = run_dir / name
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        return
+    elsewhere = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     if (run_dir / "metrics.json").is_file() or (run_dir / "model").is_dir():
         raise DialsumError(f"{run_dir} holds a finished run (metrics.json, model/); training into it would replace "
-                           "it. Give another folder (hydra.run.dir; hydra.sweep.dir for a multirun), or "
-                           "artifacts.overwrite=true to replace it.")
+                           f"it. Give another folder ({elsewhere}), or artifacts.overwrite=true to replace it.")
     latest = latest_checkpoint(run_dir)
     if latest is not None:
-        raise DialsumError(f"{run_dir} holds checkpoints of an unfinished run; resume it with "
-                           f"training.resume_from_checkpoint={latest}, or start it again with artifacts.overwrite=true.")
+        resume = "training.resume_from_checkpoint=true (each job its newest)" if multirun else \
+            f"training.resume_from_checkpoint={latest}"
+        raise DialsumError(f"{run_dir} holds checkpoints of an unfinished run; resume it with {resume}, or start "
+                           "it again with artifacts.overwrite=true.")
 
 
 SHAPE_KEYS = ("model_type", "vocab_size", "d_model", "hidden_size", "n_embd", "encoder_layers", "decoder_layers",
@@ -52,3 +67,22 @@ def check_fits(checkpoint: Path, model_config: Any) -> None:
         raise DialsumError(f"{checkpoint} was saved by another model ({'; '.join(differ)}). Resume with the settings "
                            "that trained it (model=..., model.scratch.*): the run folder's .hydra/overrides.yaml "
                            "lists them.")
+
+
+def step_problems(t: Any) -> list[str]:
+    """dialsum keeps the best evaluation's checkpoint (load_best_model_at_end): HF then needs checkpoints saved
+    when evaluations happen, and says so only after the model is loaded, in a traceback."""
+    save, every = t.get("save_strategy", "steps"), t.get("eval_strategy", "steps")
+    if save == "best":  # HF saves at each new best evaluation: nothing to line up
+        return []
+    if save != every:
+        return [f"training.save_strategy={save!r} and training.eval_strategy={every!r}: give both the same value "
+                "(the best evaluation's checkpoint is kept)"]
+    s, e = t.get("save_steps"), t.get("eval_steps") or t.get("logging_steps")  # HF's fallback for eval_steps
+    whole = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 and float(v).is_integer()
+                for v in (s, e))  # below 1, a step count is a fraction of the run: HF checks it itself
+    if save == "steps" and whole and int(s) % int(e):
+        s, e = int(s), int(e)
+        return [f"training.save_steps={s} is not a multiple of training.eval_steps={e} (the best evaluation's "
+                f"checkpoint is kept); e.g. training.save_steps={e * max(1, round(s / e))}"]
+    return []

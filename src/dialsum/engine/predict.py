@@ -116,7 +116,8 @@ def _run_config(run_dir: Path) -> DictConfig:
         resume = (f"; resume it first: python train.py hydra.run.dir={run_dir} "
                   f"training.resume_from_checkpoint={checkpoint} (with its other settings)" if checkpoint else
                   "; its train.log says why (it kept no checkpoint to resume from)")
-        raise DialsumError(f"run_dir={run_dir} holds a run that never finished, so no model{resume}.")
+        raise DialsumError(f"run_dir={run_dir} holds a run that never finished (or is still training), so no "
+                           f"model yet{resume}.")
     if path.is_file() and not (run_dir / "model").is_dir() and OmegaConf.select(
             OmegaConf.load(path), "artifacts.save_model") is False:
         raise DialsumError(f"run_dir={run_dir} was trained with artifacts.save_model=false (debug=fast sets it), "

@@ -28,8 +28,12 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     if cfg.trial.get("number") is None:  # a sweep trial's folder is its own; a run given a used folder is refused
         from dialsum.engine.checkpoints import refuse_reuse
 
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
         refuse_reuse(out_dir, cfg.training.resume_from_checkpoint not in (None, False),
-                     bool(cfg.artifacts.get("overwrite", False)))
+                     bool(cfg.artifacts.get("overwrite", False)), multirun)
     cache_dir = Path(cfg.paths.cache_dir)
     log.info("device: %s", devices.configure(cfg.hardware, int(cfg.trial.n_workers), cache_dir / "device_locks"))
     resources.begin_run(cfg.hardware.accelerator)  # peaks and start time of this run, not of the process

@@ -23,6 +23,7 @@ from typing import Any
 import optuna
 
 log = logging.getLogger(__name__)
+GRACE_ATTR = "grace_period"  # study user attr: the sweep's grace_period, which `dialsum status` judges silence by
 HEARTBEAT_ATTR = "dialsum:heartbeat"  # journal storages: unix time of the last beat (system attribute)
 START_TIME_TOLERANCE_S = 1.0  # process start times compare equal within this (float rounding in storage)
 # dialsum drives ask/tell and beats itself: Optuna's advice to use optimize() does not apply here.

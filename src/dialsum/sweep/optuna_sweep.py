@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum import fast_exit
 from dialsum.errors import DialsumError, bug_traceback
+from dialsum.sweep.liveness import GRACE_ATTR
 from dialsum.sweep import app_profile, progress, retries, submitit_jobs, worker_check
 from dialsum.sweep.coordination import DONE, Coordinator
 from dialsum.sweep.core_share import CoreShare
@@ -90,6 +91,8 @@ class OptunaSweep:
         study, self.forced, self.fp_hash = open_study(s, self.coord.storage, job_config, space, directions,
                                                       objectives, self.app.dialsum)
         record_study(self.sweep_dir, self.storage_url, study)
+        if study.user_attrs.get(GRACE_ATTR) != self.coord.grace:  # `dialsum status` judges silence by it
+            study.set_user_attr(GRACE_ATTR, self.coord.grace)
         requeued = self.coord.attach(study, n_jobs)
         with self.coord.lock.hold():  # a fresh TPE study on a finite space: distinct start-up points
             startup_points.enqueue_distinct(study, space, s.get("sampler") or {}, self.n_trials)

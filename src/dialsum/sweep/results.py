@@ -133,9 +133,9 @@ def _write_optimization_results(study: optuna.Study, best: list[optuna.trial.Fro
 def _summary(study: optuna.Study, records: list[TrialRecord], rows: list[dict[str, Any]], wall_s: float,
              n_jobs: int) -> dict[str, Any]:
     """Counts over the whole study; utilisation over this invocation's trials."""
-    from dialsum.sweep.retries import requeued_numbers
+    from dialsum.sweep.retries import interrupted_numbers
 
-    rerun = requeued_numbers(study.get_trials(deepcopy=False))  # interrupted: their params ran again
+    rerun = interrupted_numbers(study.get_trials(deepcopy=False))  # interrupted: their params queued again
     counts: dict[str, int] = {}
     for row in rows:
         state = "REQUEUED" if row["number"] in rerun else row["state"]
@@ -150,7 +150,7 @@ def _print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
     """The console summary a user reads at the end of a night of trials."""
     c = summary["counts"]
     lines = [f"sweep {summary['study_name']}: {c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, "
-             f"{c.get('FAIL', 0)} failed{f', {rerun} interrupted and run again' if (rerun := c.get('REQUEUED')) else ''}"
+             f"{c.get('FAIL', 0)} failed{f', {rerun} interrupted (re-queued)' if (rerun := c.get('REQUEUED')) else ''}"
              f" (whole study); this run: {summary['this_run_trials']} trial(s) in "
              f"{summary['wall_s']:.1f} s, worker utilisation {summary['worker_utilisation']}"]
     for b in summary.get("best", []):

@@ -33,6 +33,13 @@ def requeued_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
     return {int(t.user_attrs["requeued_from"]) for t in trials if t.user_attrs.get("requeued_from") is not None}
 
 
+def interrupted_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
+    """Re-queued trials that the machinery cut off (Ctrl-C, a dead worker), not ones retried after their own
+    failure (retry_failed): those failed, and stay failures in the reports."""
+    return {int(t.user_attrs["requeued_from"]) for t in trials if t.user_attrs.get("requeued_from") is not None
+            and t.user_attrs.get("requeue_reason") in ("interrupted", *RETRY_REASONS)}
+
+
 def counted_trials(study: optuna.Study) -> int:
     """Finished trials that count toward n_trials (re-queued ones are replaced by their retry)."""
     trials = study.get_trials(deepcopy=False)

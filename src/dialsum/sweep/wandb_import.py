@@ -35,10 +35,17 @@ def import_wandb(path: Path, name: str, conf_dir: Path, force: bool = False) -> 
     notes: list[str] = []
     known = leaf_keys(_compose(conf_dir))
     params, fixed = _parameters(spec.get("parameters") or {}, known, notes, spec.get("method") == "grid", {})
+    unknown = []
     for arg, value in command_values(spec, notes).items():  # the parameters win over the command's values
-        key = resolve_key(arg, known)
+        try:
+            key = resolve_key(arg, known)
+        except DialsumError:  # the W&B program's own flag (--output_dir=..., torchrun's --nproc_per_node=4)
+            unknown.append(f"{arg}={value}")
+            continue
         if key not in params:
             fixed.setdefault(key, number(value))
+    if unknown:
+        notes.append(f"command arguments {' '.join(unknown)} dropped: no dialsum setting has these names.")
     for key in _default_space(conf_dir):  # the sweeper's default space would be merged in: hold it fixed
         params.setdefault(key, f"${{{key}}}")
     sweeper = _sweeper(spec, name, params, notes)
@@ -198,10 +205,20 @@ def _parameters(spec: dict[str, Any], known: dict[str, Any], notes: list[str], g
                 raise DialsumError(f"W&B parameter {name!r}: distribution constant needs a `value`.")
             fixed[key] = number(p.get("value"))
         else:
-            default = known.get(key)
-            integer = isinstance(default, int) and not isinstance(default, bool)  # a batch size stays an int
-            params[key] = distribution(name, key, p, notes, grid, integer)
+            params[key] = distribution(name, key, p, notes, grid, _takes_ints(key, known.get(key)))
     return params, fixed
+
+
+def _takes_ints(key: str, default: Any) -> bool:
+    """A batch size stays an int; the schema's type decides (num_train_epochs defaults to 8 but takes 2.5)."""
+    import typing
+
+    from dialsum.config_schema import SECTIONS
+
+    section, _, field = key.partition(".")
+    if section in SECTIONS and field in typing.get_type_hints(SECTIONS[section]):
+        return typing.get_type_hints(SECTIONS[section])[field] is int
+    return isinstance(default, int) and not isinstance(default, bool)
 
 
 def _set(body: dict[str, Any], key: str, value: Any) -> None:

@@ -36,7 +36,7 @@ def distribution(name: str, key: str, p: dict[str, Any], notes: list[str], grid:
         lo, hi, log = VALUE_SPACE[base](lo, hi)
     lo, hi = _within_bounds(name, key, lo, hi, notes)
     if grid and dist == "q_uniform":
-        return _grid_points(name, lo, hi, number(p.get("q", 1)))
+        return _grid_points(name, lo, hi, number(p.get("q", 1)), integer)
     if base == "int_uniform":
         return f"int(interval({math.ceil(lo)}, {math.floor(hi)}))"
     if integer and not dist.startswith("q_"):
@@ -109,7 +109,7 @@ def _quantized(name: str, dist: str, lo: float, hi: float, log: bool, q: Any, no
     return f"tag(log, int(interval({max(low, 1)}, {high})))"
 
 
-def _grid_points(name: str, lo: float, hi: float, q: Any) -> str:
+def _grid_points(name: str, lo: float, hi: float, q: Any, integer: bool = False) -> str:
     """W&B's grid turns q_uniform into np.arange(min, max, q): max itself is left out (written without numpy)."""
     if not isinstance(q, (int, float)) or q <= 0:
         raise DialsumError(f"W&B parameter {name!r}: q_uniform in a grid needs a positive q, got {q!r}.")
@@ -117,7 +117,7 @@ def _grid_points(name: str, lo: float, hi: float, q: Any) -> str:
     points = [lo + i * q for i in range(count)]
     if not points:
         raise DialsumError(f"W&B parameter {name!r}: its grid np.arange({lo:g}, {hi:g}, {q:g}) is empty.")
-    exact = float(lo).is_integer() and isinstance(q, int)  # integer points: a batch size stays an int
+    exact = integer or (float(lo).is_integer() and isinstance(q, int))  # integer points: a batch size stays an int
     return "choice(" + ", ".join(str(int(v)) if exact else repr(round(v, 10)) for v in points) + ")"
 
 

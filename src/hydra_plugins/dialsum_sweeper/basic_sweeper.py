@@ -30,27 +30,35 @@ class DialsumBasicSweeper(BasicSweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         returns: List[Sequence[JobReturn]] = []
         failed: List[tuple[str, BaseException]] = []
+        total = 0
         try:
             while not self.is_done():
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
                 kept = _job_configs(sweep_dir)
-                results = self.launcher.launch(batch, initial_job_idx=sum(len(r) for r in returns))
+                try:
+                    results = self.launcher.launch(batch, initial_job_idx=total)
+                except Exception as err:  # noqa: BLE001 - the launcher broke (a joblib worker killed): next batch
+                    failed += [(f"  job #{total + i} ({' '.join(job)}): the launcher failed: {type(err).__name__}: "
+                                f"{err}", err) for i, job in enumerate(batch)]
+                    total += len(batch)
+                    continue
+                total += len(batch)
                 failed += [_failed(r, kept) for r in results if r.status == JobStatus.FAILED]
                 returns.append(results)
         except KeyboardInterrupt:  # Ctrl-C: what finished stays in its folder; no traceback
             finished = sorted(p.parent.name for p in sweep_dir.glob("*/metrics.json"))
-            print(f"dialsum: stopped. Finished jobs: {', '.join(finished) or 'none'} (folders in {sweep_dir}).",
+            print(f"dialsum: stopped. Folders with a finished run: {', '.join(finished) or 'none'} (in {sweep_dir}).",
                   file=sys.stderr)
             sys.exit(130)
         if failed:
-            _exit(failed, sum(len(r) for r in returns))
+            _exit(failed, total)
         return returns
 
 
 def _job_configs(sweep_dir: Path) -> dict[Path, bytes]:
     """The .hydra/*.yaml of job folders an earlier run left here: Hydra rewrites them before each job starts."""
-    return {path: path.read_bytes() for path in sweep_dir.glob("*/.hydra/*.yaml")}
+    return {path.resolve(): path.read_bytes() for path in sweep_dir.glob("*/.hydra/*.yaml")}
 
 
 def _failed(job: JobReturn, kept: dict[Path, bytes]) -> tuple[str, BaseException]:
@@ -59,7 +67,7 @@ def _failed(job: JobReturn, kept: dict[Path, bytes]) -> tuple[str, BaseException
     from dialsum.tracking.atomic import write_bytes
 
     error = job._return_value  # a failed job's exception; Hydra's return_value would raise it
-    folder = Path(job.hydra_cfg.hydra.runtime.output_dir) if job.hydra_cfg is not None else Path("?")
+    folder = Path(job.hydra_cfg.hydra.runtime.output_dir).resolve() if job.hydra_cfg is not None else Path("?")
     if isinstance(error, DialsumError):  # refused before it trained: the folder's earlier run stays whole
         for path, content in kept.items():
             if path.parent.parent == folder:

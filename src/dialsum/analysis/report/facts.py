@@ -12,7 +12,7 @@ import optuna
 
 from dialsum.analysis.study_io import SweepStudy, job_metrics, objective_names
 from dialsum.sweep.duplicates import DUPLICATE_ATTR
-from dialsum.sweep.retries import requeued_numbers
+from dialsum.sweep.retries import interrupted_numbers
 
 TrialState = optuna.trial.TrialState
 FrozenTrial = optuna.trial.FrozenTrial
@@ -60,7 +60,7 @@ def gather(sweep: SweepStudy) -> Facts:
     """Counts, ranking, job metrics and importances for one study (suggestions are added by the caller)."""
     trials = sweep.trials()
     counts = {s: 0 for s in STATE_ORDER}
-    rerun = requeued_numbers(trials)  # cut off by Ctrl-C or a dead worker: their params ran again
+    rerun = interrupted_numbers(trials)  # cut off by Ctrl-C or a dead worker: their params queued again
     for t in trials:
         state = "REQUEUED" if t.number in rerun else t.state.name
         counts[state] = counts.get(state, 0) + 1

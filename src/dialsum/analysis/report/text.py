@@ -32,7 +32,7 @@ def status_line(facts: Facts) -> str:
 def counts_line(counts: dict[str, int]) -> str:
     """`7 total: 4 complete, 2 pruned, 1 failed, 0 running`."""
     total = sum(counts.values())
-    named = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "REQUEUED": "interrupted and run again",
+    named = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "REQUEUED": "interrupted (re-queued)",
              "RUNNING": "running", "WAITING": "waiting"}
     parts = [f"{counts.get(s, 0)} {named[s]}" for s in STATE_ORDER if counts.get(s) or s in ("COMPLETE", "PRUNED", "FAIL")]
     return f"{total} total: " + ", ".join(parts)
