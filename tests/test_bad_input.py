@@ -240,7 +240,9 @@ def test_plain_multirun_goes_on_when_the_launcher_breaks(tmp_path: Path, monkeyp
     sweeper.launcher = SimpleNamespace(launch=launch)
     sweeper.hydra_context = SimpleNamespace(config_loader=None)
     monkeypatch.setattr(sweeper, "validate_batch_is_legal", lambda batch: None)
-    monkeypatch.setattr("hydra_plugins.dialsum_sweeper.basic_sweeper.OverridesParser.create",
+    from hydra_plugins.dialsum_sweeper import basic_sweeper
+
+    monkeypatch.setattr(basic_sweeper.OverridesParser, "create",
                         lambda config_loader: SimpleNamespace(parse_overrides=lambda o: o))
     monkeypatch.setattr(sweeper, "split_arguments", lambda overrides, size: [[["x=1"]], [["x=2"]]])
     with pytest.raises(SystemExit) as stop:
