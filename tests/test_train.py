@@ -307,6 +307,22 @@ def test_a_run_folder_holding_a_run_is_not_trained_over(tmp_path: Path, cache_di
     assert (run_dir / "metrics.json").read_text(encoding="utf-8") == "{}" and (run_dir / "model").is_dir()
 
 
+def test_overwrite_clears_the_earlier_run_first(tmp_path: Path) -> None:
+    """artifacts.overwrite=true left the old model and checkpoint-999 beside the new run: predict.py loaded the old
+    model, and a crash's resume hint named the old checkpoint."""
+    from dialsum.engine.checkpoints import latest_checkpoint, refuse_reuse
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints" / "checkpoint-999").mkdir(parents=True)
+    (run_dir / "checkpoints" / "checkpoint-999" / "trainer_state.json").write_text("{}", encoding="utf-8")
+    (run_dir / "model").mkdir()
+    (run_dir / "metrics.json").write_text("{}", encoding="utf-8")
+    (run_dir / "train.log").write_text("the earlier run's log\n", encoding="utf-8")
+    refuse_reuse(run_dir, resuming=False, overwrite=True)
+    assert latest_checkpoint(run_dir) is None and not (run_dir / "model").exists()
+    assert not (run_dir / "metrics.json").exists() and (run_dir / "train.log").is_file()  # Hydra's log goes on
+
+
 def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path: Path) -> None:
     """Resuming a kobart run with model=t5 failed in torch with two screens of missing keys."""
     from transformers import BartConfig, T5Config

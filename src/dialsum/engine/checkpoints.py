@@ -32,9 +32,11 @@ def refuse_reuse(run_dir: Path, resuming: bool, overwrite: bool, multirun: bool 
         return
     if overwrite:  # asked for: the earlier run goes whole, so no stale model or checkpoint is taken for this run's
         if int(os.environ.get("RANK", "0")) == 0:
-            for name in RUN_OUTPUTS:
-                path = run_dir / name
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            for path in (run_dir / name for name in RUN_OUTPUTS):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         return
     elsewhere = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     if (run_dir / "metrics.json").is_file() or (run_dir / "model").is_dir():
@@ -62,7 +64,8 @@ def check_fits(checkpoint: Path, model_config: Any) -> None:
     except (OSError, ValueError):
         return  # not a model checkpoint dialsum wrote: let the Trainer judge it
     ours = model_config.to_dict()
-    differ = [f"{k}: {saved[k]} there, {ours[k]} now" for k in SHAPE_KEYS if k in saved and k in ours and saved[k] != ours[k]]
+    differ = [f"{k}: {saved[k]} there, {ours[k]} now" for k in SHAPE_KEYS
+              if k in saved and k in ours and saved[k] != ours[k]]
     if differ:
         raise DialsumError(f"{checkpoint} was saved by another model ({'; '.join(differ)}). Resume with the settings "
                            "that trained it (model=..., model.scratch.*): the run folder's .hydra/overrides.yaml "

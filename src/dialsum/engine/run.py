@@ -26,10 +26,10 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
 
     devices.check_hardware(cfg.hardware, cfg.model)  # config only: nothing may touch CUDA before the claim
     if cfg.trial.get("number") is None:  # a sweep trial's folder is its own; a run given a used folder is refused
-        from dialsum.engine.checkpoints import refuse_reuse
-
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
+
+        from dialsum.engine.checkpoints import refuse_reuse
 
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
         refuse_reuse(out_dir, cfg.training.resume_from_checkpoint not in (None, False),

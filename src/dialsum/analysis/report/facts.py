@@ -18,7 +18,7 @@ TrialState = optuna.trial.TrialState
 FrozenTrial = optuna.trial.FrozenTrial
 
 MIN_TRIALS_FOR_IMPORTANCE = 2  # optuna.importance needs at least two completed trials
-STATE_ORDER = ("COMPLETE", "PRUNED", "FAIL", "REQUEUED", "RUNNING", "WAITING")  # REQUEUED: failed, ran again
+STATE_ORDER = ("COMPLETE", "PRUNED", "FAIL", "REQUEUED", "RUNNING", "WAITING")  # REQUEUED: interrupted, queued again
 
 
 @dataclass
