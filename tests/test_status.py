@@ -74,7 +74,7 @@ def test_status_shows_every_state_two_sweepers_and_fits_100_columns(every_state:
     assert all(len(line) <= status.WIDTH for line in lines), [line for line in lines if len(line) > 100]
     assert lines[0] == "study   night (in progress)"
     # 4 is re-queued: it does not count toward n_trials (its retry will)
-    assert "trials  5/12 done: 3 complete, 1 pruned, 2 failed | 2 running, 1 queued" in lines
+    assert "trials  5/12 done: 3 complete, 1 pruned, 1 failed, 1 interrupted (re-queued) | 2 running, 1 queued" in lines
     assert "running (2 sweeper(s): node1 pid 100, node2 pid 200)" in lines
     assert "best    #1 objective = 0.4550 (maximize)" in lines
     assert "training.learning_rate=0.0002" in text
@@ -257,7 +257,7 @@ def test_a_killed_or_stopped_sweep_is_not_in_progress(tmp_path: Path) -> None:
     _add(study, 1, S.RUNNING, 20, None, owner, steps={0: 0.2})
     text = status.render(status.gather(load_sweep(folder), now=NOW))
     assert text.splitlines()[0] == "study   killed (stopped)" and "ETA" not in text, text
-    assert "stopped with 5 to go: its sweeper is gone" in text
+    assert "stopped with 5 to go (below)" in text and "reason  its sweeper is gone (killed?)" in text
     assert any(line.startswith("  #1") and "sweeper gone: re-queued when the sweep is rerun" in line
                for line in text.splitlines())
 
@@ -266,4 +266,4 @@ def test_a_killed_or_stopped_sweep_is_not_in_progress(tmp_path: Path) -> None:
     study.tell(1, state=S.FAIL)
     text = status.render(status.gather(load_sweep(folder), now=NOW))
     assert text.splitlines()[0] == "study   killed (stopped)" and "ETA" not in text, text
-    assert "stopped with 4 to go: stopped by SIGINT; rerun the same command to finish" in text
+    assert "reason  stopped by SIGINT; rerun the same command to finish" in text  # whole, not cut at 100

@@ -310,7 +310,8 @@ def test_a_run_folder_holding_a_run_is_not_trained_over(tmp_path: Path, cache_di
 def test_overwrite_clears_the_earlier_run_first(tmp_path: Path) -> None:
     """artifacts.overwrite=true left the old model and checkpoint-999 beside the new run: predict.py loaded the old
     model, and a crash's resume hint named the old checkpoint."""
-    from dialsum.engine.checkpoints import latest_checkpoint, refuse_reuse
+    from dialsum.engine.checkpoints import clear_run, latest_checkpoint, refuse_reuse
+    from dialsum.errors import DialsumError
 
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints" / "checkpoint-999").mkdir(parents=True)
@@ -318,7 +319,12 @@ def test_overwrite_clears_the_earlier_run_first(tmp_path: Path) -> None:
     (run_dir / "model").mkdir()
     (run_dir / "metrics.json").write_text("{}", encoding="utf-8")
     (run_dir / "train.log").write_text("the earlier run's log\n", encoding="utf-8")
-    refuse_reuse(run_dir, resuming=False, overwrite=True)
+    assert refuse_reuse(run_dir, None, overwrite=True)  # cleared by the caller once the new run is ready
+    assert refuse_reuse(run_dir, str(tmp_path / "other" / "checkpoint-3"), overwrite=True)
+    with pytest.raises(DialsumError, match="holds a finished run"):  # a renamed resume command's folder
+        refuse_reuse(run_dir, str(tmp_path / "other" / "checkpoint-3"), overwrite=False)
+    assert not refuse_reuse(run_dir, str(run_dir / "checkpoints" / "checkpoint-999"), overwrite=False)  # its own
+    clear_run(run_dir)
     assert latest_checkpoint(run_dir) is None and not (run_dir / "model").exists()
     assert not (run_dir / "metrics.json").exists() and (run_dir / "train.log").is_file()  # Hydra's log goes on
 

@@ -94,8 +94,10 @@ def test_cli_refuses_to_overwrite_and_exits_2(tmp_path: Path, conf_copy: Path) -
            "--conf-dir", str(conf_copy)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "exists; pick another --name or pass --force" in result.stderr
+    forced = subprocess.run([*cmd, "--force"], capture_output=True, text=True, timeout=120)
+    assert f"run it with: python train.py --config-dir {conf_copy.resolve()} -m sweep=memory" in forced.stdout
     assert "Traceback" not in result.stderr
-    assert subprocess.run([*cmd, "--force"], capture_output=True, text=True, timeout=120).returncode == 0
+    assert forced.returncode == 0
 
 
 def _run_two_trials(tmp_path: Path, conf_copy: Path, cache_dir: Path, story: str) -> None:

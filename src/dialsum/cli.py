@@ -3,6 +3,7 @@ compare, import-wandb, data). report, dashboard, export-best and status take a s
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -108,7 +109,9 @@ def main(argv: list[str] | None = None) -> None:
             out, notes = import_wandb(args.sweep_file, args.name, args.conf_dir, force=args.force)
             for note in notes:
                 print(f"note: {note}")
-            print(f"wrote {out}; run it with: python train.py -m sweep={args.name}")
+            own = Path(args.conf_dir).resolve() == (Path.cwd() / "conf").resolve()  # train.py reads ./conf
+            where = "" if own else f"--config-dir {shlex.quote(str(Path(args.conf_dir).resolve()))} "
+            print(f"wrote {out}; run it with: python train.py {where}-m sweep={args.name}")
         elif args.command == "data":
             from dialsum.data.synthetic import write_splits
 

@@ -36,3 +36,8 @@ def restore() -> None:
     for path, content in _KEPT.items():
         write_bytes(path, content)
     _KEPT.clear()
+
+
+def forget() -> None:
+    """The earlier run was cleared on purpose (artifacts.overwrite): its config is not put back either."""
+    _KEPT.clear()

@@ -21,7 +21,7 @@ from dialsum.analysis.study_io import SweepStudy, job_dir, job_hydra_file, load_
 from dialsum.errors import DialsumError
 from dialsum.sweep.liveness import GRACE_ATTR, HEARTBEAT_ATTR
 from dialsum.sweep.progress import N_TRIALS_ATTR, format_duration, format_values
-from dialsum.sweep.retries import requeued_numbers
+from dialsum.sweep.retries import interrupted_numbers, requeued_numbers
 
 TrialState = optuna.trial.TrialState
 FrozenTrial = optuna.trial.FrozenTrial
@@ -80,13 +80,15 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
     """Facts for one refresh (now: the storage's clock, local time like Optuna's timestamps)."""
     now = now or dt.datetime.now()
     trials = sweep.trials()
-    counts = {name: 0 for name in ("RUNNING", "COMPLETE", "PRUNED", "FAIL", "WAITING")}
-    for t in trials:
-        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    counts = {name: 0 for name in ("RUNNING", "COMPLETE", "PRUNED", "FAIL", "INTERRUPTED", "WAITING")}
     requeued = requeued_numbers(trials)
+    interrupted = interrupted_numbers(trials)  # Ctrl-C, a dead worker: no failure of the trial's own
+    for t in trials:
+        state = "INTERRUPTED" if t.number in interrupted else t.state.name
+        counts[state] = counts.get(state, 0) + 1
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     directions = [d.name.lower() for d in sweep.study.directions]
-    failed = [t for t in trials if t.state == TrialState.FAIL]
+    failed = [t for t in trials if t.state == TrialState.FAIL]  # the re-queued ones too, marked: why they stopped
     gone = orphaned_numbers(trials, now, float(sweep.study.user_attrs.get(GRACE_ATTR, SILENT_AFTER_S)))
     facts = StatusFacts(
         study_name=sweep.study.study_name, storage=sweep.storage_url, names=objective_names(sweep),
@@ -196,7 +198,8 @@ def render(facts: StatusFacts) -> str:
     state = "finished" if facts.finished else "stopped" if facts.stopped else "in progress"
     lines = [f"study   {facts.study_name} ({state})",
              f"storage {facts.storage}",
-             f"trials  {planned} done: {c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed | "
+             f"trials  {planned} done: {c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed"
+             f"{f', {n} interrupted (re-queued)' if (n := c['INTERRUPTED']) else ''} | "
              f"{c['RUNNING']} running, {c['WAITING']} queued"]
     lines += _best_lines(facts)
     speed = f"{facts.per_hour:.1f} trials/hour" if facts.per_hour is not None else "n/a (nothing finished yet)"
@@ -205,10 +208,12 @@ def render(facts: StatusFacts) -> str:
     elif facts.done >= facts.n_trials:
         eta = "all planned trials done"
     elif facts.stopped:
-        eta = f"stopped with {facts.n_trials - facts.done} to go: {facts.stopped}"
+        eta = f"stopped with {facts.n_trials - facts.done} to go (below)"
     else:
         eta = f"ETA {format_duration(facts.eta_s)} ({facts.n_trials - facts.done} to go)"
     lines.append(f"speed   {speed} | {eta}")
+    if facts.stopped:  # the next step the user takes: wrapped, never cut
+        lines += textwrap.wrap(f"reason  {facts.stopped}", WIDTH, subsequent_indent="        ")
     if facts.running:
         lines.append(f"running ({len(facts.sweepers)} sweeper(s): {', '.join(facts.sweepers)})" if facts.sweepers
                      else "running")

@@ -21,33 +21,48 @@ RUN_OUTPUTS = ("metrics.json", "metrics.csv", "predictions.jsonl", "submission.c
                CHECKPOINTS_DIR)  # what a run writes into its folder; artifacts.overwrite=true clears them first
 
 
-def refuse_reuse(run_dir: Path, resuming: bool, overwrite: bool, multirun: bool = False) -> None:
+def refuse_reuse(run_dir: Path, resume: str | None, overwrite: bool, multirun: bool = False) -> bool:
     """Training into a folder that holds a run would replace its model and metrics, or start afresh over the
-    checkpoints a resume needs, without a word (a resume command with its checkpoint argument left out)."""
-    import shutil
-
+    checkpoints a resume needs, without a word (a resume command with its checkpoint argument left out, or its
+    folder renamed). Returns whether the caller clears the earlier run (artifacts.overwrite) before training."""
     from dialsum.errors import DialsumError
 
-    if resuming:
-        return
-    if overwrite:  # asked for: the earlier run goes whole, so no stale model or checkpoint is taken for this run's
-        if int(os.environ.get("RANK", "0")) == 0:
-            for path in (run_dir / name for name in RUN_OUTPUTS):
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-        return
-    elsewhere = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    if (run_dir / "metrics.json").is_file() or (run_dir / "model").is_dir():
-        raise DialsumError(f"{run_dir} holds a finished run (metrics.json, model/); training into it would replace "
-                           f"it. Give another folder ({elsewhere}), or artifacts.overwrite=true to replace it.")
+    if resume is not None and Path(resume).resolve().is_relative_to(run_dir.resolve()):
+        return False  # this folder's own run goes on
+    finished = (run_dir / "metrics.json").is_file() or (run_dir / "model").is_dir()
     latest = latest_checkpoint(run_dir)
-    if latest is not None:
-        resume = "training.resume_from_checkpoint=true (each job its newest)" if multirun else \
-            f"training.resume_from_checkpoint={latest}"
-        raise DialsumError(f"{run_dir} holds checkpoints of an unfinished run; resume it with {resume}, or start "
-                           "it again with artifacts.overwrite=true.")
+    if overwrite or not (finished or latest):
+        return overwrite and bool(finished or latest)
+    if finished:
+        raise DialsumError(f"{run_dir} holds a finished run ({', '.join(_outputs(run_dir))}); training into it would "
+                           f"replace it. Give another folder ({'hydra.sweep.dir' if multirun else 'hydra.run.dir'}), "
+                           "or artifacts.overwrite=true to replace it.")
+    hint = "training.resume_from_checkpoint=true (each job its newest)" if multirun else \
+        f"training.resume_from_checkpoint={latest}"
+    raise DialsumError(f"{run_dir} holds checkpoints of an unfinished run; resume it with {hint}, or start it "
+                       "again with artifacts.overwrite=true.")
+
+
+def _outputs(run_dir: Path) -> list[str]:
+    """The run outputs a folder holds, as named in a refusal."""
+    return [name + ("/" if (run_dir / name).is_dir() else "") for name in RUN_OUTPUTS if (run_dir / name).exists()]
+
+
+def clear_run(run_dir: Path) -> None:
+    """artifacts.overwrite=true: the earlier run goes whole, so no stale model or checkpoint is taken for the new
+    run's (rank 0 only under torchrun); Hydra's files and the log stay."""
+    import shutil
+
+    from dialsum import kept_config
+
+    kept_config.forget()
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    for path in (run_dir / name for name in RUN_OUTPUTS):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 SHAPE_KEYS = ("model_type", "vocab_size", "d_model", "hidden_size", "n_embd", "encoder_layers", "decoder_layers",

@@ -25,15 +25,16 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     from dialsum.tracking import resources
 
     devices.check_hardware(cfg.hardware, cfg.model)  # config only: nothing may touch CUDA before the claim
-    if cfg.trial.get("number") is None:  # a sweep trial's folder is its own; a run given a used folder is refused
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-        from dialsum.engine.checkpoints import refuse_reuse
+    from dialsum.engine.checkpoints import clear_run, refuse_reuse
 
-        multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-        refuse_reuse(out_dir, cfg.training.resume_from_checkpoint not in (None, False),
-                     bool(cfg.artifacts.get("overwrite", False)), multirun)
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    resume = _resume_path(cfg, out_dir, multirun)
+    clear = False  # a sweep trial's folder is its own; a run given a used folder is refused, or cleared when asked
+    if cfg.trial.get("number") is None:
+        clear = refuse_reuse(out_dir, resume, bool(cfg.artifacts.get("overwrite", False)), multirun)
     cache_dir = Path(cfg.paths.cache_dir)
     log.info("device: %s", devices.configure(cfg.hardware, int(cfg.trial.n_workers), cache_dir / "device_locks"))
     resources.begin_run(cfg.hardware.accelerator)  # peaks and start time of this run, not of the process
@@ -58,15 +59,18 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     data_prep_s = time.perf_counter() - started
     log.info("data, tokenizer and features ready in %.2f s", data_prep_s)
     model = build_model(cfg.model, tokenizer, family, int(cfg.training.seed))
+    if clear:  # only now, with data, tokenizer and model ready: a typo in the new settings keeps the old run
+        clear_run(out_dir)
     return _fit(cfg, out_dir, tokenizer, model, family, ListDataset(train_rows), ListDataset(val_rows),
-                [r["input_ids"] for r in prompts], splits.val, data_prep_s)
+                [r["input_ids"] for r in prompts], splits.val, data_prep_s, resume)
 
 
 def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any, train_ds: Any, val_ds: Any,
-         prompts: list[list[int]], val_frame: Any, data_prep_s: float) -> float:
+         prompts: list[list[int]], val_frame: Any, data_prep_s: float, resume: str | None) -> float:
     """Run the Trainer with dialsum's callbacks and write the run folder."""
     from dialsum.engine.callbacks import CsvLogger, EvaluateAtEnd, MetricHistory, NanGuard, ProgressLog, StepTimer
     from dialsum.engine.scoring import SummaryScorer
+    from dialsum.engine.checkpoints import check_fits
     from dialsum.engine.trainer import GenerationEval, build_trainer, training_arguments
 
     generation_eval = GenerationEval(prompts=prompts, references=list(val_frame["summary"]),
@@ -96,7 +100,9 @@ def _fit(cfg: DictConfig, out_dir: Path, tokenizer: Any, model: Any, family: Any
         args = training_arguments(cfg, out_dir, family.decoder_only)
         trainer = build_trainer(cfg, args, model, tokenizer, train_ds, val_ds, generation_eval, callbacks)
         started = time.perf_counter()
-        result = trainer.train(resume_from_checkpoint=_checked_resume(cfg, out_dir, model))
+        if resume is not None:
+            check_fits(Path(resume), model.config)  # another model's checkpoint: refused by the setting that differs
+        result = trainer.train(resume_from_checkpoint=resume)
         train_time = time.perf_counter() - started
         pruned = bridge is not None and bridge.pruned
         started = time.perf_counter()  # the kept (best) model, scored once more for predictions.jsonl
@@ -156,8 +162,9 @@ def _trial_bridge(cfg: DictConfig):
                                "eval_" + trainer_key(cfg.objective.metric))
 
 
-def _resume_path(cfg: DictConfig, out_dir: Path) -> str | bool | None:
-    """training.resume_from_checkpoint: a folder, or true for the latest checkpoint of this run folder."""
+def _resume_path(cfg: DictConfig, out_dir: Path, multirun: bool = False) -> str | None:
+    """training.resume_from_checkpoint: a folder, or true for the latest checkpoint of this run folder (in a
+    multirun, a job without one starts from the beginning: the command resumes the jobs that were stopped)."""
     value = cfg.training.resume_from_checkpoint
     if value in (None, False):
         return None
@@ -165,6 +172,10 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | bool | None:
         from dialsum.engine.checkpoints import latest_checkpoint
 
         latest = latest_checkpoint(out_dir)  # HF's own choice (the highest number) may be a half-written one
+        if latest is None and multirun:
+            log.info("training.resume_from_checkpoint=true: %s holds no checkpoint, so this job starts from the "
+                     "beginning", out_dir)
+            return None
         if latest is None:
             raise DialsumError(f"training.resume_from_checkpoint=true, but {out_dir / 'checkpoints'} holds no "
                                "complete checkpoint (one is saved every training.save_steps steps). Resume needs "
@@ -173,16 +184,6 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | bool | None:
     if not Path(value).is_dir():
         raise DialsumError(f"training.resume_from_checkpoint={value!r}: no such checkpoint folder.")
     return str(value)
-
-
-def _checked_resume(cfg: DictConfig, out_dir: Path, model: Any) -> str | None:
-    """The checkpoint to resume from, refused when its model is not this run's."""
-    from dialsum.engine.checkpoints import check_fits
-
-    path = _resume_path(cfg, out_dir)
-    if path is not None:
-        check_fits(Path(path), model.config)
-    return path
 
 
 def _summarise(cfg: DictConfig, evaluations: list[dict[str, Any]], best_metrics: dict[str, float], trainer: Any,
