@@ -110,6 +110,7 @@ def _run_two_trials(tmp_path: Path, conf_copy: Path, cache_dir: Path, story: str
     assert len(rows) == 2 and all(r["state"] in ("COMPLETE", "PRUNED") for r in rows)
 
 
+@pytest.mark.slow  # ~13 s: a two-trial sweep (the fast run keeps the conversions; make test-slow runs them all)
 def test_story1_runs_offline_as_a_two_trial_sweep(tmp_path: Path, conf_copy: Path, cache_dir: Path) -> None:
     _run_two_trials(tmp_path, conf_copy, cache_dir, "story1_grid")
 
