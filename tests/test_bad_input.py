@@ -196,13 +196,14 @@ def test_plain_multirun_recaps_failures_restores_refused_folders_and_exits_1_on_
     from omegaconf import OmegaConf
 
     from dialsum.errors import DialsumError
-    from hydra_plugins.dialsum_sweeper.basic_sweeper import _exit, _failed, _job_configs
+    from dialsum.kept_config import snapshot
+    from hydra_plugins.dialsum_sweeper.basic_sweeper import _exit, _failed
 
     earlier = tmp_path / "mr" / "1" / ".hydra" / "config.yaml"
     earlier.parent.mkdir(parents=True)
     earlier.write_text("# the earlier run's config\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    kept = _job_configs(Path("mr"))  # hydra.sweep.dir as given (relative); Hydra's output_dir is absolute
+    kept = snapshot(Path("mr").glob("*/.hydra/*.yaml"))  # hydra.sweep.dir as given (relative); Hydra's output_dir is absolute
     earlier.write_text("# the refused job's config\n", encoding="utf-8")
 
     def failed(err: Exception, num: int) -> JobReturn:

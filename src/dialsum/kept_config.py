@@ -1,4 +1,5 @@
-"""A refused rerun into an existing run folder (a resume with a typo) gives the folder its own config back.
+"""A refused rerun into an existing run folder (a resume with a typo) gives the folder its own config back
+(single runs through the callback here, plain-multirun jobs through the dialsum_basic sweeper).
 
 Hydra writes `.hydra/config.yaml` (and hydra.yaml, overrides.yaml) before the job starts, so a rerun that dialsum
 then refuses would leave the refused settings beside the earlier run's model, for predict.py and the reports to
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
@@ -26,16 +27,26 @@ class KeepRunConfig(Callback):
             return
         folder = Path(config.hydra.run.dir).resolve() / config.hydra.output_subdir  # before any chdir of the job
         if folder.is_dir():
-            _KEPT.update({path: path.read_bytes() for path in folder.glob("*.yaml")})
+            _KEPT.update(snapshot(folder.glob("*.yaml")))
 
 
 def restore() -> None:
-    """Put the kept files back (each replaced whole), after dialsum refused this run."""
+    """Put the kept files back, after dialsum refused this run."""
+    put_back(_KEPT)
+    _KEPT.clear()
+
+
+def snapshot(paths: Iterable[Path]) -> dict[Path, bytes]:
+    """Hydra's config files as they are before a job rewrites them, by absolute path (Hydra's output_dir is)."""
+    return {path.resolve(): path.read_bytes() for path in paths}
+
+
+def put_back(files: dict[Path, bytes]) -> None:
+    """Each kept file replaced whole by its earlier content."""
     from dialsum.tracking.atomic import write_bytes
 
-    for path, content in _KEPT.items():
+    for path, content in files.items():
         write_bytes(path, content)
-    _KEPT.clear()
 
 
 def forget() -> None:

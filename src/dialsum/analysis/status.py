@@ -21,7 +21,7 @@ from dialsum.analysis.study_io import SweepStudy, job_dir, job_hydra_file, load_
 from dialsum.errors import DialsumError
 from dialsum.sweep.liveness import GRACE_ATTR, HEARTBEAT_ATTR
 from dialsum.sweep.progress import N_TRIALS_ATTR, format_duration, format_values
-from dialsum.sweep.retries import interrupted_numbers, requeued_numbers
+from dialsum.sweep.retries import INTERRUPTED_LABEL, interrupted_numbers, requeued_numbers
 
 TrialState = optuna.trial.TrialState
 FrozenTrial = optuna.trial.FrozenTrial
@@ -80,11 +80,11 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
     """Facts for one refresh (now: the storage's clock, local time like Optuna's timestamps)."""
     now = now or dt.datetime.now()
     trials = sweep.trials()
-    counts = {name: 0 for name in ("RUNNING", "COMPLETE", "PRUNED", "FAIL", "INTERRUPTED", "WAITING")}
+    counts = {name: 0 for name in ("RUNNING", "COMPLETE", "PRUNED", "FAIL", "REQUEUED", "WAITING")}
     requeued = requeued_numbers(trials)
     interrupted = interrupted_numbers(trials)  # Ctrl-C, a dead worker: no failure of the trial's own
     for t in trials:
-        state = "INTERRUPTED" if t.number in interrupted else t.state.name
+        state = "REQUEUED" if t.number in interrupted else t.state.name
         counts[state] = counts.get(state, 0) + 1
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     directions = [d.name.lower() for d in sweep.study.directions]
@@ -196,10 +196,11 @@ def render(facts: StatusFacts) -> str:
     c = facts.counts
     planned = f"{facts.done}/{facts.n_trials}" if facts.n_trials is not None else f"{facts.done}/?"
     state = "finished" if facts.finished else "stopped" if facts.stopped else "in progress"
+    interrupted = f", {c['REQUEUED']} {INTERRUPTED_LABEL}" if c["REQUEUED"] else ""
     lines = [f"study   {facts.study_name} ({state})",
              f"storage {facts.storage}",
              f"trials  {planned} done: {c['COMPLETE']} complete, {c['PRUNED']} pruned, {c['FAIL']} failed"
-             f"{f', {n} interrupted (re-queued)' if (n := c['INTERRUPTED']) else ''} | "
+             f"{interrupted} | "
              f"{c['RUNNING']} running, {c['WAITING']} queued"]
     lines += _best_lines(facts)
     speed = f"{facts.per_hour:.1f} trials/hour" if facts.per_hour is not None else "n/a (nothing finished yet)"

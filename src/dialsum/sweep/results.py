@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from dialsum.sweep.devices import THREADS_ATTR, THREADS_KEY, pin_threads
 from dialsum.sweep.duplicates import DUPLICATE_ATTR
 from dialsum.sweep.job_folder import experiment_overrides, read_job_metrics, read_job_overrides, train_command
+from dialsum.sweep.retries import INTERRUPTED_LABEL, interrupted_numbers
 from dialsum.sweep.storage import dashboard_command, mask_url
 from dialsum.tracking import atomic
 
@@ -133,8 +134,6 @@ def _write_optimization_results(study: optuna.Study, best: list[optuna.trial.Fro
 def _summary(study: optuna.Study, records: list[TrialRecord], rows: list[dict[str, Any]], wall_s: float,
              n_jobs: int) -> dict[str, Any]:
     """Counts over the whole study; utilisation over this invocation's trials."""
-    from dialsum.sweep.retries import interrupted_numbers
-
     rerun = interrupted_numbers(study.get_trials(deepcopy=False))  # interrupted: their params queued again
     counts: dict[str, int] = {}
     for row in rows:
@@ -149,9 +148,9 @@ def _summary(study: optuna.Study, records: list[TrialRecord], rows: list[dict[st
 def _print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
     """The console summary a user reads at the end of a night of trials."""
     c = summary["counts"]
+    interrupted = f", {c['REQUEUED']} {INTERRUPTED_LABEL}" if c.get("REQUEUED") else ""
     lines = [f"sweep {summary['study_name']}: {c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, "
-             f"{c.get('FAIL', 0)} failed{f', {rerun} interrupted (re-queued)' if (rerun := c.get('REQUEUED')) else ''}"
-             f" (whole study); this run: {summary['this_run_trials']} trial(s) in "
+             f"{c.get('FAIL', 0)} failed{interrupted} (whole study); this run: {summary['this_run_trials']} trial(s) in "
              f"{summary['wall_s']:.1f} s, worker utilisation {summary['worker_utilisation']}"]
     for b in summary.get("best", []):
         lines.append(f"best trial {b['number']}: {b['values']} {b['params']}")

@@ -33,6 +33,9 @@ def requeued_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
     return {int(t.user_attrs["requeued_from"]) for t in trials if t.user_attrs.get("requeued_from") is not None}
 
 
+INTERRUPTED_LABEL = "interrupted (re-queued)"  # how status, summary and report name interrupted_numbers' trials
+
+
 def interrupted_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
     """Re-queued trials that the machinery cut off (Ctrl-C, a dead worker), not ones retried after their own
     failure (retry_failed): those failed, and stay failures in the reports."""

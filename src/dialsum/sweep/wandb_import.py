@@ -216,8 +216,9 @@ def _takes_ints(key: str, default: Any) -> bool:
     from dialsum.config_schema import SECTIONS
 
     section, _, field = key.partition(".")
-    if section in SECTIONS and field in typing.get_type_hints(SECTIONS[section]):
-        return typing.get_type_hints(SECTIONS[section])[field] is int
+    hints = typing.get_type_hints(SECTIONS[section]) if section in SECTIONS else {}
+    if field in hints:
+        return hints[field] is int
     return isinstance(default, int) and not isinstance(default, bool)
 
 

@@ -12,6 +12,8 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from dialsum import kept_config
+
 NAME = "dialsum_basic"
 RECAP_CHARS = 240  # a failure in the closing recap: its message on one line, cut here
 
@@ -35,7 +37,7 @@ class DialsumBasicSweeper(BasicSweeper):
             while not self.is_done():
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
-                kept = _job_configs(sweep_dir)
+                kept = kept_config.snapshot(sweep_dir.glob("*/.hydra/*.yaml"))  # an earlier run's jobs
                 try:
                     results = self.launcher.launch(batch, initial_job_idx=total)
                 except Exception as err:  # noqa: BLE001 - the launcher broke (a joblib worker killed): next batch
@@ -56,22 +58,14 @@ class DialsumBasicSweeper(BasicSweeper):
         return returns
 
 
-def _job_configs(sweep_dir: Path) -> dict[Path, bytes]:
-    """The .hydra/*.yaml of job folders an earlier run left here: Hydra rewrites them before each job starts."""
-    return {path.resolve(): path.read_bytes() for path in sweep_dir.glob("*/.hydra/*.yaml")}
-
-
 def _failed(job: JobReturn, kept: dict[Path, bytes]) -> tuple[str, BaseException]:
     """A failed job's folder, overrides and first line; a refused job's folder gets its earlier config back."""
     from dialsum.errors import DialsumError, describe_failure
-    from dialsum.tracking.atomic import write_bytes
 
     error = job._return_value  # a failed job's exception; Hydra's return_value would raise it
     folder = Path(job.hydra_cfg.hydra.runtime.output_dir).resolve() if job.hydra_cfg is not None else Path("?")
     if isinstance(error, DialsumError):  # refused before it trained: the folder's earlier run stays whole
-        for path, content in kept.items():
-            if path.parent.parent == folder:
-                write_bytes(path, content)
+        kept_config.put_back({path: content for path, content in kept.items() if path.parent.parent == folder})
     text = " ".join((describe_failure(error) or f"{type(error).__name__}: {error}").split())
     short = text if len(text) <= RECAP_CHARS else text[:RECAP_CHARS - 3] + "..."
     return f"  {folder} ({' '.join(job.overrides or [])}): {short}", error

@@ -8,6 +8,7 @@ from typing import Any
 from optuna.trial import FrozenTrial
 
 from dialsum.analysis.report.facts import STATE_ORDER, Facts
+from dialsum.sweep.retries import INTERRUPTED_LABEL
 
 FLOAT_DIGITS = 4
 ERROR_CHARS = 300              # error messages are cut to this length in the tables
@@ -32,7 +33,7 @@ def status_line(facts: Facts) -> str:
 def counts_line(counts: dict[str, int]) -> str:
     """`7 total: 4 complete, 2 pruned, 1 failed, 0 running`."""
     total = sum(counts.values())
-    named = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "REQUEUED": "interrupted (re-queued)",
+    named = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "REQUEUED": INTERRUPTED_LABEL,
              "RUNNING": "running", "WAITING": "waiting"}
     parts = [f"{counts.get(s, 0)} {named[s]}" for s in STATE_ORDER if counts.get(s) or s in ("COMPLETE", "PRUNED", "FAIL")]
     return f"{total} total: " + ", ".join(parts)
