@@ -221,6 +221,13 @@ def test_only_failed_trials_still_write_a_report(tmp_path: Path) -> None:
     assert "fix the first error" in md
 
 
+def test_only_pruned_trials_point_to_no_failures(tmp_path: Path) -> None:
+    trials = [FakeTrial(S.PRUNED, t.params, intermediate={1: 0.1}) for t in default_trials()[:2]]
+    md = build_report(build_fake_sweep(tmp_path, trials=trials))[1].read_text(encoding="utf-8")
+    assert "No completed trial**: nothing to compare yet." in md and "failures below" not in md
+    assert "## Failures (0)" in md
+
+
 def test_multi_objective_uses_pareto_front(tmp_path: Path) -> None:
     sweep = build_fake_sweep(tmp_path, multi_objective=True)
     html_path, md_path = build_report(sweep)

@@ -107,11 +107,16 @@ def test_rerun_resumes_without_new_trials(grid_sweep, cache_dir: Path) -> None:
 
 def test_a_failing_trial_does_not_stop_the_sweep(tmp_path: Path, cache_dir: Path) -> None:
     sweep_dir = tmp_path / "multirun" / "test"
-    result = run_cli(_sweep(sweep_dir, "hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
-                            "model.pretrained_name_or_path=/missing/checkpoint",  # a bad path for one point
-                            "model.init=choice(pretrained, scratch)", *FIXED_LR_BATCH),
+    (tmp_path / "my_conf").mkdir()  # a config folder of the user's own, given relative to the working directory
+    result = run_cli(["--config-dir", "my_conf",
+                      *_sweep(sweep_dir, "hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
+                              "model.pretrained_name_or_path=/missing/checkpoint",  # a bad path for one point
+                              "model.init=choice(pretrained, scratch)", *FIXED_LR_BATCH)],
                      tmp_path, cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
+    command = yaml.safe_load((sweep_dir / "best_params.yaml").read_text())["best"]["command"]
+    assert command.startswith(f"python train.py --config-dir {tmp_path / 'my_conf'} ")  # runs from anywhere
+    assert f"or: python train.py --config-path {sweep_dir}" in result.stdout
     states = {r["params"]["model.init"]: r for r in _results(sweep_dir)}
     assert states["scratch"]["state"] == "COMPLETE"
     assert states["pretrained"]["state"] == "FAIL" and "could not be loaded" in states["pretrained"]["error"]
@@ -144,7 +149,8 @@ def test_max_failure_rate_stops_the_sweep(tmp_path: Path, cache_dir: Path) -> No
     assert result.returncode == 1, result.stderr[-3000:]      # a script chaining commands sees the sweep failed
     assert len(_results(sweep_dir)) == 2                      # 2 failures > 0.25 x 4: no more launches
     assert (tmp_path / "study.db").is_file() and not (sweep_dir / "optuna_journal.log").exists()
-    assert "exceed max_failure_rate" in result.stdout + result.stderr and "no trial completed" in result.stdout
+    assert "exceed max_failure_rate" in result.stdout + result.stderr
+    assert "no trial completed: see the errors in all_results.jsonl" in result.stdout
 
 
 @pytest.mark.parametrize("param,message", [

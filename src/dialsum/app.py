@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from dialsum import kept_config
 from dialsum.errors import USER_ERROR_EXIT, DialsumError, bug_traceback, describe_failure, log_to_files
+from dialsum.sweep.job_folder import config_flags
 
 log = logging.getLogger("dialsum")
 
@@ -122,24 +123,10 @@ def _resume_hint(job: str, out_dir: Path, hydra_cfg) -> str:
     given = [*hydra_cfg.overrides.hydra, *hydra_cfg.overrides.task]
     kept = [o for o in given if o.lstrip("+~").split("=", 1)[0]
             not in ("hydra.run.dir", "hydra.mode", "training.resume_from_checkpoint")]
-    command = " ".join(shlex.quote(o) for o in [*sys.argv[:1], *_config_flags(sys.argv[1:]), *kept,
+    command = " ".join(shlex.quote(o) for o in [*sys.argv[:1], *config_flags(sys.argv[1:]), *kept,
                                                  f"hydra.run.dir={out_dir}",
                                                  f"training.resume_from_checkpoint={checkpoint}"])
     return f"To resume from its last checkpoint:\n  python {command}"
-
-
-CONFIG_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")  # Hydra's, not overrides
-
-
-def _config_flags(argv: list[str]) -> list[str]:
-    """Hydra's config-location flags as given: without them the resume command would compose another config."""
-    out: list[str] = []
-    for i, arg in enumerate(argv):
-        if arg in CONFIG_FLAGS:
-            out += argv[i:i + 2]
-        elif arg.split("=", 1)[0] in CONFIG_FLAGS:
-            out.append(arg)
-    return out
 
 
 def _holds_only_hydra_files(out_dir: Path) -> bool:

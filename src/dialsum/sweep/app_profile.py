@@ -10,7 +10,6 @@ A job config is dialsum's when it has dialsum's `trial`, `objective`, `hardware`
 from __future__ import annotations
 
 import logging
-import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -20,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
 from dialsum.sweep import trial_env, worker_check
+from dialsum.sweep.job_folder import rerun_script
 from dialsum.sweep.search_space import SearchSpace, check_keys, idle_dimensions
 from dialsum.sweep.trial_job import format_value, objective_values, trial_overrides
 
@@ -65,7 +65,7 @@ class AppProfile:
             settings["study_name"] = str(config.hydra.job.name)  # a stable name: rerunning resumes
         self.extender = resolve_function(settings.get("custom_search_space"))
         self.directions: list[str] = []
-        self.script = shlex.quote(sys.argv[0] or "app.py")
+        self.script = rerun_script(sys.argv[0] or "app.py", sys.argv[1:])
         self.config_loader: Any = None  # Hydra's, to tell config groups (db=choice(mysql,pg)) from keys
 
     def check(self, job_config: DictConfig, space: SearchSpace) -> None:
@@ -143,7 +143,7 @@ class DialsumApp(AppProfile):
 
     def __init__(self, settings: dict[str, Any], config: DictConfig) -> None:
         super().__init__(settings, config)
-        self.script = "train.py"
+        self.script = rerun_script("train.py", sys.argv[1:])
         self.objective_overrides: list[str] = []
 
     def check(self, job_config: DictConfig, space: SearchSpace) -> None:

@@ -52,6 +52,27 @@ def read_job_overrides(folder: str | Path | None) -> list[str] | None:
     return experiment_overrides([str(o) for o in OmegaConf.load(path)])
 
 
+CONFIG_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")  # Hydra's, not overrides
+DIR_FLAGS = ("--config-dir", "-cd")  # relative to the working directory: made absolute for a rerun from elsewhere
+
+
+def config_flags(argv: list[str]) -> list[str]:
+    """Hydra's config-location flags as given: a rerun without them composes another config, or fails."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        flag, eq, value = arg.partition("=")
+        if arg in CONFIG_FLAGS and i + 1 < len(argv):
+            out += [arg, str(Path(argv[i + 1]).resolve()) if arg in DIR_FLAGS else argv[i + 1]]
+        elif eq and flag in CONFIG_FLAGS:
+            out.append(f"{flag}={Path(value).resolve()}" if flag in DIR_FLAGS else arg)
+    return out
+
+
+def rerun_script(script: str, argv: list[str]) -> str:
+    """The shell words that start this Hydra app again with the same config location."""
+    return " ".join(shlex.quote(word) for word in [script, *config_flags(argv)])
+
+
 def train_command(overrides: list[str], script: str = "train.py") -> str:
     """One shell line that trains with these overrides (script: another Hydra app's, already shell-quoted)."""
     return f"python {script} " + " ".join(shlex.quote(o) for o in overrides)

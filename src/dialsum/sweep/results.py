@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,12 +157,13 @@ def _print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
         lines.append(f"best trial {b['number']}: {b['values']} {b['params']}")
         lines.append(f"  retrain: {b['command'] or '(the job folder is gone: see best_params.yaml params)'}")
     if "best_config" in summary:
-        lines.append(f"  or: python {summary.get('script', 'train.py')} --config-path "
+        script = shlex.split(summary.get("script", "train.py"))[0]  # its config flags would compete with these
+        lines.append(f"  or: python {shlex.quote(script)} --config-path "
                      f"{Path(summary['best_config']).parent.resolve()} --config-name best_config")
     if summary.get("stopped"):
         lines.append(f"stopped early: {summary['stopped']}")
     if not summary.get("best"):
-        lines.append("no trial completed: see the errors in all_results.jsonl")
+        lines.append("no trial completed" + (": see the errors in all_results.jsonl" if c.get("FAIL") else ""))
     lines.append(f"results: {sweep_dir}/all_results.jsonl")
     lines.append(f"dashboard: {summary['dashboard']}")
     for line in lines:

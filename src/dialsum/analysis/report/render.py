@@ -81,7 +81,8 @@ def render_markdown(facts: Facts, top_k: int | None = None) -> str:
         if g:
             lines.append(f"- {gain_line(g, facts.multi)}")
     else:
-        lines.append("- **No completed trial**: nothing to compare yet; see the failures below.")
+        lines.append("- **No completed trial**: nothing to compare yet"
+                     + ("; see the failures below." if facts.failures else "."))
     lines += ["", "## All trials, best first (pruned ones after, by their last value)", ""]
     header, rows = top_rows(facts, rows_shown)
     lines += md_table(header, rows) if rows else ["No completed trial."]
