@@ -296,6 +296,38 @@ def test_a_bug_in_the_task_function_shows_its_traceback(tmp_path: Path) -> None:
     assert "Traceback" in log and "in read_setting" in log and "KeyError: 'not_there'" in log, log[-3000:]
 
 
+def test_a_task_calling_sys_exit_fails_its_trial_only(tmp_path: Path) -> None:
+    """sys.exit() in the task was "SystemExit (job folder None)" with a stack; in a joblib worker it lost the
+    worker. Now each such trial fails with the app's own message and its folder, and the sweep goes on."""
+    app = tmp_path / "exits.py"
+    app.write_text(textwrap.dedent('''
+        import sys
+        import hydra
+
+        @hydra.main(version_base="1.3", config_path=None, config_name=None)
+        def main(cfg) -> float:
+            if cfg.x == 2:
+                sys.exit(f"x too large: {cfg.x}")
+            if cfg.x == 1:
+                sys.exit(3)
+            return float(cfg.x)
+
+        if __name__ == "__main__":
+            main()
+    '''), encoding="utf-8")
+    out = tmp_path / "s"
+    result = run_app(app, tmp_path, "hydra/sweeper=dialsum_optuna", "hydra/sweeper/sampler=grid", f"hydra.sweep.dir={out}",
+                     "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
+                     "hydra.sweeper.max_failure_rate=1", "hydra.sweeper.direction=minimize", "+x=0,1,2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    by_x = {r["params"]["+x"]: r for r in rows(out)}
+    assert by_x[0]["state"] == "COMPLETE"
+    assert by_x[2]["error"] == "TaskExited: the task function exited: x too large: 2"
+    assert by_x[1]["error"] == "TaskExited: the task function called sys.exit(3) instead of returning a value"
+    assert all(Path(r["job_dir"]) == out / str(r["number"]) for r in by_x.values())
+    assert "Traceback" not in result.stdout + result.stderr  # the app said why: no stack
+
+
 def test_only_a_bug_keeps_its_stack() -> None:
     """Bad input, a diverged run and a full disk are said in one line; anything else is a bug: its traceback."""
     import errno

@@ -38,7 +38,7 @@ from dialsum.sweep import budget, startup_points  # study-wide limits; distinct 
 from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url
 from dialsum.sweep.study_setup import open_study, record_study
 from dialsum.sweep.trial_job import is_finished as _finished
-from dialsum.sweep.trial_job import launch, tell
+from dialsum.sweep.trial_job import launch, tell, without_exit
 
 log = logging.getLogger(__name__)
 TrialState = optuna.trial.TrialState
@@ -53,7 +53,7 @@ class OptunaSweep:
         self.config = config
         self.hydra_context = hydra_context
         self.launcher = submitit_jobs.wrap(Plugins.instance().instantiate_launcher(  # submitit: per-trial jobs
-            hydra_context=hydra_context, task_function=task_function, config=config))
+            hydra_context=hydra_context, task_function=without_exit(task_function), config=config))
         self.settings: dict[str, Any] = OmegaConf.to_container(config.hydra.sweeper, resolve=True)
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.lock = threading.Lock()

@@ -1,16 +1,39 @@
 """One trial as a Hydra job: its overrides, the launch, and the values it produced."""
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from typing import Any
+from typing import Any, Callable
 
 import optuna
 from hydra.core.utils import JobStatus
 
+from dialsum.errors import DialsumError
 from dialsum.sweep.job_folder import read_job_metrics
 
 log = logging.getLogger(__name__)
+
+
+class TaskExited(DialsumError):
+    """The task function called sys.exit(): its trial failed with the app's own message, the sweep goes on."""
+
+
+def without_exit(task_function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The task function with sys.exit() turned into a failure Hydra records in the job (its folder is then
+    known, and a joblib worker is not lost); a partial of a module function, so launchers can pickle it."""
+    return functools.partial(_call_without_exit, task_function)
+
+
+def _call_without_exit(task_function: Callable[[Any], Any], cfg: Any) -> Any:
+    """Run the task; SystemExit becomes TaskExited naming the exit code or message."""
+    try:
+        return task_function(cfg)
+    except SystemExit as exc:
+        code = exc.code
+        said = f"the task function exited: {code}" if isinstance(code, str) else (
+            f"the task function called sys.exit({'' if code is None else code}) instead of returning a value")
+        raise TaskExited(said) from None
 
 
 def trial_overrides(fixed: list[str], params: dict[str, Any], number: int, study_name: str, storage_url: str,
