@@ -186,6 +186,12 @@ def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path,
     assert "1 of 2 jobs failed; the other 1 finished" in result.stderr
     assert (sweep / "0" / "metrics.json").is_file()
     assert "data file not found" in (sweep / "1" / "train.log").read_text(encoding="utf-8")  # the job's own log says why
+    finished = (sweep / "0" / "metrics.json").stat().st_mtime_ns
+    again = run_cli(["-m", *args], tmp_path, cache_dir)  # the same command again: job 0 is kept, job 1 still fails
+    assert again.returncode == 2 and "1 of 2 jobs failed; the other 1 finished" in again.stderr, again.stderr[-3000:]
+    assert f"job #0 (data=dialogsum_ko data.train_path={good_csv} " in again.stdout
+    assert f"finished earlier in {sweep / '0'} with the same settings: kept" in again.stdout
+    assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == finished
 
 
 def test_plain_multirun_recaps_failures_restores_refused_folders_and_exits_1_on_a_bug(tmp_path: Path, capsys,

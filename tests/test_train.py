@@ -342,3 +342,42 @@ def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path: Path) -> Non
     check_fits(checkpoint, BartConfig(vocab_size=2157, d_model=128))  # the same model: resumes
     with pytest.raises(DialsumError, match="model_type: bart there, t5 now"):
         check_fits(checkpoint, T5Config(vocab_size=785))
+
+
+@pytest.mark.slow  # ~40 s: two real jobs, one stopped mid-training, then the printed command finishes the rest
+def test_ctrl_c_in_a_plain_multirun_prints_the_command_that_finishes_the_rest(tmp_path: Path, cache_dir: Path) -> None:
+    """A night's `train.py -m ...` stopped half-way: the printed command keeps the finished job and resumes the
+    stopped one from its checkpoint (before, it only listed folders, and a rerun refused the finished jobs)."""
+    import os
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, ctrl_c_as_in_a_terminal
+
+    sweep = tmp_path / "mr"
+    args = ["-m", "debug=fast", "training.max_steps=4,40", f"hydra.sweep.dir={sweep}"]
+    env = {**os.environ, "DIALSUM_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
+    deadline = time.monotonic() + 300
+    while not list(sweep.glob("1/checkpoints/checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Folders with a finished run: 0 " in err, err[-3000:]
+    command = shlex.split(err.split("To run the rest (finished jobs are kept):", 1)[1].splitlines()[1])
+    assert command[0] == "python" and f"hydra.sweep.dir={sweep}" in command
+    assert command[-1] == "training.resume_from_checkpoint=true"
+    finished = (sweep / "0" / "metrics.json").stat().st_mtime_ns
+
+    rest = subprocess.run([sys.executable, *command[1:]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert rest.returncode == 0, rest.stderr[-3000:]
+    assert "finished earlier in" in rest.stdout and (sweep / "0" / "metrics.json").stat().st_mtime_ns == finished
+    log = (sweep / "1" / "train.log").read_text(encoding="utf-8")
+    assert f"resuming from {sweep / '1' / 'checkpoints' / 'checkpoint-'}" in log, log[-3000:]
+    assert json.loads((sweep / "1" / "metrics.json").read_text(encoding="utf-8"))["global_step"] == 40

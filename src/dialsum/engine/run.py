@@ -35,6 +35,8 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     clear = False  # a sweep trial's folder is its own; a run given a used folder is refused, or cleared when asked
     if cfg.trial.get("number") is None:
         clear = refuse_reuse(out_dir, resume, bool(cfg.artifacts.get("overwrite", False)), multirun)
+    if resume is not None:
+        log.info("resuming from %s", resume)  # the run's log says which checkpoint it went on from
     cache_dir = Path(cfg.paths.cache_dir)
     log.info("device: %s", devices.configure(cfg.hardware, int(cfg.trial.n_workers), cache_dir / "device_locks"))
     resources.begin_run(cfg.hardware.accelerator)  # peaks and start time of this run, not of the process

@@ -1,7 +1,10 @@
 """`hydra/sweeper=dialsum_basic`, the sweeper of a plain `train.py -m a=1,2 b=x,y`: Hydra's basic sweeper (every
-listed combination, in batches), except that a failed job does not end the others and is said in one line."""
+listed combination, in batches), except that a failed job does not end the others and is said in one line, and a
+rerun into the same hydra.sweep.dir keeps the jobs that finished there with the same settings."""
 from __future__ import annotations
 
+import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, List, Sequence
@@ -10,12 +13,15 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper, BasicSweepe
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from dialsum import kept_config
 
+log = logging.getLogger(__name__)
 NAME = "dialsum_basic"
 RECAP_CHARS = 240  # a failure in the closing recap: its message on one line, cut here
+# Overrides that say how to run a job, not what it trains: a rerun adding them still matches the finished job.
+HOW_TO_RUN = ("training.resume_from_checkpoint", "artifacts.overwrite")
 
 
 class DialsumBasicSweeper(BasicSweeper):
@@ -38,24 +44,67 @@ class DialsumBasicSweeper(BasicSweeper):
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
                 kept = kept_config.snapshot(sweep_dir.glob("*/.hydra/*.yaml"))  # an earlier run's jobs
-                try:
-                    results = self.launcher.launch(batch, initial_job_idx=total)
-                except Exception as err:  # noqa: BLE001 - the launcher broke (a joblib worker killed): next batch
-                    failed += [(f"  job #{total + i} ({' '.join(job)}): the launcher failed: {type(err).__name__}: "
-                                f"{err}", err) for i, job in enumerate(batch)]
-                    total += len(batch)
-                    continue
+                for start, jobs in self._jobs_to_run(batch, total, kept):
+                    try:
+                        results = self.launcher.launch(jobs, initial_job_idx=start)
+                    except Exception as err:  # noqa: BLE001 - the launcher broke (a joblib worker killed): go on
+                        failed += [(f"  job #{start + i} ({' '.join(job)}): the launcher failed: "
+                                    f"{type(err).__name__}: {err}", err) for i, job in enumerate(jobs)]
+                        continue
+                    failed += [_failed(r, kept) for r in results if r.status == JobStatus.FAILED]
+                    returns.append(results)
                 total += len(batch)
-                failed += [_failed(r, kept) for r in results if r.status == JobStatus.FAILED]
-                returns.append(results)
         except KeyboardInterrupt:  # Ctrl-C: what finished stays in its folder; no traceback
             finished = sorted(p.parent.name for p in sweep_dir.glob("*/metrics.json"))
-            print(f"dialsum: stopped. Folders with a finished run: {', '.join(finished) or 'none'} (in {sweep_dir}).",
-                  file=sys.stderr)
+            print(f"dialsum: stopped. Folders with a finished run: {', '.join(finished) or 'none'} (in {sweep_dir}).\n"
+                  f"To run the rest (finished jobs are kept):\n  {self._rest_command(sweep_dir)}", file=sys.stderr)
             sys.exit(130)
         if failed:
             _exit(failed, total)
         return returns
+
+    def _jobs_to_run(self, batch: Sequence[Sequence[str]], first: int,
+                     kept: dict[Path, bytes]) -> List[tuple[int, List[Sequence[str]]]]:
+        """The batch without the jobs an earlier run of this multirun finished with the same settings, as runs of
+        consecutive job numbers (a job's number names its folder, so none may shift)."""
+        runs: List[tuple[int, List[Sequence[str]]]] = []
+        for idx, job in enumerate(batch, start=first):
+            folder = self._finished_earlier(job, idx, kept) if kept else None
+            if folder is not None:
+                log.info("job #%d (%s) finished earlier in %s with the same settings: kept (artifacts.overwrite=true "
+                         "trains it again)", idx, " ".join(job), folder)
+            elif runs and runs[-1][0] + len(runs[-1][1]) == idx:
+                runs[-1][1].append(job)
+            else:
+                runs.append((idx, [job]))
+        return runs
+
+    def _finished_earlier(self, job: Sequence[str], idx: int, kept: dict[Path, bytes]) -> Path | None:
+        """The job's folder, as Hydra's launchers name it, when it holds a finished run of the same overrides."""
+        try:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
+            with open_dict(cfg):
+                cfg.hydra.job.id = cfg.hydra.job.num = idx
+            folder = (Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)).resolve()
+            overwrite = OmegaConf.select(cfg, "artifacts.overwrite", default=False)
+        except Exception:  # noqa: BLE001 - a job whose config does not compose runs, and fails with its message
+            return None
+        earlier = kept.get(folder / ".hydra" / "overrides.yaml")
+        if overwrite or earlier is None or not (folder / "metrics.json").is_file():
+            return None
+        return folder if _what_it_trains(OmegaConf.create(earlier.decode())) == _what_it_trains(job) else None
+
+    def _rest_command(self, sweep_dir: Path) -> str:
+        """The same command into the same folder; in dialsum's train.py each stopped job resumes its checkpoint."""
+        words = [a for a in sys.argv[1:] if not a.startswith(("hydra.sweep.dir=", "training.resume_from_checkpoint="))]
+        resume = ["training.resume_from_checkpoint=true"] if OmegaConf.select(self.config, "training") else []
+        line = [sys.argv[0], *words, f"hydra.sweep.dir={sweep_dir.resolve()}", *resume]
+        return "python " + " ".join(shlex.quote(w) for w in line)
+
+
+def _what_it_trains(overrides: Sequence[str]) -> List[str]:
+    """A job's overrides without those that only say how to run it."""
+    return sorted(str(o) for o in overrides if str(o).lstrip("+~").split("=", 1)[0] not in HOW_TO_RUN)
 
 
 def _failed(job: JobReturn, kept: dict[Path, bytes]) -> tuple[str, BaseException]:
