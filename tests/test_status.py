@@ -267,3 +267,30 @@ def test_a_killed_or_stopped_sweep_is_not_in_progress(tmp_path: Path) -> None:
     text = status.render(status.gather(load_sweep(folder), now=NOW))
     assert text.splitlines()[0] == "study   killed (stopped)" and "ETA" not in text, text
     assert "reason  stopped by SIGINT; rerun the same command to finish" in text  # whole, not cut at 100
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_a_sweeper_gone_on_another_machine_is_seen_through_the_database_heartbeat(postgres_url: str) -> None:
+    """PostgreSQL: the sweeper beat for its trial in Optuna's heartbeat table, then its machine went away. Before,
+    status read only journal beats, so the trial showed as running with an ETA until somebody reran the sweep."""
+    import sqlalchemy
+
+    from dialsum.sweep.liveness import GRACE_ATTR
+    from dialsum.sweep.rdb import HeartbeatSettings, open_rdb
+
+    storage = open_rdb(postgres_url, HeartbeatSettings(interval=20, grace=60))
+    study = optuna.create_study(study_name="far", storage=storage, direction="maximize")
+    study.set_user_attr(GRACE_ATTR, 60)
+    study.set_user_attr("n_trials", 4)
+    far_away = {"host": "node7", "pid": 4242, "boot_id": "another-kernel", "pid_ns": "x", "run_id": "r"}
+    for _ in range(2):
+        trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)})
+        trial.set_user_attr("sweeper", far_away)
+        storage.record_heartbeat(trial._trial_id)
+    with storage.engine.begin() as db:  # trial 0's sweeper last beat an hour ago, by the database's clock
+        db.execute(sqlalchemy.text("UPDATE trial_heartbeats SET heartbeat = heartbeat - interval '1 hour' "
+                                   "WHERE trial_id = :id"), {"id": study.trials[0]._trial_id})
+    facts = status.gather(load_sweep(postgres_url, "far"))
+    assert [(r.number, r.orphaned) for r in facts.running] == [(0, True), (1, False)]
+    assert facts.stopped is None  # trial 1's sweeper still beats: the sweep goes on
+    assert optuna.load_study(study_name="far", storage=postgres_url).trials[0].state == S.RUNNING  # nothing changed

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from dialsum.analysis.study_io import SweepStudy, job_dir, job_hydra_file, load_sweep, objective_names
 from dialsum.errors import DialsumError
-from dialsum.sweep.liveness import GRACE_ATTR, HEARTBEAT_ATTR
+from dialsum.sweep.liveness import GRACE_ATTR, HEARTBEAT_ATTR, silent_rdb_trial_ids
 from dialsum.sweep.progress import N_TRIALS_ATTR, format_duration, format_values
 from dialsum.sweep.retries import INTERRUPTED_LABEL, interrupted_numbers, requeued_numbers
 
@@ -89,7 +89,9 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     directions = [d.name.lower() for d in sweep.study.directions]
     failed = [t for t in trials if t.state == TrialState.FAIL]  # the re-queued ones too, marked: why they stopped
-    gone = orphaned_numbers(trials, now, float(sweep.study.user_attrs.get(GRACE_ATTR, SILENT_AFTER_S)))
+    grace = float(sweep.study.user_attrs.get(GRACE_ATTR, SILENT_AFTER_S))
+    silent = silent_rdb_trial_ids(sweep.study._storage, sweep.study._study_id, grace) if counts["RUNNING"] else set()
+    gone = orphaned_numbers(trials, now, grace) | {t.number for t in trials if t._trial_id in silent}
     facts = StatusFacts(
         study_name=sweep.study.study_name, storage=sweep.storage_url, names=objective_names(sweep),
         directions=directions, counts=counts, best=_best(sweep, complete, directions),
@@ -113,9 +115,9 @@ def gather(sweep: SweepStudy, n_trials: int | None = None, now: dt.datetime | No
 
 
 def orphaned_numbers(trials: list[FrozenTrial], now: dt.datetime, silent_after_s: float = 60.0) -> set[int]:
-    """RUNNING trials whose sweeper process is gone from this machine, or (journal storages: an RDB keeps its
-    beats in Optuna's own table) silent for longer than the sweep's grace_period: nothing will finish them until
-    the sweep command is rerun."""
+    """RUNNING trials whose sweeper process is gone from this machine, or (journal storages; an RDB keeps its
+    beats in Optuna's own table: silent_rdb_trial_ids) silent for longer than the sweep's grace_period: nothing
+    will finish them until the sweep command is rerun."""
     from dialsum.sweep.liveness import last_beat, owner_is_gone_here, run_identity
 
     me = run_identity()

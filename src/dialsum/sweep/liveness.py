@@ -90,6 +90,21 @@ def beat(storage: optuna.storages.BaseStorage, trial_id: int) -> None:
         storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
 
 
+def silent_rdb_trial_ids(storage: optuna.storages.BaseStorage, study_id: int, grace_s: float) -> set[int]:
+    """RUNNING trials whose Optuna heartbeat is older than grace_s by the database's clock: the sweeper that
+    beat for them is gone, on whatever machine it ran. Optuna's own test (what fail_stale_trials reads), asked
+    without failing anything; empty for a journal, or an RDB nobody beat in."""
+    rdb = getattr(storage, "_backend", storage)  # Optuna's cache wraps the RDBStorage
+    if not isinstance(rdb, optuna.storages.RDBStorage):
+        return set()
+    kept = rdb.heartbeat_interval, rdb.grace_period
+    rdb.heartbeat_interval, rdb.grace_period = max(1, int(grace_s)), max(1, int(grace_s))  # this reader's only
+    try:
+        return set(rdb._get_stale_trial_ids(study_id))
+    finally:
+        rdb.heartbeat_interval, rdb.grace_period = kept
+
+
 def last_beat(trial: optuna.trial.FrozenTrial) -> float | None:
     """Unix time of a journal trial's last beat (its start when it never beat)."""
     value = trial.system_attrs.get(HEARTBEAT_ATTR)
