@@ -143,6 +143,9 @@ def test_pretrained_local_folder_goes_through_the_tokenizer_checks(tmp_path: Pat
                        "model.decoder_start_token='<nope>'"]).model
     [check] = run.checkpoint(bad)
     assert check.status == FAIL and "model.decoder_start_token='<nope>'" in check.line
+    other = compose_cfg(["model=t5", "model.init=pretrained", f"model.pretrained_name_or_path={folder}"]).model
+    [check] = run.checkpoint(other)  # it said ok, and the run then trained a random T5 with exit 0
+    assert check.status == FAIL and "is a bart checkpoint" in check.line and "model=kobart" in check.line
 
 
 def test_storage_checks(tmp_path: Path, monkeypatch) -> None:

@@ -153,3 +153,103 @@ def test_fine_tuned_checkpoint_writes_the_summary_and_stops(tmp_path, cache_dir,
     assert predict.returncode == 0, predict.stderr[-2000:]
     submission = pd.read_csv(run_dir / "submission.csv")
     assert len(submission) == 16 and (submission.summary == SENTENCE).all(), submission.summary.head(3).tolist()
+
+
+@pytest.mark.parametrize("model,folder,fits", [("kobart", "t5", "model=t5"), ("t5", "kobart", "model=kobart"),
+                                               ("kogpt2", "kobart", "model=kobart")])
+def test_a_checkpoint_of_another_architecture_is_refused(make_cfg, checkpoints, cache_dir, model, folder, fits) -> None:
+    """model=kobart on a T5 folder trained a random BART with exit 0; the other pairs failed with wrong fixes."""
+    cfg = make_cfg(f"model={model}", "model.init=pretrained", f"model.pretrained_name_or_path={checkpoints[folder]}")
+    with pytest.raises(DialsumError, match=rf"is a \w+ checkpoint \(config.json model_type\).*Fix: {fits} "):
+        build_tokenizer(cfg.model, ["x"], cache_dir)
+
+
+def test_a_tokenizer_that_is_not_the_checkpoints_is_refused(make_cfg, checkpoints, cache_dir, tmp_path) -> None:
+    """KoGPT2 read by AutoTokenizer (GPT-2's byte-level class in transformers 5), and KE-T5's vocabulary on a model
+    with half as many embedding rows, both trained with exit 0 on ids the checkpoint never learned."""
+    with pytest.raises(DialsumError, match=r"does not read Korean as its checkpoint learned it.*tokenizer_class=fast"):
+        _built(make_cfg, checkpoints, "kogpt2", ["x"], cache_dir, "model.checkpoint.tokenizer_class=auto")
+    import transformers
+
+    small = tmp_path / "t5_vocab32k"
+    pretrained_like.build("t5", small)
+    config = transformers.T5Config.from_pretrained(small)
+    config.vocab_size = 32128
+    transformers.T5ForConditionalGeneration(config).save_pretrained(small)
+    with pytest.raises(DialsumError, match=r"has 64100 tokens but the checkpoint's embeddings 32128 rows"):
+        _built(make_cfg, {"t5": small}, "t5", ["x"], cache_dir)
+
+
+def test_sources_that_start_with_bos_need_one(make_cfg, checkpoints, cache_dir, tmp_path) -> None:
+    """A KoBART folder without special_tokens_map.json, fixed as the first error said: `<s>` was silently dropped
+    from every source. The printed fix is an override that composes as printed (it did not for KoBART)."""
+    import shlex
+
+    folder = tmp_path / "kobart_plain"
+    folder.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json", "config.json", "model.safetensors"):
+        (folder / name).write_bytes((checkpoints["kobart"] / name).read_bytes())
+    base = ("model=kobart", "model.init=pretrained", f"model.pretrained_name_or_path={folder}")
+    with pytest.raises(DialsumError, match=r"has no eos_token, pad_token, bos_token") as first:
+        build_tokenizer(make_cfg(*base).model, ["x"], cache_dir)
+    printed = shlex.split(str(first.value).split("e.g. ", 1)[1].split(" (or model.source_bos", 1)[0])
+    tokenizer, _ = build_tokenizer(make_cfg(*base, *printed).model, ["x"], cache_dir)
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == ("<s>", "</s>", "<pad>")
+    without_bos = [p for p in printed if "bos_token" not in p]
+    with pytest.raises(DialsumError, match=r"has no bos_token.*or model.source_bos=false"):
+        build_tokenizer(make_cfg(*base, *without_bos).model, ["x"], cache_dir)
+
+
+def test_the_feature_cache_tells_special_tokens_apart(make_cfg, checkpoints, dialogues, cache_dir) -> None:
+    """Two runs differing only in the configured bos shared cached features: the second trained on the first's ids."""
+    from dialsum.data.features import cached_features
+
+    firsts = set()
+    for bos in ("<s>", "</s>"):
+        cfg, tokenizer, family, _ = _built(make_cfg, checkpoints, "kobart", ["x"], cache_dir,
+                                           f"++model.checkpoint.special_tokens.bos_token='{bos}'")
+        rows = cached_features(dialogues.head(4), tokenizer, FeatureSpec.from_model_config(cfg.model, False),
+                               cache_dir, with_labels=True)
+        firsts.add(rows[0]["input_ids"][0])
+    assert len(firsts) == 2
+
+
+def test_lengths_past_the_models_positions_are_refused_at_start(make_cfg, checkpoints, cache_dir) -> None:
+    """KoBART with max_source_length=2048 crashed in the first long batch, KoGPT2's prompt + new tokens in the
+    first evaluation: with a traceback, after the run folder had been started."""
+    from dialsum.models.builder import check_lengths
+
+    cfg, _, _, kobart = _built(make_cfg, checkpoints, "kobart", ["x"], cache_dir, "model.max_source_length=2048")
+    with pytest.raises(DialsumError, match=r"model.max_source_length = 2048: more than the 1026 positions"):
+        check_lengths(kobart, cfg.model, 80)
+    cfg, _, _, kogpt2 = _built(make_cfg, checkpoints, "kogpt2", ["x"], cache_dir, "model.max_source_length=1000",
+                               "model.max_target_length=20")
+    with pytest.raises(DialsumError, match=r"max_source_length \+ generation.max_new_tokens = 1080: more than the 1024"):
+        check_lengths(kogpt2, cfg.model, 80)
+    check_lengths(kogpt2, cfg.model, 24)  # 1000 + 24 fits
+    cfg, _, _, t5 = _built(make_cfg, checkpoints, "t5", ["x"], cache_dir, "model.max_source_length=4096")
+    check_lengths(t5, cfg.model, 512)  # relative positions: no limit
+
+
+def test_a_run_folder_or_a_mistyped_path_is_named_as_such(make_cfg, checkpoints, cache_dir, tmp_path) -> None:
+    """A run folder got "copy the tokenizer files there"; a mistyped path got "run `hf download /tmp/...`"."""
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "metrics.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(DialsumError, match=rf"is a dialsum run folder.*model.pretrained_name_or_path={run / 'model'}"):
+        _built(make_cfg, {"kobart": run}, "kobart", ["x"], cache_dir)
+    with pytest.raises(DialsumError, match=r"'/no/such/kobartt': no such folder") as typo:
+        _built(make_cfg, {"kobart": Path("/no/such/kobartt")}, "kobart", ["x"], cache_dir)
+    assert "hf download" not in str(typo.value)
+
+
+def test_a_tokenizer_read_by_the_wrong_class_is_refused(make_cfg, checkpoints, cache_dir, tmp_path) -> None:
+    """KoBART's folder without tokenizer_config.json: AutoTokenizer follows config.json to BART's byte-level
+    RobertaTokenizer, which turns Korean into bytes the checkpoint never saw."""
+    folder = tmp_path / "kobart_no_tokenizer_config"
+    folder.mkdir()
+    for name in ("tokenizer.json", "special_tokens_map.json", "config.json", "model.safetensors"):
+        (folder / name).write_bytes((checkpoints["kobart"] / name).read_bytes())
+    with pytest.raises(DialsumError, match=r"\(RobertaTokenizer\) does not read Korean"):
+        _built(make_cfg, {"kobart": folder}, "kobart", ["x"], cache_dir)
+    _built(make_cfg, {"kobart": folder}, "kobart", ["x"], cache_dir, "model.checkpoint.tokenizer_class=fast")

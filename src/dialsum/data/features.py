@@ -113,10 +113,11 @@ def _load_rows(path: Path) -> list[dict[str, list[int]]]:
 
 
 def _cache_key(frame: pd.DataFrame, tokenizer: Any, spec: FeatureSpec, with_labels: bool) -> str:
-    """(data content, tokenizer, lengths, prefix, layout) -> hex key."""
+    """(data content, tokenizer and the special ids framing each row, lengths, prefix, layout) -> hex key."""
     digest = hashlib.sha256()
     cols = [c for c in ("dialogue", "summary") if c in frame.columns and (with_labels or c == "dialogue")]
-    for part in (FEATURES_VERSION, spec.key(), tokenizer_fingerprint(tokenizer), str(with_labels)):
+    specials = f"{tokenizer.bos_token_id},{tokenizer.eos_token_id}"  # set by config, not in the fingerprint
+    for part in (FEATURES_VERSION, spec.key(), tokenizer_fingerprint(tokenizer), specials, str(with_labels)):
         digest.update(part.encode("utf-8") + b"\0")
     for col in cols:
         for text in frame[col]:

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from dialsum.doctor.machine import cannot_write
 from dialsum.doctor.result import Check, fail, ok, warn
 from dialsum.errors import DialsumError
+from dialsum.models.checkpoint import cached_file
 
 STORAGE_TIMEOUT_S = 5          # a PostgreSQL/MySQL server that does not answer within this is "unreachable"
 QUICK_TIMEOUT_S = 1800         # quick_test takes about a minute on CPU; a pretrained model on a slow disk more
@@ -88,7 +89,7 @@ def checkpoint(model: Any) -> list[Check]:
     name = str(model.pretrained_name_or_path)
     if Path(name).is_dir():
         where = f"local folder {name}"
-    elif _in_hf_cache(name):
+    elif cached_file(name, "config.json"):
         where = "the Hugging Face cache"
     elif hub_offline():
         return [fail("model", f"{name} is not a local folder and not in the Hugging Face cache, and HF_HUB_OFFLINE "
@@ -102,16 +103,6 @@ def checkpoint(model: Any) -> list[Check]:
 def hub_offline() -> bool:
     """HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE set: nothing may be fetched."""
     return any(os.environ.get(k, "").lower() in OFFLINE_VALUES for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _in_hf_cache(name: str) -> bool:
-    """config.json of the repo is in the local HF cache (no network call)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        return isinstance(try_to_load_from_cache(name, "config.json"), str)
-    except Exception:  # noqa: BLE001 - not a valid repo id (e.g. a folder path that does not exist)
-        return False
 
 
 def _hub_reachable(name: str) -> Check:
@@ -130,12 +121,15 @@ def _hub_reachable(name: str) -> Check:
 
 def _tokenizer_check(model: Any, name: str, where: str) -> Check:
     """dialsum's own tokenizer loading and special-token checks, from local files only."""
-    from dialsum.models.checkpoint import token_id, check_special_tokens, load_tokenizer
+    from dialsum.models.checkpoint import (check_architecture, check_reads_korean, check_special_tokens,
+                                           load_tokenizer, token_id)
     from dialsum.models.registry import get_family
 
     try:
+        check_architecture(name, get_family(model.family), local_files_only=True)
         tokenizer = load_tokenizer(name, model.checkpoint, local_files_only=True)
-        check_special_tokens(tokenizer, name)
+        check_reads_korean(tokenizer, name, model.checkpoint.get("tokenizer_class", "auto"))
+        check_special_tokens(tokenizer, name, bool(model.get("source_bos", False)))
         if not get_family(model.family).decoder_only:
             token_id(tokenizer, model.get("decoder_start_token"), "model.decoder_start_token")
     except DialsumError as err:

@@ -8,7 +8,8 @@ import transformers
 from omegaconf import DictConfig
 
 from dialsum.errors import DialsumError
-from dialsum.models.checkpoint import align_special_ids, check_special_tokens, load_tokenizer, unloadable
+from dialsum.models.checkpoint import (align_special_ids, check_architecture, check_reads_korean, check_special_tokens,
+                                       load_tokenizer, unloadable)
 from dialsum.models.registry import FamilySpec, get_family
 from dialsum.models.tokenizers import add_tags, find_tags, keep_tag_spacing, train_scratch_tokenizer
 
@@ -26,8 +27,10 @@ def build_tokenizer(model_cfg: DictConfig, train_texts: list[str], cache_dir: Pa
                                             encoder_decoder=not spec.decoder_only)
     elif model_cfg.init == "pretrained":
         name = model_cfg.pretrained_name_or_path
+        check_architecture(name, spec)
         tokenizer = load_tokenizer(name, model_cfg.checkpoint)
-        check_special_tokens(tokenizer, name)
+        check_reads_korean(tokenizer, name, model_cfg.checkpoint.get("tokenizer_class", "auto"))
+        check_special_tokens(tokenizer, name, bool(model_cfg.get("source_bos", False)))
         add_tags(tokenizer, find_tags(train_texts))
     else:
         raise DialsumError(f"model.init={model_cfg.init!r} is unknown; use 'scratch' or 'pretrained'.")
@@ -67,11 +70,35 @@ def build_model(model_cfg: DictConfig, tokenizer, spec: FamilySpec, seed: int):
         model = model_class.from_pretrained(name, **dropout)
     except (OSError, ValueError) as err:
         raise DialsumError(unloadable(name, err)) from None
-    if model.get_input_embeddings().num_embeddings < len(tokenizer):  # the tags added to the tokenizer
+    rows, base = model.get_input_embeddings().num_embeddings, tokenizer.backend_tokenizer.get_vocab_size(False)
+    if base > rows:  # growing the embeddings would give its ids rows the checkpoint never trained
+        raise DialsumError(f"the tokenizer of {name!r} has {base} tokens but the checkpoint's embeddings {rows} rows: "
+                           "it is not the tokenizer this checkpoint was trained with. Fix: the checkpoint's own "
+                           "tokenizer files in that folder.")
+    if rows < len(tokenizer):  # the tags added to the tokenizer
         model.resize_token_embeddings(len(tokenizer))
     align_special_ids(model, tokenizer, model_cfg.get("decoder_start_token"))
     log.info("model=%s init=pretrained: %s (%.1f M parameters)", model_cfg.name, name, _n_params(model) / 1e6)
     return model
+
+
+def check_lengths(model, model_cfg: DictConfig, max_new_tokens: int) -> None:
+    """Lengths past the model's learned positions crash mid-run (an index error in the first long batch or the first
+    evaluation): refuse them at start. T5's relative positions have no limit."""
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    if not limit or model.config.model_type in ("t5", "mt5"):
+        return
+    source, target = int(model_cfg.max_source_length), int(model_cfg.max_target_length)
+    if model.config.is_encoder_decoder:
+        needs = {"model.max_source_length": source, "model.max_target_length": target,
+                 "generation.max_new_tokens + 1 (the decoder start)": max_new_tokens + 1}
+    else:  # one sequence: the prompt, then the summary (training) or the generated tokens (evaluation)
+        needs = {"model.max_source_length + model.max_target_length": source + target,
+                 "model.max_source_length + generation.max_new_tokens": source + max_new_tokens}
+    over = [f"{what} = {n}" for what, n in needs.items() if n > limit]
+    if over:
+        raise DialsumError(f"{'; '.join(over)}: more than the {limit} positions this model has. Fix: lower "
+                           f"{'it' if len(over) == 1 else 'them'} to at most {limit}.")
 
 
 def warn_learning_rate(model_cfg: DictConfig, learning_rate: object) -> None:

@@ -14,8 +14,12 @@ log = logging.getLogger(__name__)
 TOKENIZER_CLASSES = ("auto", "fast")
 # Files that make a folder hold a tokenizer (fast JSON, sentencepiece, BPE vocab).
 TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "sentencepiece.bpe.model", "vocab.json", "tokenizer_config.json")
-# Special tokens every family needs to end labels, stop generating and pad batches (bos is optional).
+# Special tokens every family needs to end labels, stop generating and pad batches (bos: when sources start with it).
 REQUIRED = ("eos_token", "pad_token")
+KOREAN_PROBE = "안녕하세요 내일 오후에 회의실에서 만나요"  # a phrase any Korean-trained vocabulary keeps in few tokens
+BYTE_SPLIT_RATIO = 0.7  # tokens per UTF-8 byte at or above which a tokenizer reads Korean byte by byte
+# A dialsum run folder: its fine-tuned model sits in model/ (what model.pretrained_name_or_path should name).
+RUN_FOLDER_MARKERS = ("metrics.json", ".hydra")
 
 
 def load_tokenizer(name: str, checkpoint_cfg: Any, local_files_only: bool = False):
@@ -38,14 +42,62 @@ def load_tokenizer(name: str, checkpoint_cfg: Any, local_files_only: bool = Fals
     return tokenizer
 
 
-def check_special_tokens(tokenizer: Any, name: str) -> None:
-    """A tokenizer without eos/pad trains on labels that never end: stop before training, say the fix."""
-    missing = [t for t in REQUIRED if getattr(tokenizer, t) is None]
+def check_architecture(name: str, spec: Any, local_files_only: bool = False) -> None:
+    """A checkpoint of another architecture would load into this family's class with random weights (transformers
+    only lists the missing ones) and train to nothing with exit 0: refuse it, naming the model= that fits."""
+    import transformers
+
+    from dialsum.models.registry import family_of_model_type
+
+    try:
+        found = getattr(transformers.AutoConfig.from_pretrained(name, local_files_only=local_files_only),
+                        "model_type", None)
+    except (OSError, ValueError):
+        return  # no readable config.json: loading the model names that problem
+    if not found or found in spec.model_types:
+        return
+    fits = family_of_model_type(found)
+    fix = (f"model={fits.preset} (it sets model.family={fits.name} and that family's tokens)" if fits else
+           f"a checkpoint of model.family={spec.name} ({', '.join(spec.model_types)}); dialsum builds bart, gpt2, t5 "
+           "and mt5 models")
+    raise DialsumError(f"model.pretrained_name_or_path={name!r} is a {found} checkpoint (config.json model_type), but "
+                       f"model.family={spec.name} builds {spec.model_class}: its weights would not load. Fix: {fix}.")
+
+
+def check_reads_korean(tokenizer: Any, name: str, kind: str) -> None:
+    """A tokenizer loaded by the wrong class can split Korean into bytes (KoGPT2's tokenizer.json read as GPT-2's
+    byte-level BPE by AutoTokenizer in transformers 5): ids the checkpoint never learned, and a run that still
+    ends with exit 0. A tokenizer trained on Korean writes a common phrase back as it was, in fewer tokens than
+    its bytes."""
+    ids = tokenizer(KOREAN_PROBE, add_special_tokens=False)["input_ids"]
+    back = tokenizer.decode(ids, skip_special_tokens=True)
+    n_bytes = len(KOREAN_PROBE.encode("utf-8"))
+    if back.replace(" ", "") != KOREAN_PROBE.replace(" ", "") or len(ids) >= BYTE_SPLIT_RATIO * n_bytes:
+        other = "fast" if kind == "auto" else "auto"
+        raise DialsumError(f"the tokenizer of {name!r} ({type(tokenizer).__name__}) does not read Korean as its "
+                           f"checkpoint learned it: {KOREAN_PROBE!r} became {len(ids)} tokens that decode to "
+                           f"{back!r}. Fix: model.checkpoint.tokenizer_class={other} (KoGPT2 needs fast: "
+                           "AutoTokenizer reads its tokenizer.json as GPT-2's byte-level BPE), or the checkpoint's "
+                           "own tokenizer files.")
+
+
+def check_special_tokens(tokenizer: Any, name: str, source_bos: bool = False) -> None:
+    """A tokenizer without eos/pad trains on labels that never end, and one without the bos the sources start
+    with (model.source_bos) feeds the checkpoint inputs it never saw: stop before training, say the fix."""
+    needed = REQUIRED + (("bos_token",) if source_bos else ())
+    missing = [t for t in needed if getattr(tokenizer, t) is None]
     if missing:
+        bos = " (or model.source_bos=false)" if "bos_token" in missing else ""
         raise DialsumError(
             f"the tokenizer of {name!r} has no {', '.join(missing)} (special_tokens_map.json / tokenizer_config.json "
-            f"set none). Fix: name them, e.g. model.checkpoint.special_tokens="
-            f"{{{','.join(f'{t}:<token>' for t in missing)}}} with tokens from its vocabulary.")
+            f"set none). Fix: name them with tokens from its vocabulary, e.g. "
+            f"{' '.join(_special_override(t) for t in missing)}{bos}.")
+
+
+def _special_override(token: str) -> str:
+    """A command-line override that sets one special token whether or not the model's config lists any."""
+    example = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}[token]
+    return f"'++model.checkpoint.special_tokens.{token}=\"{example}\"'"
 
 
 def align_special_ids(model: Any, tokenizer: Any, decoder_start_token: str | None) -> None:
@@ -95,6 +147,9 @@ def _check_specials_in_vocab(tokenizer: Any, specials: dict[str, str], name: str
 def _check_folder(name: str) -> None:
     """A local folder without tokenizer files is named as such, not as a hub failure."""
     path = Path(name)
+    if path.is_dir() and (path / "model").is_dir() and any((path / m).exists() for m in RUN_FOLDER_MARKERS):
+        raise DialsumError(f"model.pretrained_name_or_path={name!r} is a dialsum run folder; its trained model is in "
+                           f"its model/ folder: model.pretrained_name_or_path={path / 'model'}")
     if path.is_dir() and not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise DialsumError(f"model.pretrained_name_or_path={name!r} has no tokenizer: none of "
                            f"{', '.join(TOKENIZER_FILES)} is in that folder. Copy the checkpoint's tokenizer files "
@@ -106,7 +161,29 @@ def unloadable(name: str, err: Exception) -> str:
     if Path(name).is_dir():
         return (f"model.pretrained_name_or_path={name!r} could not be loaded from that folder: {err}. Check that it "
                 f"holds config.json, the weights (model.safetensors) and the tokenizer files.")
+    if looks_like_path(name):
+        return (f"model.pretrained_name_or_path={name!r}: no such folder. Fix: the path of the checkpoint folder "
+                f"(config.json, weights, tokenizer files), or a hub id such as digit82/kobart-summarization.")
+    if cached_file(name, "config.json"):
+        return (f"model.pretrained_name_or_path={name!r} is only partly in the Hugging Face cache (config.json, not "
+                f"all of the weights and tokenizer files: {type(err).__name__}). Fix: on a machine with internet run "
+                f"`hf download {name}` and copy ~/.cache/huggingface again.")
     return (f"model.pretrained_name_or_path={name!r} could not be loaded: not a local folder, not in the Hugging "
             f"Face cache, and the hub is unreachable or offline (HF_HUB_OFFLINE). Fix: on a machine with internet "
             f"run `hf download {name}` and copy ~/.cache/huggingface, or set model.pretrained_name_or_path="
             f"/path/to/checkpoint, or use model.init=scratch. ({type(err).__name__})")
+
+
+def looks_like_path(name: str) -> bool:
+    """A filesystem path, not a hub id (owner/name): absolute, relative with ./ or ../, home, or deeper than 2."""
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
+
+
+def cached_file(name: str, filename: str) -> bool:
+    """The hub repo's file is in the local Hugging Face cache (no network call)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(name, filename), str)
+    except Exception:  # noqa: BLE001 - not a valid repo id
+        return False

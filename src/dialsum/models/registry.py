@@ -17,6 +17,8 @@ class FamilySpec:
     model_class: str
     scratch_config: Callable[[Any, Any, dict[str, int]], dict[str, Any]]
     dropout_keys: tuple[str, ...]  # config attributes that model.dropout sets
+    model_types: tuple[str, ...] = ()  # config.json model_type of the checkpoints this family's class loads
+    preset: str = ""               # the conf/model option that sets this family up (named in error messages)
 
 
 def _bart(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
@@ -42,12 +44,19 @@ def _t5(s: Any, dropout: float, ids: dict[str, int]) -> dict[str, Any]:
 
 
 FAMILIES: dict[str, FamilySpec] = {
-    "bart": FamilySpec("bart", False, "BartConfig", "BartForConditionalGeneration", _bart, ("dropout",)),
+    "bart": FamilySpec("bart", False, "BartConfig", "BartForConditionalGeneration", _bart, ("dropout",),
+                       ("bart",), "kobart"),
     "gpt2": FamilySpec("gpt2", True, "GPT2Config", "GPT2LMHeadModel", _gpt2,
-                       ("resid_pdrop", "embd_pdrop", "attn_pdrop")),
-    "t5": FamilySpec("t5", False, "T5Config", "T5ForConditionalGeneration", _t5, ("dropout_rate",)),
-    "mt5": FamilySpec("mt5", False, "MT5Config", "MT5ForConditionalGeneration", _t5, ("dropout_rate",)),
+                       ("resid_pdrop", "embd_pdrop", "attn_pdrop"), ("gpt2",), "kogpt2"),
+    "t5": FamilySpec("t5", False, "T5Config", "T5ForConditionalGeneration", _t5, ("dropout_rate",), ("t5",), "t5"),
+    "mt5": FamilySpec("mt5", False, "MT5Config", "MT5ForConditionalGeneration", _t5, ("dropout_rate",),
+                      ("mt5",), "mt5"),
 }
+
+
+def family_of_model_type(model_type: str) -> FamilySpec | None:
+    """The family whose class loads checkpoints of this config.json model_type, if dialsum knows one."""
+    return next((spec for spec in FAMILIES.values() if model_type in spec.model_types), None)
 
 
 def get_family(name: str) -> FamilySpec:
