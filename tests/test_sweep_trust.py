@@ -63,6 +63,14 @@ def test_changed_override_refuses_resume_until_new_name_or_force(tmp_path: Path,
     dropped = _run(sweep_dir, cache_dir, *GRID[:2], "training.learning_rate=choice(1e-3, 3e-3)",
                    "hydra.sweeper.n_trials=4", "data.max_train_samples=10")   # a changed search space
     assert dropped.returncode == 2 and "space.training.per_device_train_batch_size" in dropped.stderr
+    # refused reruns write nothing into the study: not a forced space Optuna cannot take, not another metric name
+    unfit = _run(sweep_dir, cache_dir, *GRID[:3], "training.per_device_train_batch_size=choice(4, 8, 16)",
+                 "hydra.sweeper.n_trials=4", "data.max_train_samples=10", "hydra.sweeper.resume=force")
+    assert unfit.returncode == 2 and "even with hydra.sweeper.resume=force" in unfit.stderr, unfit.stderr[-3000:]
+    other_metric = _run(sweep_dir, cache_dir, *GRID, "hydra.sweeper.n_trials=4", "data.max_train_samples=10",
+                        "objective.metric=eval/rouge1_f1")
+    assert other_metric.returncode == 2, other_metric.stderr[-3000:]
+    assert _study(sweep_dir).metric_names == ["eval/rouge_combined_f1"]
     # what cannot change results never blocks: workers, launcher, more trials
     same = _run(sweep_dir, cache_dir, *GRID, *JOBLIB_2, "hydra.sweeper.n_trials=3", "data.max_train_samples=10")
     assert same.returncode == 0, same.stderr[-3000:]

@@ -123,7 +123,8 @@ def data_identity(data_cfg: DictConfig) -> str:
 
 
 def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> bool:
-    """Record the fingerprint in a new study; on resume compare. Returns True when a mismatch was forced."""
+    """On resume compare with the study's recorded settings, writing nothing (a refused run must leave a shared
+    study as it was: record_settings follows once every check passed). True when a mismatch was forced."""
     if mode not in RESUME_MODES:
         raise DialsumError(f"hydra.sweeper.resume={mode!r}: use one of {RESUME_MODES}.")
     stored = study.user_attrs.get(STUDY_ATTR)
@@ -132,7 +133,6 @@ def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> boo
             log.warning("study %s was created before dialsum recorded study settings: cannot check that this "
                         "run matches it (treated as unknown); recording this run's settings from now on",
                         study.study_name)
-        study.set_user_attr(STUDY_ATTR, current)
         return False
     if stored.get("version") != current["version"]:
         log.warning("study %s was started with dialsum %s, this is %s: resuming (results may differ slightly)",
@@ -155,10 +155,18 @@ def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> boo
             "trials with the new settings.")
     log.warning("hydra.sweeper.resume=force: study %s continues under changed settings:\n  %s",
                 study.study_name, listed)
-    history = list(study.user_attrs.get(HISTORY_ATTR) or []) + [stored]
-    study.set_user_attr(HISTORY_ATTR, history)
-    study.set_user_attr(STUDY_ATTR, current)
     return True
+
+
+def record_settings(study: optuna.Study, current: dict[str, Any], forced: bool) -> None:
+    """The run's settings into a new study, or (resume=force) in place of the earlier ones, which go to the
+    study's history."""
+    stored = study.user_attrs.get(STUDY_ATTR)
+    if stored is not None and not forced:
+        return
+    if stored is not None:
+        study.set_user_attr(HISTORY_ATTR, list(study.user_attrs.get(HISTORY_ATTR) or []) + [stored])
+    study.set_user_attr(STUDY_ATTR, current)
 
 
 def _old_defaults(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

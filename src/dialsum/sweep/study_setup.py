@@ -26,11 +26,12 @@ def open_study(settings: dict[str, Any], storage: Any, job_config: DictConfig, s
     pruner = optuna.pruners.NopPruner() if len(directions) > 1 else build_pruner(settings.get("pruner"))
     study = optuna.create_study(study_name=settings["study_name"], storage=storage,
                                 pruner=pruner, directions=directions, load_if_exists=True)
-    _name_metrics(study, objectives)
     current = fingerprint.build(job_config, space, settings, directions, objectives, dialsum_app=dialsum_app)
     forced = fingerprint.check_resume(study, current, str(settings.get("resume") or "auto"))
     if forced:
         _check_same_kinds(study, space)
+    fingerprint.record_settings(study, current, forced)  # only now: a refused rerun writes nothing to the study
+    _name_metrics(study, objectives)
     # A fixed seed continues past the trials the study already has, so a resumed sampler never
     # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
     study.sampler = build_sampler(settings.get("sampler") or {}, space, len(directions),
