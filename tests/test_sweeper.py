@@ -157,6 +157,9 @@ def test_max_failure_rate_stops_the_sweep(tmp_path: Path, cache_dir: Path) -> No
     ("training.learning_rate=interval(0.1, 0.01)", "low > high"),
     ("training.learning_rate=tag(log, interval(0.0, 0.1))", "bounds > 0"),
     ("training.learnin_rate=choice(1e-3, 1e-4)", "not a key of the config"),
+    # the README said the space's types were checked: 5 of 7 trials failed, then max_failure_rate stopped it
+    ("training.per_device_train_batch_size=choice(8, abc)", "per_device_train_batch_size='abc': expected an integer"),
+    ("training.per_device_train_batch_size=interval(4, 32)", "use int(interval(4, 32)) or choice(...)"),
 ])
 def test_invalid_search_space_fails_before_any_trial(tmp_path: Path, cache_dir: Path, param: str, message: str) -> None:
     sweep_dir = tmp_path / "multirun" / "test"

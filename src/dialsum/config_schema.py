@@ -209,9 +209,11 @@ def check_sweeper_settings(settings: dict[str, Any]) -> None:
 
 
 def space_problems(distributions: dict[str, Any]) -> list[str]:
-    """Searched values outside a key's range: every trial drawing one would fail, so refuse the space."""
+    """Searched values of the wrong type or outside a key's range: every trial drawing one would fail, so refuse
+    the space."""
     problems = []
     for key, dist in distributions.items():
+        problems += _space_type_problems(key.lstrip("+~"), dist)
         if key not in BOUNDS:
             continue
         values = getattr(dist, "choices", None) or (dist.low, dist.high)
@@ -220,6 +222,23 @@ def space_problems(distributions: dict[str, Any]) -> list[str]:
             problems.append(f"search space {key}: {', '.join(map(str, bad))} outside its range "
                             f"(expected {_range_text(key)}); a trial drawing it would fail")
     return problems
+
+
+def _space_type_problems(key: str, dist: Any) -> list[str]:
+    """choice() values a key's type refuses, and fractions drawn for an integer key (interval on a batch size)."""
+    section, _, field = key.partition(".")
+    schema = SECTIONS.get(section)
+    if schema is None or field not in {f.name for f in dataclasses.fields(schema)}:
+        return []
+    choices = getattr(dist, "choices", None)
+    if choices is not None:
+        return [f"search space {p}; a trial drawing it would fail"
+                for v in choices for p in section_problems(section, {field: v}, schema)]
+    hint = typing.get_type_hints(schema)[field]
+    if hint is int and type(dist).__name__ == "FloatDistribution":  # by name: optuna is not imported here
+        return [f"search space {key}: interval({dist.low:g}, {dist.high:g}) draws fractions but {key} takes "
+                f"integers; use int(interval({int(dist.low)}, {int(dist.high)})) or choice(...)"]
+    return []
 
 
 def job_problems(cfg: DictConfig) -> list[str]:
