@@ -194,6 +194,24 @@ def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path,
     assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == finished
 
 
+def test_a_rerun_whose_jobs_moved_to_other_folders_is_refused_before_any_job(tmp_path: Path, cache_dir: Path) -> None:
+    """`a=1,2 b=x,y` then `a=1,2 b=x,y,z` into the same hydra.sweep.dir: the job numbers that name the folders
+    shift, so the rerun refused some jobs, trained one twice and never ran another (a reviewer's night)."""
+    sweep = tmp_path / "mr"
+    for num, seed in ((0, 1), (1, 2)):  # an earlier `training.seed=1,2 training.max_steps=2,4`, as its folders hold it
+        (sweep / str(num) / ".hydra").mkdir(parents=True)
+        (sweep / str(num) / ".hydra" / "overrides.yaml").write_text(
+            f"- debug=fast\n- training.seed={seed}\n- training.max_steps=2\n", encoding="utf-8")
+        (sweep / str(num) / "metrics.json").write_text("{}", encoding="utf-8")
+    result = run_cli(["-m", "debug=fast", "training.seed=1,2", "training.max_steps=2,4", f"hydra.sweep.dir={sweep}"],
+                     tmp_path, cache_dir)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "holds an earlier multirun whose jobs differ from this one's" in result.stderr
+    assert f"job #1 is (debug=fast training.seed=1 training.max_steps=4), but {sweep / '1'} holds" in result.stderr
+    assert "Give this one a new hydra.sweep.dir" in result.stderr
+    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1"]  # nothing launched, nothing written
+
+
 def test_plain_multirun_recaps_failures_restores_refused_folders_and_exits_1_on_a_bug(tmp_path: Path, capsys,
                                                                                      monkeypatch) -> None:
     """The end repeats each failure in a line; a bug (not the input) makes it exit 1; a job refused in a folder an

@@ -22,6 +22,7 @@ NAME = "dialsum_basic"
 RECAP_CHARS = 240  # a failure in the closing recap: its message on one line, cut here
 # Overrides that say how to run a job, not what it trains: a rerun adding them still matches the finished job.
 HOW_TO_RUN = ("training.resume_from_checkpoint", "artifacts.overwrite")
+MAX_LISTED = 3  # conflicting job folders named in the refusal
 
 
 class DialsumBasicSweeper(BasicSweeper):
@@ -34,6 +35,8 @@ class DialsumBasicSweeper(BasicSweeper):
         self.overrides = self.split_arguments(parser.parse_overrides(self._parse_config() + list(arguments)),
                                               self.max_batch_size)
         sweep_dir = Path(self.config.hydra.sweep.dir)
+        earlier = kept_config.snapshot(sweep_dir.glob("*/.hydra/overrides.yaml"))  # an earlier run of this folder
+        self._done = self._survey([job for batch in self.overrides for job in batch], earlier) if earlier else {}
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         returns: List[Sequence[JobReturn]] = []
@@ -44,7 +47,7 @@ class DialsumBasicSweeper(BasicSweeper):
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
                 kept = kept_config.snapshot(sweep_dir.glob("*/.hydra/*.yaml"))  # an earlier run's jobs
-                for start, jobs in self._jobs_to_run(batch, total, kept):
+                for start, jobs in self._jobs_to_run(batch, total):
                     try:
                         results = self.launcher.launch(jobs, initial_job_idx=start)
                     except Exception as err:  # noqa: BLE001 - the launcher broke (a joblib worker killed): go on
@@ -63,36 +66,57 @@ class DialsumBasicSweeper(BasicSweeper):
             _exit(failed, total)
         return returns
 
-    def _jobs_to_run(self, batch: Sequence[Sequence[str]], first: int,
-                     kept: dict[Path, bytes]) -> List[tuple[int, List[Sequence[str]]]]:
+    def _survey(self, jobs: List[Sequence[str]], earlier: dict[Path, bytes]) -> dict[int, Path]:
+        """Before any job: the jobs an earlier run into this hydra.sweep.dir finished with the same overrides (kept),
+        and a refusal when a job's folder holds another job's run (values added to a list shift the job numbers
+        that name the folders: the rerun would refuse, retrain or, with artifacts.overwrite, delete the wrong runs)."""
+        done: dict[int, Path] = {}
+        clashes: List[str] = []
+        for idx, job in enumerate(jobs):
+            folder, overwrite = self._folder_of(job, idx)
+            then = earlier.get(folder / ".hydra" / "overrides.yaml") if folder is not None else None
+            if then is None or not _holds_run(folder):
+                continue
+            ran = [str(o) for o in OmegaConf.create(then.decode())]
+            if _what_it_trains(ran) != _what_it_trains(job):
+                clashes.append(f"  job #{idx} is ({' '.join(job)}), but {folder} holds ({' '.join(ran)})")
+            elif not overwrite and (folder / "metrics.json").is_file():
+                done[idx] = folder
+        if clashes:
+            more = f"\n  ... and {len(clashes) - MAX_LISTED} more" if len(clashes) > MAX_LISTED else ""
+            print(f"dialsum: error: {self.config.hydra.sweep.dir} holds an earlier multirun whose jobs differ from "
+                  f"this one's at the same job numbers:\n" + "\n".join(clashes[:MAX_LISTED]) + more +
+                  "\nA job's number (its place in the combinations of the listed values) names its folder, so only "
+                  "the same lists of values can finish that multirun. Give this one a new hydra.sweep.dir.",
+                  file=sys.stderr)
+            sys.exit(2)
+        return done
+
+    def _jobs_to_run(self, batch: Sequence[Sequence[str]], first: int) -> List[tuple[int, List[Sequence[str]]]]:
         """The batch without the jobs an earlier run of this multirun finished with the same settings, as runs of
         consecutive job numbers (a job's number names its folder, so none may shift)."""
         runs: List[tuple[int, List[Sequence[str]]]] = []
         for idx, job in enumerate(batch, start=first):
-            folder = self._finished_earlier(job, idx, kept) if kept else None
-            if folder is not None:
+            if idx in self._done:
                 log.info("job #%d (%s) finished earlier in %s with the same settings: kept (artifacts.overwrite=true "
-                         "trains it again)", idx, " ".join(job), folder)
+                         "trains it again)", idx, " ".join(job), self._done[idx])
             elif runs and runs[-1][0] + len(runs[-1][1]) == idx:
                 runs[-1][1].append(job)
             else:
                 runs.append((idx, [job]))
         return runs
 
-    def _finished_earlier(self, job: Sequence[str], idx: int, kept: dict[Path, bytes]) -> Path | None:
-        """The job's folder, as Hydra's launchers name it, when it holds a finished run of the same overrides."""
+    def _folder_of(self, job: Sequence[str], idx: int) -> tuple[Path | None, bool]:
+        """The job's folder as Hydra's launchers name it (its config composed as they do), and whether the job
+        asks to replace an earlier run there (artifacts.overwrite)."""
         try:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             with open_dict(cfg):
                 cfg.hydra.job.id = cfg.hydra.job.num = idx
             folder = (Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)).resolve()
-            overwrite = OmegaConf.select(cfg, "artifacts.overwrite", default=False)
+            return folder, bool(OmegaConf.select(cfg, "artifacts.overwrite", default=False))
         except Exception:  # noqa: BLE001 - a job whose config does not compose runs, and fails with its message
-            return None
-        earlier = kept.get(folder / ".hydra" / "overrides.yaml")
-        if overwrite or earlier is None or not (folder / "metrics.json").is_file():
-            return None
-        return folder if _what_it_trains(OmegaConf.create(earlier.decode())) == _what_it_trains(job) else None
+            return None, False
 
     def _rest_command(self, sweep_dir: Path) -> str:
         """The same command into the same folder; in dialsum's train.py each stopped job resumes its checkpoint."""
@@ -100,6 +124,12 @@ class DialsumBasicSweeper(BasicSweeper):
         resume = ["training.resume_from_checkpoint=true"] if OmegaConf.select(self.config, "training") else []
         line = [sys.argv[0], *words, f"hydra.sweep.dir={sweep_dir.resolve()}", *resume]
         return "python " + " ".join(shlex.quote(w) for w in line)
+
+
+def _holds_run(folder: Path) -> bool:
+    """A finished run, or a stopped one's checkpoints: what a job in this folder would refuse, retrain or delete."""
+    return ((folder / "metrics.json").is_file() or (folder / "model").is_dir()
+            or any((folder / "checkpoints").glob("checkpoint-*")))
 
 
 def _what_it_trains(overrides: Sequence[str]) -> List[str]:
