@@ -119,7 +119,7 @@ def test_a_failing_trial_does_not_stop_the_sweep(tmp_path: Path, cache_dir: Path
     assert f"or: python train.py --config-path {sweep_dir}" in result.stdout
     states = {r["params"]["model.init"]: r for r in _results(sweep_dir)}
     assert states["scratch"]["state"] == "COMPLETE"
-    assert states["pretrained"]["state"] == "FAIL" and "could not be loaded" in states["pretrained"]["error"]
+    assert states["pretrained"]["state"] == "FAIL" and "no such folder" in states["pretrained"]["error"]
     failed = [t for t in _study(sweep_dir).trials if t.state == optuna.trial.TrialState.FAIL]
     assert "error" in failed[0].user_attrs
 
@@ -166,6 +166,15 @@ def test_invalid_search_space_fails_before_any_trial(tmp_path: Path, cache_dir: 
     result = run_cli(_sweep(sweep_dir, param), tmp_path, cache_dir)
     assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+    assert not (sweep_dir / "optuna_journal.log").exists() and not (sweep_dir / "0").exists()
+
+
+def test_a_checkpoint_every_trial_loads_is_checked_before_any_trial(tmp_path: Path, cache_dir: Path) -> None:
+    """A mistyped checkpoint path failed every trial, and the fixed rerun was refused as another experiment."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    result = run_cli(_sweep(sweep_dir, "model.init=pretrained", "model.pretrained_name_or_path=/no/such/kobartt",
+                            "training.learning_rate=choice(1e-5, 3e-5)"), tmp_path, cache_dir)
+    assert result.returncode == 2 and "'/no/such/kobartt': no such folder" in result.stderr, result.stderr[-2000:]
     assert not (sweep_dir / "optuna_journal.log").exists() and not (sweep_dir / "0").exists()
 
 

@@ -121,17 +121,11 @@ def _hub_reachable(name: str) -> Check:
 
 def _tokenizer_check(model: Any, name: str, where: str) -> Check:
     """dialsum's own tokenizer loading and special-token checks, from local files only."""
-    from dialsum.models.checkpoint import (check_architecture, check_reads_korean, check_special_tokens,
-                                           load_tokenizer, token_id)
+    from dialsum.models.checkpoint import check_loadable
     from dialsum.models.registry import get_family
 
     try:
-        check_architecture(name, get_family(model.family), local_files_only=True)
-        tokenizer = load_tokenizer(name, model.checkpoint, local_files_only=True)
-        check_reads_korean(tokenizer, name, model.checkpoint.get("tokenizer_class", "auto"))
-        check_special_tokens(tokenizer, name, bool(model.get("source_bos", False)))
-        if not get_family(model.family).decoder_only:
-            token_id(tokenizer, model.get("decoder_start_token"), "model.decoder_start_token")
+        tokenizer = check_loadable(model, get_family(model.family), local_files_only=True)
     except DialsumError as err:
         return fail("model", str(err))
     return ok("model", f"{name} in {where}; tokenizer {type(tokenizer).__name__}, {len(tokenizer)} tokens, "

@@ -42,6 +42,19 @@ def load_tokenizer(name: str, checkpoint_cfg: Any, local_files_only: bool = Fals
     return tokenizer
 
 
+def check_loadable(model_cfg: Any, spec: Any, local_files_only: bool = False) -> Any:
+    """Everything about a pretrained checkpoint that can be known without its weights (architecture, tokenizer,
+    special tokens, decoder start): `dialsum doctor` and a sweep before its first trial ask it. The tokenizer."""
+    name = str(model_cfg.pretrained_name_or_path)
+    check_architecture(name, spec, local_files_only)
+    tokenizer = load_tokenizer(name, model_cfg.checkpoint, local_files_only)
+    check_reads_korean(tokenizer, name, model_cfg.checkpoint.get("tokenizer_class", "auto"))
+    check_special_tokens(tokenizer, name, bool(model_cfg.get("source_bos", False)))
+    if not spec.decoder_only:
+        token_id(tokenizer, model_cfg.get("decoder_start_token"), "model.decoder_start_token")
+    return tokenizer
+
+
 def check_architecture(name: str, spec: Any, local_files_only: bool = False) -> None:
     """A checkpoint of another architecture would load into this family's class with random weights (transformers
     only lists the missing ones) and train to nothing with exit 0: refuse it, naming the model= that fits."""

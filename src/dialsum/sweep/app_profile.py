@@ -24,6 +24,9 @@ from dialsum.sweep.search_space import SearchSpace, check_keys, idle_dimensions
 from dialsum.sweep.trial_job import format_value, objective_values, trial_overrides
 
 log = logging.getLogger(__name__)
+# Swept keys that change which checkpoint (or how its tokenizer) a trial loads: each trial then checks its own.
+CHECKPOINT_KEYS = ("model.init", "model.pretrained_name_or_path", "model.checkpoint", "model.family",
+                   "model.decoder_start_token", "model.source_bos")
 DIALSUM_MARKERS = ("trial.number", "trial.n_workers", "objective.metric", "hardware.accelerator", "data.source")
 NO_GPU_HARDWARE = {"accelerator": "cpu", "trials_per_gpu": 1}  # another app declares no GPU slots to check
 _ABSENT = object()
@@ -160,6 +163,7 @@ class DialsumApp(AppProfile):
         same failure in every trial. Locally this also prepares the cache the trials then read."""
         from dialsum.data.splits import load_splits
 
+        self._check_checkpoint(job_config, space, remote)
         if any(k.lstrip("+~") == "data" or k.lstrip("+~").startswith("data.") for k in space.distributions):
             return  # swept data: each trial loads its own
         data = job_config.data
@@ -168,6 +172,20 @@ class DialsumApp(AppProfile):
         if remote and not all(Path(str(data.get(k) or "")).is_file() for k in ("train_path", "val_path")):
             return  # SLURM nodes may see files this login node does not
         load_splits(data, None if remote else Path(job_config.paths.cache_dir), with_test=False)
+
+    @staticmethod
+    def _check_checkpoint(job_config: DictConfig, space: SearchSpace, remote: bool) -> None:
+        """A pretrained checkpoint every trial loads: its tokenizer and settings checked once (a mistyped path
+        failed every trial, and the fixed rerun was then refused as another experiment)."""
+        from dialsum.models.checkpoint import check_loadable
+        from dialsum.models.registry import get_family
+
+        model = job_config.model
+        swept = any(k.lstrip("+~") == "model" or k.lstrip("+~").startswith(CHECKPOINT_KEYS)
+                    for k in space.distributions)
+        if swept or model.init != "pretrained" or (remote and not Path(str(model.pretrained_name_or_path)).exists()):
+            return  # each trial checks its own; a cluster node may see a folder this machine does not
+        check_loadable(model, get_family(model.family))
 
     def check_workers(self, job_config: DictConfig, n_jobs: int, launcher: Any) -> None:
         """GPU slots from hardware; launcher workers = n_jobs."""
