@@ -150,7 +150,7 @@ def test_a_best_below_the_first_utterance_baseline_is_said_plainly(tmp_path: Pat
                     encoding="utf-8")
     build_report(sweep)
     md = (sweep / "report.md").read_text(encoding="utf-8")
-    assert "does not beat the first-utterance baseline (0.5)" in md
+    assert "The best trial (#2: " in md and "does not beat the first-utterance baseline (0.5)" in md
 
 
 def test_a_sweep_stopped_by_ctrl_c_says_so_and_how_to_finish(tmp_path: Path) -> None:
@@ -317,6 +317,20 @@ def test_edge_advice_never_asks_for_values_a_key_cannot_take() -> None:
     assert len(advice) == 2, advice
     assert "training.learning_rate=1.1e-05 is at the low edge" in advice[0]
     assert "range int(interval(0, 3)): widen the range upwards" in advice[1]
+    same = optuna.trial.create_trial(params={**params, "training.learning_rate": 1.2e-5}, distributions=dists, value=0.3)
+    assert len(edge_suggestions(trial, [trial, same])) == 1  # every completed trial had no_repeat_ngram_size=3
+
+
+def test_failure_advice_follows_the_errors() -> None:
+    """Diverged trials were told "out of memory? narrow batch size"."""
+    from dialsum.analysis.report.suggestions import failure_hint
+
+    def failed(error: str) -> optuna.trial.FrozenTrial:
+        return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"error": error})
+
+    assert "learning rate" in failure_hint([failed("TrainingDiverged: train loss became nan at step 3; lower ...")])
+    assert "batch size" in failure_hint([failed("OutOfMemoryError: CUDA out of memory. Tried to allocate 2 GiB")])
+    assert failure_hint([failed("DialsumError: data file not found")]) == ""
 
 
 def test_an_interrupted_trial_that_ran_again_is_no_failure(tmp_path: Path) -> None:

@@ -146,9 +146,7 @@ def check_resume(study: optuna.Study, current: dict[str, Any], mode: str) -> boo
         raise DialsumError(
             f"study {study.study_name!r} already exists with different settings, so this is not a resume of "
             f"the same experiment (the study holds {len(study.trials)} trial(s)):\n  {listed}\n"
-            f"Overrides then: {' '.join(stored.get('fixed_overrides') or []) or '(none)'}; now: "
-            f"{' '.join(current.get('fixed_overrides') or []) or '(none)'}\n"
-            f"{_old_defaults(stored['settings'], current['settings'])}"
+            f"{_overrides_line(stored, current)}{_old_defaults(stored['settings'], current['settings'])}"
             "Either start a new study (hydra.sweeper.study_name=<new name>), or continue this one with "
             "hydra.sweeper.resume=force: its earlier trials then keep their results, count toward n_trials "
             "and can stay the best although they ran under the old settings; duplicates are reused only from "
@@ -167,6 +165,12 @@ def record_settings(study: optuna.Study, current: dict[str, Any], forced: bool) 
     if stored is not None:
         study.set_user_attr(HISTORY_ATTR, list(study.user_attrs.get(HISTORY_ATTR) or []) + [stored])
     study.set_user_attr(STUDY_ATTR, current)
+
+
+def _overrides_line(stored: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    """The fixed overrides then and now, when they differ (a changed sampler or space leaves them equal)."""
+    then, now = (" ".join(x.get("fixed_overrides") or []) or "(none)" for x in (stored, current))
+    return f"Overrides then: {then}; now: {now}\n" if then != now else ""
 
 
 def _old_defaults(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

@@ -42,10 +42,10 @@ def suggest(facts: Facts) -> list[str]:
         return out
     g = gain(facts)
     if facts.leader and not (g and len(facts.ranked) > 1 and g["best"] == g["worst"]):  # a tie has no edge
-        out += edge_suggestions(facts.leader)
+        out += edge_suggestions(facts.leader, facts.ranked)
     if facts.counts["FAIL"] and facts.counts["FAIL"] / max(1, n_done) >= HIGH_FAIL_RATE:
-        out.append(f"{facts.counts['FAIL']} of {n_done} finished trials failed: read the errors below before "
-                   "spending more trials (out of memory? narrow batch size / sequence length).")
+        out.append(f"{facts.counts['FAIL']} of {n_done} finished trials failed: read their errors (Failures) before "
+                   f"spending more trials{failure_hint(facts.failures)}.")
     if facts.counts["PRUNED"] / max(1, n_done) >= HIGH_PRUNE_RATE:
         out.append("Most trials were pruned: the pruner may stop trials too early; raise "
                    "hydra.sweeper.pruner.min_resource or evaluate more often.")
@@ -64,7 +64,7 @@ def suggest(facts: Facts) -> list[str]:
     elif g and len(facts.ranked) > 1 and math.isfinite(g["over_median_rel"]) and g["over_median_rel"] < FLAT_GAIN_RELATIVE:
         out.append("The top is flat (best within 1% of the median): differences may be noise.")
     if g and facts.directions[0] == "maximize" and g["best"] <= g.get("baseline", math.nan):
-        out.append(f"The best trial ({fmt(g['best'])}) does not beat the first-utterance baseline "
+        out.append(f"The best trial (#{facts.leader.number}: {fmt(g['best'])}) does not beat the first-utterance baseline "
                    f"({fmt(g['baseline'])}): no trial has learned to summarise yet; train longer (more steps) "
                    "or check the learning rate before tuning further.")
     out += validation_suggestions(facts)
@@ -76,12 +76,25 @@ def suggest(facts: Facts) -> list[str]:
     return out
 
 
-def edge_suggestions(trial: FrozenTrial) -> list[str]:
+def failure_hint(failures: list[FrozenTrial]) -> str:
+    """What the failures' messages point at, as a short hint ('' when they name nothing common)."""
+    errors = " ".join(str(t.user_attrs.get("error") or "") for t in failures).lower()
+    if "out of memory" in errors or "outofmemory" in errors:
+        return " (out of memory: narrow the batch size / sequence length range)"
+    if "became nan" in errors or "became inf" in errors:
+        return " (training diverged: narrow the learning rate range downwards)"
+    return ""
+
+
+def edge_suggestions(trial: FrozenTrial, ranked: list[FrozenTrial] | None = None) -> list[str]:
     """Best values at the end of their search range: the optimum may lie outside it (unless the range already
-    ends where the key's values end: no warmup below 0, no gradient accumulation below 1)."""
+    ends where the key's values end: no warmup below 0, no gradient accumulation below 1, and unless every
+    completed trial had that value: then nothing says the other end is worse)."""
     out = []
     for name, value in trial.params.items():
         dist = trial.distributions.get(name)
+        if ranked and len({repr(t.params.get(name)) for t in ranked}) < 2:
+            continue
         side = edge_side(dist, value)
         if side and not _at_natural_end(name, dist, side):
             out.append(f"Best {name}={fmt(value)} is at the {side} edge of its range {describe(dist)}: "
