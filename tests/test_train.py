@@ -171,8 +171,14 @@ def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, cache_dir: P
     (tmp_path / "sweep" / "3" / ".hydra").mkdir(parents=True)
     (tmp_path / "sweep" / "3" / ".hydra" / "config.yaml").write_text("model: {}\n", encoding="utf-8")
     sweep = run_cli([f"run_dir={tmp_path / 'sweep'}"], tmp_path, cache_dir, script="predict.py")
-    assert sweep.returncode == 2 and "is a sweep folder: pass one of its job folders" in sweep.stderr
-    assert "metrics.json in each holds its scores" in sweep.stderr  # a plain multirun has no sweep_summary.json
+    assert sweep.returncode == 2 and "is a sweep folder: none of its job folders kept a model" in sweep.stderr
+    (tmp_path / "sweep" / "12" / "model").mkdir(parents=True)
+    sweep = run_cli([f"run_dir={tmp_path / 'sweep'}"], tmp_path, cache_dir, script="predict.py")
+    assert f"pass one of its job folders that kept a model: run_dir={tmp_path / 'sweep' / '12'}" in sweep.stderr
+    (tmp_path / "sweep" / "5" / "model").mkdir(parents=True)  # a sweep's best, as sweep_summary.json names it
+    (tmp_path / "sweep" / "sweep_summary.json").write_text(json.dumps({"best": [{"number": 5}]}), encoding="utf-8")
+    sweep = run_cli([f"run_dir={tmp_path / 'sweep'}"], tmp_path, cache_dir, script="predict.py")
+    assert f"pass the best trial's job folder: run_dir={tmp_path / 'sweep' / '5'}" in sweep.stderr  # not pruned #0
     stopped = tmp_path / "sweep" / "3"
     (stopped / "checkpoints" / "checkpoint-4").mkdir(parents=True)
     (stopped / "checkpoints" / "checkpoint-4" / "trainer_state.json").write_text("{}", encoding="utf-8")

@@ -124,14 +124,32 @@ def _run_config(run_dir: Path) -> DictConfig:
                            "so it kept no model to predict with; retrain without it.")
     trials = sorted(p.parent.parent.name for p in run_dir.glob("*/.hydra/config.yaml"))
     if not path.is_file() and trials:
-        best = ("sweep_summary.json names the best, or retrain it with `dialsum export-best`"
-                if (run_dir / "sweep_summary.json").is_file() else "metrics.json in each holds its scores")
-        raise DialsumError(f"run_dir={run_dir} is a sweep folder: pass one of its job folders (run_dir="
-                           f"{run_dir}/{trials[0]}, ...; {best}).")
+        raise DialsumError(f"run_dir={run_dir} is a sweep folder: {_job_folder_hint(run_dir)}")
     if not (run_dir / "model").is_dir() or not path.is_file():
         raise DialsumError(f"run_dir={run_dir} is not a finished dialsum run folder (needs model/ and "
                            ".hydra/config.yaml); pass a folder under outputs/ or multirun/.")
     return OmegaConf.load(path)
+
+
+def _job_folder_hint(run_dir: Path) -> str:
+    """Which of a sweep's job folders to pass: the best trial's when it kept a model, else those that did
+    (a pruned trial keeps none)."""
+    import json
+
+    try:
+        best = [b["number"] for b in json.loads((run_dir / "sweep_summary.json").read_text(encoding="utf-8"))["best"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        best = []
+    with_model = sorted((p.parent.name for p in run_dir.glob("*/model")), key=lambda n: (len(n), n))
+    kept = [str(n) for n in best if str(n) in with_model]
+    if kept:
+        return f"pass the best trial's job folder: run_dir={run_dir / kept[0]}"
+    if with_model:
+        return (f"pass one of its job folders that kept a model: run_dir={run_dir / with_model[0]}"
+                + (f" (also {', '.join(with_model[1:4])}{', ...' if len(with_model) > 4 else ''})"
+                   if len(with_model) > 1 else "") + "; metrics.json in each holds its scores.")
+    return ("none of its job folders kept a model (a pruned trial keeps none); retrain the best with `dialsum "
+            "export-best`, then predict with that run.")
 
 
 def _load_model(run_dir: Path, family, model_cfg: DictConfig):
