@@ -91,6 +91,10 @@ def test_best_config_reproduces_the_best_trial(grid_sweep, cache_dir: Path) -> N
     assert f"learning_rate: {best.params['training.learning_rate']}" in result.stdout
     assert f"per_device_train_batch_size: {best.params['training.per_device_train_batch_size']}" in result.stdout
     assert "number: null" in result.stdout
+    hydra_cfg = run_cli(["--config-path", str(sweep_dir.resolve()), "--config-name", "best_config", "--cfg", "hydra"],
+                        cwd, cache_dir)  # runs into outputs/{model}_lr..., not Hydra's outputs/<date>/<time>
+    assert "dir: outputs/${model.name}_lr${training.learning_rate}" in hydra_cfg.stdout, hydra_cfg.stdout[-2000:]
+    assert "dialsum.kept_config.KeepRunConfig" in hydra_cfg.stdout and "chdir: false" in hydra_cfg.stdout
     threads = best.user_attrs["torch_threads"]  # the rerun trains on the same CPU threads as the trial did
     assert f"torch_threads: {threads}" in result.stdout
     assert f"hardware.torch_threads={threads}" in yaml.safe_load((sweep_dir / "best_params.yaml").read_text())["best"]["command"]

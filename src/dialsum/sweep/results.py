@@ -18,6 +18,8 @@ from dialsum.sweep.storage import dashboard_command, mask_url
 from dialsum.tracking import atomic
 
 log = logging.getLogger(__name__)
+# Hydra settings best_config.yaml carries (it replaces the app's primary config, and with it conf/hydra/).
+BEST_CONFIG_HYDRA_KEYS = ("run.dir", "job.chdir", "job.name", "callbacks")
 
 
 @dataclass
@@ -82,9 +84,24 @@ def write_best_config(trial: optuna.trial.FrozenTrial, out_path: Path) -> bool:
     threads = trial.user_attrs.get(THREADS_ATTR)
     if threads is not None and OmegaConf.select(cfg, THREADS_KEY) is None:  # retrain on the sweep's CPU threads
         OmegaConf.update(cfg, THREADS_KEY, int(threads))
+    hydra_yaml = src.parent / "hydra.yaml"
+    if hydra_yaml.is_file():  # run folder, log name and callbacks as the app's own hydra settings give them
+        hydra_cfg = OmegaConf.to_container(OmegaConf.load(hydra_yaml).hydra, resolve=False)  # ${...} kept as text
+        cfg.hydra = OmegaConf.create({})
+        for key in BEST_CONFIG_HYDRA_KEYS:
+            value = _dig(hydra_cfg, key.split("."))
+            if value is not None:
+                OmegaConf.update(cfg.hydra, key, value, force_add=True)
     atomic.write_text(out_path, "# Best trial %d of the sweep; rerun with the command in best_params.yaml\n"
                       % trial.number + OmegaConf.to_yaml(cfg))
     return True
+
+
+def _dig(node: Any, path: list[str]) -> Any:
+    """A nested dict's value at a dotted path, None when absent."""
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def rerun_command(trial: optuna.trial.FrozenTrial, script: str = "train.py",
