@@ -150,7 +150,7 @@ def test_max_failure_rate_stops_the_sweep(tmp_path: Path, cache_dir: Path) -> No
                             "model.init=pretrained", "model.pretrained_name_or_path=choice(/no/a, /no/b, /no/c, /no/d)",
                             *FIXED_LR_BATCH),
                      tmp_path, cache_dir)
-    assert result.returncode == 1, result.stderr[-3000:]      # a script chaining commands sees the sweep failed
+    assert result.returncode == 2, result.stderr[-3000:]  # a script sees it failed, on its input (missing folders)
     assert len(_results(sweep_dir)) == 2                      # 2 failures > 0.25 x 4: no more launches
     assert (tmp_path / "study.db").is_file() and not (sweep_dir / "optuna_journal.log").exists()
     assert "exceed max_failure_rate" in result.stdout + result.stderr

@@ -22,7 +22,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum import fast_exit
-from dialsum.errors import DialsumError, bug_traceback
+from dialsum.errors import USER_ERROR_EXIT, DialsumError, bug_traceback
 from dialsum.sweep.liveness import GRACE_ATTR
 from dialsum.sweep import app_profile, progress, retries, submitit_jobs, worker_check
 from dialsum.sweep.coordination import DONE, Coordinator
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 TrialState = optuna.trial.TrialState
 MAX_SWEEPER_ERRORS = 3  # errors of the sweep loop itself (storage, tell) before the sweep stops
 EXIT_SWEEPER_ERROR = 1  # the machinery failed, trials failed past max_failure_rate, or none succeeded
+# (USER_ERROR_EXIT, 2, instead when each failed trial was refused for its input: a bad value, a missing file)
 
 
 class OptunaSweep:
@@ -120,7 +121,10 @@ class OptunaSweep:
         nothing_done = TrialState.FAIL in states and not states & {TrialState.COMPLETE, TrialState.PRUNED}
         stopped_by_errors = (self.sweeper_errors >= MAX_SWEEPER_ERRORS or self.failed > self.max_failures
                              or nothing_done)
-        self.exit_code = stop.exit_code or (EXIT_SWEEPER_ERROR if stopped_by_errors else 0)  # scripts see it
+        inputs = [r.extra.get("input") for r in self.records if r.state == "FAIL" and not r.extra.get("requeued")]
+        input_only = self.sweeper_errors < MAX_SWEEPER_ERRORS and bool(inputs) and all(inputs)
+        code = (USER_ERROR_EXIT if input_only else EXIT_SWEEPER_ERROR) if stopped_by_errors else 0
+        self.exit_code = stop.exit_code or code  # scripts see it: 2 when every failure was the input's
         return self.records
 
     def _stop_jobs(self) -> None:
@@ -292,6 +296,7 @@ class OptunaSweep:
         if STOP.is_set() and not isinstance(error, SweepInterrupted):  # the stop killed its worker: not a crash
             error = SweepInterrupted(f"the sweep was stopped while it ran ({type(error).__name__} in its worker)")
         record.state, record.error = "FAIL", f"{type(error).__name__}: {error}"
+        record.extra["input"] = isinstance(error, DialsumError)  # the trial's input, not dialsum or the machine
         trial.set_user_attr("error", record.error)
         requeue = retries.may_retry(trial, error, self.max_retries, stopping)
         if stopping:
