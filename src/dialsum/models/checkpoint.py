@@ -91,7 +91,7 @@ def check_reads_korean(tokenizer: Any, name: str, kind: str) -> None:
                            f"checkpoint learned it: {KOREAN_PROBE!r} became {len(ids)} tokens that decode to "
                            f"{back!r}. Fix: model.checkpoint.tokenizer_class={other} (KoGPT2 needs fast: "
                            "AutoTokenizer reads its tokenizer.json as GPT-2's byte-level BPE), or the checkpoint's "
-                           "own tokenizer files.")
+                           "own tokenizer files; a checkpoint whose vocabulary has no Korean cannot learn this task.")
 
 
 def check_special_tokens(tokenizer: Any, name: str, source_bos: bool = False) -> None:
