@@ -347,3 +347,17 @@ def test_an_interrupted_trial_that_ran_again_is_no_failure(tmp_path: Path) -> No
     md = (sweep / "report.md").read_text(encoding="utf-8")
     assert "5 complete, 2 pruned, 0 failed, 1 interrupted (re-queued)" in md, md
     assert "## Failures (0)" in md and "finished trials failed" not in md
+
+
+def test_a_parameter_every_completed_trial_shared_is_not_ranked() -> None:
+    """It got importance 0.111 from Optuna's evaluator though it explained nothing."""
+    from dialsum.analysis.report.facts import compute_importances
+
+    study = optuna.create_study(direction="maximize")
+    dists = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
+             "bs": optuna.distributions.CategoricalDistribution([8, 16, 32])}
+    for i in range(8):
+        lr = 1e-4 * (i + 1)
+        study.add_trial(optuna.trial.create_trial(params={"lr": lr, "bs": 32}, distributions=dists, value=lr * 10))
+    importances, note = compute_importances(study, study.trials)
+    assert list(importances) == ["lr"] and "Not ranked: bs (one value in every completed trial)" in note

@@ -107,21 +107,25 @@ def compute_importances(study: optuna.Study, complete: list[FrozenTrial]) -> tup
     if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
         return None, (f"parameter importances need at least {MIN_TRIALS_FOR_IMPORTANCE} completed trials "
                       f"(this study has {len(complete)}).")
-    if not varying_params(complete):
+    varied = varying_params(complete)
+    if not varied:
         return None, "parameter importances need at least one parameter that varies across completed trials."
     if len({t.values[0] for t in complete}) < MIN_TRIALS_FOR_IMPORTANCE:
         return None, "parameter importances are undefined: every completed trial has the same objective value."
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = optuna.importance.get_param_importances(
-                study, target=target_for(len(study.directions) > 1))
+            result = optuna.importance.get_param_importances(  # a value every trial shared explains nothing
+                study, params=varied, target=target_for(len(study.directions) > 1))
     except Exception as err:  # noqa: BLE001 - a report section must never stop the report
         return None, f"parameter importances could not be computed: {type(err).__name__}: {err}"
     if not result or not all(math.isfinite(v) for v in result.values()):
         return None, "parameter importances are undefined for these trials (all objectives equal?)."
     first = "" if len(study.directions) == 1 else " on the first objective"
-    return dict(result), f"Computed{first} by optuna.importance.get_param_importances (Optuna's default evaluator)."
+    fixed = sorted({name for t in complete for name in t.params} - set(varied))
+    same = f" Not ranked: {', '.join(fixed)} (one value in every completed trial)." if fixed else ""
+    return dict(result), (f"Computed{first} by optuna.importance.get_param_importances (Optuna's default "
+                          f"evaluator).{same}")
 
 
 def gain(facts: Facts) -> dict[str, float] | None:
