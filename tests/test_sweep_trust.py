@@ -89,6 +89,18 @@ def test_changed_override_refuses_resume_until_new_name_or_force(tmp_path: Path,
     assert cfg["data"]["max_train_samples"] == ran
 
 
+def test_a_sweep_refused_by_its_sampler_leaves_the_study_open_to_the_fixed_command(tmp_path: Path,
+                                                                                      cache_dir: Path) -> None:
+    """A grid over a continuous range is refused; the study it created had recorded the refused settings, so the
+    corrected command was refused as another experiment ("the study holds 0 trial(s))."""
+    sweep_dir = tmp_path / "multirun" / "test"
+    grid = ["hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none", "hydra.sweeper.n_trials=2"]
+    refused = _run(sweep_dir, cache_dir, *grid, "training.learning_rate=interval(1e-4, 1e-3)")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
+    fixed = _run(sweep_dir, cache_dir, *grid, "training.learning_rate=choice(1e-4, 1e-3)")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+
+
 def test_same_data_under_another_path_resumes_changed_data_does_not(tmp_path: Path, cache_dir: Path) -> None:
     rows = "fname,dialogue,summary\nd1,#Person1#: 안녕.,인사.\n"
     for folder in ("a", "b"):

@@ -5,7 +5,8 @@ import traceback
 
 # Exit status for a user error (bad config, data, model or hardware): one message, no traceback.
 USER_ERROR_EXIT = 2
-NOT_A_FAILURE = ("TrialPruned", "SweepInterrupted")  # a pruned trial, a stopped sweep: no stack to show
+# A pruned trial, a stopped sweep, an app's own sys.exit(message): no stack to show.
+NO_STACK = ("TrialPruned", "SweepInterrupted", "TaskExited")
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)  # the disk, not dialsum: one message
 
 
@@ -49,6 +50,6 @@ def bug_traceback(error: BaseException) -> str:
     function); empty for what the user fixes by the message (bad input, a diverged run, a full disk)."""
     if describe_failure(error) is not None or (error.__traceback__ is None and error.__cause__ is None):
         return ""
-    if any(c.__name__ in NOT_A_FAILURE for c in type(error).__mro__):  # by name: optuna is not imported here
+    if any(c.__name__ in NO_STACK for c in type(error).__mro__):  # by name: optuna is not imported here
         return ""
     return "".join(traceback.format_exception(error)).rstrip()

@@ -30,12 +30,12 @@ def open_study(settings: dict[str, Any], storage: Any, job_config: DictConfig, s
     forced = fingerprint.check_resume(study, current, str(settings.get("resume") or "auto"))
     if forced:
         _check_same_kinds(study, space)
-    fingerprint.record_settings(study, current, forced)  # only now: a refused rerun writes nothing to the study
-    _name_metrics(study, objectives)
     # A fixed seed continues past the trials the study already has, so a resumed sampler never
     # replays its earlier proposals (a fresh RandomSampler(seed=0) would ask trial 0's params again).
     study.sampler = build_sampler(settings.get("sampler") or {}, space, len(directions),
                                   seed_offset=len(study.get_trials(deepcopy=False)))
+    fingerprint.record_settings(study, current, forced)  # only now: a refused rerun writes nothing to the study
+    _name_metrics(study, objectives)
     if len(directions) > 1:
         log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
     return study, forced, fingerprint.short_hash(current)

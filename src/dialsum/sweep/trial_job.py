@@ -9,14 +9,14 @@ from typing import Any, Callable
 import optuna
 from hydra.core.utils import JobStatus
 
-from dialsum.errors import DialsumError
 from dialsum.sweep.job_folder import read_job_metrics
 
 log = logging.getLogger(__name__)
 
 
-class TaskExited(DialsumError):
-    """The task function called sys.exit(): its trial failed with the app's own message, the sweep goes on."""
+class TaskExited(Exception):
+    """The task function called sys.exit(): its trial failed with the app's own message (no stack, and not
+    counted as the input's fault: the app may have exited for any reason), the sweep goes on."""
 
 
 def without_exit(task_function: Callable[[Any], Any]) -> Callable[[Any], Any]:
