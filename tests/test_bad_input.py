@@ -192,6 +192,11 @@ def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path,
     assert f"job #0 (data=dialogsum_ko data.train_path={good_csv} " in again.stdout
     assert f"finished earlier in {sweep / '0'} with the same settings: kept" in again.stdout
     assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == finished
+    saved = sweep / "0" / ".hydra" / "config.yaml"  # a preset edited since: the same overrides, another config
+    saved.write_text(saved.read_text(encoding="utf-8").replace("max_steps: 4", "max_steps: 5"), encoding="utf-8")
+    edited = run_cli(["-m", *args], tmp_path, cache_dir)
+    assert "with the same settings: kept" not in edited.stdout and "holds a finished run" in edited.stderr
+    assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == finished
 
 
 def test_a_rerun_whose_jobs_moved_to_other_folders_is_refused_before_any_job(tmp_path: Path, cache_dir: Path) -> None:
@@ -273,3 +278,20 @@ def test_plain_multirun_goes_on_when_the_launcher_breaks(tmp_path: Path, monkeyp
     with pytest.raises(SystemExit) as stop:
         sweeper.sweep(["x=1,2"])
     assert calls == [0, 1] and stop.value.code == 1  # the second batch still ran
+
+
+def test_the_ctrl_c_command_of_another_app_asks_for_no_dialsum_key(tmp_path: Path, monkeypatch) -> None:
+    """Any Hydra app may use dialsum_basic: its `training` node has no resume key, and it keeps no finished jobs."""
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.dialsum_sweeper.basic_sweeper import DialsumBasicSweeper
+
+    sweeper = DialsumBasicSweeper(max_batch_size=1, params=None)
+    monkeypatch.setattr("sys.argv", ["app.py", "-m", "x=1,2", "++hydra.sweep.dir=old"])
+    sweeper.config = OmegaConf.create({"training": {"lr": 1}})
+    other = sweeper._rest_command(tmp_path)
+    assert other == f"To run the rest:\n  python app.py -m x=1,2 hydra.sweep.dir={tmp_path.resolve()}", other
+    sweeper.config = OmegaConf.create({"training": {"resume_from_checkpoint": None}})
+    ours = sweeper._rest_command(tmp_path)
+    assert ours.startswith("To run the rest (finished jobs are kept):") and ours.endswith(
+        "training.resume_from_checkpoint=true")

@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 NAME = "dialsum_basic"
 RECAP_CHARS = 240  # a failure in the closing recap: its message on one line, cut here
 # Overrides that say how to run a job, not what it trains: a rerun adding them still matches the finished job.
-HOW_TO_RUN = ("training.resume_from_checkpoint", "artifacts.overwrite")
+RESUME_KEY = "training.resume_from_checkpoint"
+HOW_TO_RUN = (RESUME_KEY, "artifacts.overwrite")
+MISSING_KEY = object()  # OmegaConf.select's default: the app has no such key (not dialsum's train.py)
 MAX_LISTED = 3  # conflicting job folders named in the refusal
 
 
@@ -60,7 +62,7 @@ class DialsumBasicSweeper(BasicSweeper):
         except KeyboardInterrupt:  # Ctrl-C: what finished stays in its folder; no traceback
             finished = sorted(p.parent.name for p in sweep_dir.glob("*/metrics.json"))
             print(f"dialsum: stopped. Folders with a finished run: {', '.join(finished) or 'none'} (in {sweep_dir}).\n"
-                  f"To run the rest (finished jobs are kept):\n  {self._rest_command(sweep_dir)}", file=sys.stderr)
+                  f"{self._rest_command(sweep_dir)}", file=sys.stderr)
             sys.exit(130)
         if failed:
             _exit(failed, total)
@@ -73,14 +75,14 @@ class DialsumBasicSweeper(BasicSweeper):
         done: dict[int, Path] = {}
         clashes: List[str] = []
         for idx, job in enumerate(jobs):
-            folder, overwrite = self._folder_of(job, idx)
+            folder, cfg = self._folder_of(job, idx)
             then = earlier.get(folder / ".hydra" / "overrides.yaml") if folder is not None else None
             if then is None or not _holds_run(folder):
                 continue
             ran = [str(o) for o in OmegaConf.create(then.decode())]
             if _what_it_trains(ran) != _what_it_trains(job):
                 clashes.append(f"  job #{idx} is ({' '.join(job)}), but {folder} holds ({' '.join(ran)})")
-            elif not overwrite and (folder / "metrics.json").is_file():
+            elif (folder / "metrics.json").is_file() and _same_config(cfg, folder):  # an edited preset: trains
                 done[idx] = folder
         if clashes:
             more = f"\n  ... and {len(clashes) - MAX_LISTED} more" if len(clashes) > MAX_LISTED else ""
@@ -106,30 +108,47 @@ class DialsumBasicSweeper(BasicSweeper):
                 runs.append((idx, [job]))
         return runs
 
-    def _folder_of(self, job: Sequence[str], idx: int) -> tuple[Path | None, bool]:
-        """The job's folder as Hydra's launchers name it (its config composed as they do), and whether the job
-        asks to replace an earlier run there (artifacts.overwrite)."""
+    def _folder_of(self, job: Sequence[str], idx: int) -> tuple[Path | None, Any]:
+        """The job's folder as Hydra's launchers name it, and its config, composed as they do."""
         try:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
             with open_dict(cfg):
                 cfg.hydra.job.id = cfg.hydra.job.num = idx
-            folder = (Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)).resolve()
-            return folder, bool(OmegaConf.select(cfg, "artifacts.overwrite", default=False))
+            return (Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)).resolve(), cfg
         except Exception:  # noqa: BLE001 - a job whose config does not compose runs, and fails with its message
-            return None, False
+            return None, None
 
     def _rest_command(self, sweep_dir: Path) -> str:
         """The same command into the same folder; in dialsum's train.py each stopped job resumes its checkpoint."""
-        words = [a for a in sys.argv[1:] if not a.startswith(("hydra.sweep.dir=", "training.resume_from_checkpoint="))]
-        resume = ["training.resume_from_checkpoint=true"] if OmegaConf.select(self.config, "training") else []
-        line = [sys.argv[0], *words, f"hydra.sweep.dir={sweep_dir.resolve()}", *resume]
-        return "python " + " ".join(shlex.quote(w) for w in line)
+        dialsum = OmegaConf.select(self.config, RESUME_KEY, default=MISSING_KEY) is not MISSING_KEY  # train.py
+        words = [a for a in sys.argv[1:] if not a.lstrip("+~").startswith(("hydra.sweep.dir=", RESUME_KEY + "="))]
+        line = [sys.argv[0], *words, f"hydra.sweep.dir={sweep_dir.resolve()}", *([f"{RESUME_KEY}=true"] * dialsum)]
+        kept = " (finished jobs are kept)" if dialsum else ""
+        return f"To run the rest{kept}:\n  python " + " ".join(shlex.quote(w) for w in line)
 
 
 def _holds_run(folder: Path) -> bool:
     """A finished run, or a stopped one's checkpoints: what a job in this folder would refuse, retrain or delete."""
     return ((folder / "metrics.json").is_file() or (folder / "model").is_dir()
             or any((folder / "checkpoints").glob("checkpoint-*")))
+
+
+def _same_config(cfg: Any, folder: Path) -> bool:
+    """The job's composed config is the one the folder's run trained with (a preset edited since is not), apart
+    from how to run it (resume, overwrite) and the job-local Hydra node."""
+    saved = folder / ".hydra" / "config.yaml"
+    if cfg is None or not saved.is_file():
+        return False
+    if OmegaConf.select(cfg, "artifacts.overwrite", default=False):
+        return False  # asked to train it again
+    now, then = (OmegaConf.to_container(c, resolve=False) for c in (cfg, OmegaConf.load(saved)))
+    now.pop("hydra", None)
+    for tree in (now, then):
+        for key in HOW_TO_RUN:
+            section, _, leaf = key.partition(".")
+            if isinstance(tree.get(section), dict):
+                tree[section].pop(leaf, None)
+    return now == then
 
 
 def _what_it_trains(overrides: Sequence[str]) -> List[str]:
