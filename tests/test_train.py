@@ -172,6 +172,11 @@ def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, cache_dir: P
     (tmp_path / "sweep" / "3" / ".hydra" / "config.yaml").write_text("model: {}\n", encoding="utf-8")
     sweep = run_cli([f"run_dir={tmp_path / 'sweep'}"], tmp_path, cache_dir, script="predict.py")
     assert sweep.returncode == 2 and "is a sweep folder: none of its job folders kept a model" in sweep.stderr
+    assert "export-best" not in sweep.stderr  # a plain multirun: no study to export from
+    (tmp_path / "sweep" / "3" / ".hydra" / "config.yaml").write_text("artifacts: {save_model: false}\n",
+                                                                    encoding="utf-8")
+    sweep = run_cli([f"run_dir={tmp_path / 'sweep'}"], tmp_path, cache_dir, script="predict.py")
+    assert "its jobs ran with artifacts.save_model=false (debug=fast sets it)" in sweep.stderr
     (tmp_path / "sweep" / "12" / "model").mkdir(parents=True)
     sweep = run_cli([f"run_dir={tmp_path / 'sweep'}"], tmp_path, cache_dir, script="predict.py")
     assert f"pass one of its job folders that kept a model: run_dir={tmp_path / 'sweep' / '12'}" in sweep.stderr

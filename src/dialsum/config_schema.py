@@ -230,15 +230,27 @@ def _space_type_problems(key: str, dist: Any) -> list[str]:
     schema = SECTIONS.get(section)
     if schema is None or field not in {f.name for f in dataclasses.fields(schema)}:
         return []
-    choices = getattr(dist, "choices", None)
-    if choices is not None:
-        return [f"search space {p}; a trial drawing it would fail"
-                for v in choices for p in section_problems(section, {field: v}, schema)]
     hint = typing.get_type_hints(schema)[field]
-    if hint is int and type(dist).__name__ == "FloatDistribution":  # by name: optuna is not imported here
+    choices = getattr(dist, "choices", None)
+    if choices is not None:  # the type only: BOUNDS are checked by the caller
+        return [f"search space {key}={v!r}: expected {_type_name(hint)}; a trial drawing it would fail"
+                for v in choices if _refuses(schema, field, v)]
+    base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    if base[0] is int and type(dist).__name__ == "FloatDistribution":  # by name: optuna is not imported here
+        draw = f"int(interval({int(dist.low)}, {int(dist.high)}))"
+        draw = f"tag(log, {draw})" if getattr(dist, "log", False) else draw
         return [f"search space {key}: interval({dist.low:g}, {dist.high:g}) draws fractions but {key} takes "
-                f"integers; use int(interval({int(dist.low)}, {int(dist.high)})) or choice(...)"]
+                f"integers; use {draw} or choice(...)"]
     return []
+
+
+def _refuses(schema: type, field: str, value: Any) -> bool:
+    """The field's type does not take the value (OmegaConf's own validation, as for a config file)."""
+    try:
+        OmegaConf.merge(OmegaConf.structured(schema), {field: value})
+    except ValidationError:
+        return True
+    return False
 
 
 def job_problems(cfg: DictConfig) -> list[str]:

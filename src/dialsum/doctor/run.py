@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from dialsum.doctor.machine import cannot_write
 from dialsum.doctor.result import Check, fail, ok, warn
 from dialsum.errors import DialsumError
-from dialsum.models.checkpoint import cached_file
+from dialsum.models.checkpoint import cached_file, checkpoint_name
 
 STORAGE_TIMEOUT_S = 5          # a PostgreSQL/MySQL server that does not answer within this is "unreachable"
 QUICK_TIMEOUT_S = 1800         # quick_test takes about a minute on CPU; a pretrained model on a slow disk more
@@ -86,7 +86,7 @@ def checkpoint(model: Any) -> list[Check]:
     tokenizer has what the family needs."""
     if model.init != "pretrained":
         return [ok("model", f"model.init={model.init}: a tiny {model.family} built here, nothing to download")]
-    name = str(model.pretrained_name_or_path)
+    name = checkpoint_name(model)
     if Path(name).is_dir():
         where = f"local folder {name}"
     elif cached_file(name, "config.json"):

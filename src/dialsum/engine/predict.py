@@ -148,8 +148,14 @@ def _job_folder_hint(run_dir: Path) -> str:
         return (f"pass one of its job folders that kept a model: run_dir={run_dir / with_model[0]}"
                 + (f" (also {', '.join(with_model[1:4])}{', ...' if len(with_model) > 4 else ''})"
                    if len(with_model) > 1 else "") + "; metrics.json in each holds its scores.")
-    return ("none of its job folders kept a model (a pruned trial keeps none); retrain the best with `dialsum "
-            "export-best`, then predict with that run.")
+    configs = sorted(run_dir.glob("*/.hydra/config.yaml"))
+    if configs and OmegaConf.select(OmegaConf.load(configs[0]), "artifacts.save_model") is False:
+        return ("its jobs ran with artifacts.save_model=false (debug=fast sets it), so none kept a model; retrain "
+                "the one you want without it.")
+    if (run_dir / "sweep_summary.json").is_file() or (run_dir / "optuna_journal.log").is_file():
+        return ("none of its job folders kept a model (a pruned trial keeps none); retrain the best with `dialsum "
+                "export-best`, then predict with that run.")
+    return "none of its job folders kept a model; each job's train.log says how it ended."
 
 
 def _load_model(run_dir: Path, family, model_cfg: DictConfig):

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 from dialsum.errors import DialsumError
 from dialsum.models.checkpoint import (align_special_ids, check_architecture, check_reads_korean, check_special_tokens,
-                                       load_tokenizer, unloadable)
+                                       checkpoint_name, load_tokenizer, unloadable)
 from dialsum.models.registry import FamilySpec, get_family
 from dialsum.models.tokenizers import add_tags, find_tags, keep_tag_spacing, train_scratch_tokenizer
 
@@ -26,7 +26,7 @@ def build_tokenizer(model_cfg: DictConfig, train_texts: list[str], cache_dir: Pa
         tokenizer = train_scratch_tokenizer(train_texts, s.tokenizer, int(s.vocab_size), cache_dir,
                                             encoder_decoder=not spec.decoder_only)
     elif model_cfg.init == "pretrained":
-        name = model_cfg.pretrained_name_or_path
+        name = checkpoint_name(model_cfg)
         check_architecture(name, spec)
         tokenizer = load_tokenizer(name, model_cfg.checkpoint)
         check_reads_korean(tokenizer, name, model_cfg.checkpoint.get("tokenizer_class", "auto"))
@@ -64,7 +64,7 @@ def build_model(model_cfg: DictConfig, tokenizer, spec: FamilySpec, seed: int):
                  "checkpoint: model.init=pretrained (model.pretrained_name_or_path=%s).", model_cfg.name,
                  spec.model_class, _n_params(model) / 1e6, model_cfg.pretrained_name_or_path)
         return model
-    name = model_cfg.pretrained_name_or_path
+    name = checkpoint_name(model_cfg)
     dropout = {k: float(model_cfg.dropout) for k in spec.dropout_keys}
     try:
         model = model_class.from_pretrained(name, **dropout)

@@ -45,7 +45,7 @@ def load_tokenizer(name: str, checkpoint_cfg: Any, local_files_only: bool = Fals
 def check_loadable(model_cfg: Any, spec: Any, local_files_only: bool = False) -> Any:
     """Everything about a pretrained checkpoint that can be known without its weights (architecture, tokenizer,
     special tokens, decoder start): `dialsum doctor` and a sweep before its first trial ask it. The tokenizer."""
-    name = str(model_cfg.pretrained_name_or_path)
+    name = checkpoint_name(model_cfg)
     check_architecture(name, spec, local_files_only)
     tokenizer = load_tokenizer(name, model_cfg.checkpoint, local_files_only)
     check_reads_korean(tokenizer, name, model_cfg.checkpoint.get("tokenizer_class", "auto"))
@@ -177,9 +177,9 @@ def unloadable(name: str, err: Exception) -> str:
     if looks_like_path(name):
         return (f"model.pretrained_name_or_path={name!r}: no such folder. Fix: the path of the checkpoint folder "
                 f"(config.json, weights, tokenizer files), or a hub id such as digit82/kobart-summarization.")
-    if cached_file(name, "config.json"):
+    if cached_file(name, "config.json") and isinstance(err, OSError):  # a file the cache lacks, not a bad file
         return (f"model.pretrained_name_or_path={name!r} is only partly in the Hugging Face cache (config.json, not "
-                f"all of the weights and tokenizer files: {type(err).__name__}). Fix: on a machine with internet run "
+                f"all of the weights and tokenizer files: {type(err).__name__}: {err}). Fix: on a machine with internet run "
                 f"`hf download {name}` and copy ~/.cache/huggingface again.")
     return (f"model.pretrained_name_or_path={name!r} could not be loaded: not a local folder, not in the Hugging "
             f"Face cache, and the hub is unreachable or offline (HF_HUB_OFFLINE). Fix: on a machine with internet "
@@ -190,6 +190,12 @@ def unloadable(name: str, err: Exception) -> str:
 def looks_like_path(name: str) -> bool:
     """A filesystem path, not a hub id (owner/name): absolute, relative with ./ or ../, home, or deeper than 2."""
     return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
+
+
+def checkpoint_name(model_cfg: Any) -> str:
+    """model.pretrained_name_or_path with `~` expanded (from_pretrained would take `~/ckpt` for a hub id)."""
+    name = str(model_cfg.pretrained_name_or_path)
+    return str(Path(name).expanduser()) if name.startswith("~") else name
 
 
 def cached_file(name: str, filename: str) -> bool:

@@ -181,7 +181,7 @@ class DialsumApp(AppProfile):
         from dialsum.models.registry import get_family
 
         model = job_config.model
-        swept = any(k.lstrip("+~") == "model" or k.lstrip("+~").startswith(CHECKPOINT_KEYS)
+        swept = any("." not in k or k.lstrip("+~").startswith(CHECKPOINT_KEYS)  # a group (model=, experiment=)
                     for k in space.distributions)
         if swept or model.init != "pretrained" or (remote and not Path(str(model.pretrained_name_or_path)).exists()):
             return  # each trial checks its own; a cluster node may see a folder this machine does not

@@ -81,7 +81,7 @@ def failure_hint(failures: list[FrozenTrial]) -> str:
     errors = " ".join(str(t.user_attrs.get("error") or "") for t in failures).lower()
     if "out of memory" in errors or "outofmemory" in errors:
         return " (out of memory: narrow the batch size / sequence length range)"
-    if "became nan" in errors or "became inf" in errors:
+    if any(f"became {bad}" in errors for bad in ("nan", "inf", "-inf")):
         return " (training diverged: narrow the learning rate range downwards)"
     return ""
 
