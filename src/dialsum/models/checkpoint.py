@@ -179,8 +179,8 @@ def unloadable(name: str, err: Exception) -> str:
                 f"(config.json, weights, tokenizer files), or a hub id such as digit82/kobart-summarization.")
     if cached_file(name, "config.json") and isinstance(err, OSError):  # a file the cache lacks, not a bad file
         return (f"model.pretrained_name_or_path={name!r} is only partly in the Hugging Face cache (config.json, not "
-                f"all of the weights and tokenizer files: {type(err).__name__}: {err}). Fix: on a machine with internet run "
-                f"`hf download {name}` and copy ~/.cache/huggingface again.")
+                f"all of the weights and tokenizer files: {type(err).__name__}: {err}). Fix: on a machine with "
+                f"internet run `hf download {name}` and copy ~/.cache/huggingface again.")
     return (f"model.pretrained_name_or_path={name!r} could not be loaded: not a local folder, not in the Hugging "
             f"Face cache, and the hub is unreachable or offline (HF_HUB_OFFLINE). Fix: on a machine with internet "
             f"run `hf download {name}` and copy ~/.cache/huggingface, or set model.pretrained_name_or_path="

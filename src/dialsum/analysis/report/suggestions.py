@@ -64,8 +64,8 @@ def suggest(facts: Facts) -> list[str]:
     elif g and len(facts.ranked) > 1 and math.isfinite(g["over_median_rel"]) and g["over_median_rel"] < FLAT_GAIN_RELATIVE:
         out.append("The top is flat (best within 1% of the median): differences may be noise.")
     if g and facts.directions[0] == "maximize" and g["best"] <= g.get("baseline", math.nan):
-        out.append(f"The best trial (#{facts.leader.number}: {fmt(g['best'])}) does not beat the first-utterance baseline "
-                   f"({fmt(g['baseline'])}): no trial has learned to summarise yet; train longer (more steps) "
+        out.append(f"The best trial (#{facts.leader.number}: {fmt(g['best'])}) does not beat the first-utterance "
+                   f"baseline ({fmt(g['baseline'])}): no trial has learned to summarise yet; train longer (more steps) "
                    "or check the learning rate before tuning further.")
     out += validation_suggestions(facts)
     if app_of(facts.sweep)[1]:
