@@ -170,10 +170,8 @@ def test_a_full_disk_is_one_message(tmp_path: Path, cache_dir: Path) -> None:
     assert "Traceback" not in result.stderr and "paths.cache_dir at another disk" in result.stderr
 
 
-def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path, cache_dir: Path,
-                                                                  good_csv: Path) -> None:
-    """`train.py -m a=1,2` (Hydra's basic sweeper, here over joblib workers): the job with a missing file is one line
-    naming it, the other job trains, and the command exits 2 once both ran, without Hydra's traceback."""
+def _failing_multirun(tmp_path: Path, cache_dir: Path, good_csv: Path) -> tuple[Path, list[str]]:
+    """`train.py -m` over two CSVs, one missing, on joblib workers: (its sweep folder, its arguments)."""
     sweep = tmp_path / "mr"
     args = [*_csv_args(tmp_path / "nope.csv", good_csv), f"hydra.sweep.dir={sweep}", "hydra/launcher=joblib",
             "hydra.launcher.n_jobs=2"]
@@ -186,6 +184,22 @@ def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path,
     assert "1 of 2 jobs failed; the other 1 finished" in result.stderr
     assert (sweep / "0" / "metrics.json").is_file()
     assert "data file not found" in (sweep / "1" / "train.log").read_text(encoding="utf-8")  # the job's own log says why
+    return sweep, args
+
+
+def test_plain_multirun_reports_a_failed_job_and_runs_the_others(tmp_path: Path, cache_dir: Path,
+                                                                  good_csv: Path) -> None:
+    """`train.py -m a=1,2` (Hydra's basic sweeper, here over joblib workers): the job with a missing file is one line
+    naming it, the other job trains, and the command exits 2 once both ran, without Hydra's traceback."""
+    _failing_multirun(tmp_path, cache_dir, good_csv)
+
+
+@pytest.mark.slow  # ~20 s: the multirun above, then two reruns into its folder
+def test_a_plain_multirun_rerun_keeps_finished_jobs_of_the_same_config(tmp_path: Path, cache_dir: Path,
+                                                                        good_csv: Path) -> None:
+    """Finished jobs were refused and recapped as failures (exit 2); now they are kept, unless the config behind
+    the same overrides changed (an edited preset), where the job is refused as before and the run stays."""
+    sweep, args = _failing_multirun(tmp_path, cache_dir, good_csv)
     finished = (sweep / "0" / "metrics.json").stat().st_mtime_ns
     again = run_cli(["-m", *args], tmp_path, cache_dir)  # the same command again: job 0 is kept, job 1 still fails
     assert again.returncode == 2 and "1 of 2 jobs failed; the other 1 finished" in again.stderr, again.stderr[-3000:]

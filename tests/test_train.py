@@ -201,6 +201,7 @@ def test_predict_says_when_the_run_kept_no_model(tmp_path: Path, cache_dir: Path
     assert result.returncode == 2 and "trained with artifacts.save_model=false" in result.stderr
 
 
+@pytest.mark.slow  # moved from the fast run (it measured 10 min 29 s with the venv install): 9 s of training
 def test_early_stopping_ends_training(tmp_path: Path, cache_dir: Path) -> None:
     """A threshold no evaluation can beat: training stops after `patience` evaluations without improvement."""
     run_dir = tmp_path / "run"
