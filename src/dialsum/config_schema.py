@@ -194,6 +194,8 @@ def check_job_config(cfg: DictConfig) -> None:
 
 def check_sweep_config(settings: dict[str, Any], job_cfg: DictConfig, space: dict[str, Any]) -> None:
     """hydra.sweeper's settings (resolved), the trials' fixed job config and the searched values, before any trial."""
+    from dialsum.space_schema import space_problems  # it reads this module's schemas
+
     _raise(section_problems("hydra.sweeper", settings, SweeperSchema) + job_problems(job_cfg)
            + space_problems(space))
 
@@ -206,51 +208,6 @@ def check_section(prefix: str, values: dict[str, Any], schema: type) -> None:
 def check_sweeper_settings(settings: dict[str, Any]) -> None:
     """hydra.sweeper's own settings, whatever app the sweep runs."""
     _raise(section_problems("hydra.sweeper", settings, SweeperSchema))
-
-
-def space_problems(distributions: dict[str, Any]) -> list[str]:
-    """Searched values of the wrong type or outside a key's range: every trial drawing one would fail, so refuse
-    the space."""
-    problems = []
-    for key, dist in distributions.items():
-        problems += _space_type_problems(key.lstrip("+~"), dist)
-        if key not in BOUNDS:
-            continue
-        values = getattr(dist, "choices", None) or (dist.low, dist.high)
-        bad = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and _outside(key, v)]
-        if bad:
-            problems.append(f"search space {key}: {', '.join(map(str, bad))} outside its range "
-                            f"(expected {_range_text(key)}); a trial drawing it would fail")
-    return problems
-
-
-def _space_type_problems(key: str, dist: Any) -> list[str]:
-    """choice() values a key's type refuses, and fractions drawn for an integer key (interval on a batch size)."""
-    section, _, field = key.partition(".")
-    schema = SECTIONS.get(section)
-    if schema is None or field not in {f.name for f in dataclasses.fields(schema)}:
-        return []
-    hint = typing.get_type_hints(schema)[field]
-    choices = getattr(dist, "choices", None)
-    if choices is not None:  # the type only: BOUNDS are checked by the caller
-        return [f"search space {key}={v!r}: expected {_type_name(hint)}; a trial drawing it would fail"
-                for v in choices if _refuses(schema, field, v)]
-    base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-    if base[0] is int and type(dist).__name__ == "FloatDistribution":  # by name: optuna is not imported here
-        draw = f"int(interval({int(dist.low)}, {int(dist.high)}))"
-        draw = f"tag(log, {draw})" if getattr(dist, "log", False) else draw
-        return [f"search space {key}: interval({dist.low:g}, {dist.high:g}) draws fractions but {key} takes "
-                f"integers; use {draw} or choice(...)"]
-    return []
-
-
-def _refuses(schema: type, field: str, value: Any) -> bool:
-    """The field's type does not take the value (OmegaConf's own validation, as for a config file)."""
-    try:
-        OmegaConf.merge(OmegaConf.structured(schema), {field: value})
-    except ValidationError:
-        return True
-    return False
 
 
 def job_problems(cfg: DictConfig) -> list[str]:
@@ -280,22 +237,22 @@ def section_problems(prefix: str, values: dict[str, Any], schema: type) -> list[
         try:
             OmegaConf.merge(OmegaConf.structured(schema), {key: value})
         except ValidationError:
-            problems.append(f"{name}={value!r}: expected {_type_name(hints[key])}")
+            problems.append(f"{name}={value!r}: expected {type_name(hints[key])}")
             continue
         if name in CHOICES and value is not None and value not in CHOICES[name]:
             problems.append(f"{name}={value!r}: expected one of {', '.join(CHOICES[name])}")
-        if name in BOUNDS and isinstance(value, (int, float)) and not isinstance(value, bool) and _outside(name, value):
-            problems.append(f"{name}={value!r}: expected {_range_text(name)}")
+        if name in BOUNDS and isinstance(value, (int, float)) and not isinstance(value, bool) and outside(name, value):
+            problems.append(f"{name}={value!r}: expected {range_text(name)}")
     return problems
 
 
-def _outside(name: str, value: float) -> bool:
+def outside(name: str, value: float) -> bool:
     """Whether value breaks the key's BOUNDS."""
     low, high, low_allowed = BOUNDS[name]
     return value < low or (value == low and not low_allowed) or (high is not None and value > high)
 
 
-def _range_text(name: str) -> str:
+def range_text(name: str) -> str:
     """BOUNDS as words: 'a number > 0', 'a number >= 1', 'a number in [0, 1]'."""
     low, high, low_allowed = BOUNDS[name]
     if high is not None:
@@ -311,7 +268,7 @@ def _nested_schema(hint: Any) -> type | None:
     return None
 
 
-def _type_name(hint: Any) -> str:
+def type_name(hint: Any) -> str:
     """`Optional[int]` -> 'an integer (or null)'."""
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     args = [a for a in typing.get_args(hint) if a is not type(None)]
