@@ -146,6 +146,10 @@ def test_pretrained_local_folder_goes_through_the_tokenizer_checks(tmp_path: Pat
     other = compose_cfg(["model=t5", "model.init=pretrained", f"model.pretrained_name_or_path={folder}"]).model
     [check] = run.checkpoint(other)  # it said ok, and the run then trained a random T5 with exit 0
     assert check.status == FAIL and "is a bart checkpoint" in check.line and "model=kobart" in check.line
+    long = compose_cfg(["model.init=pretrained", f"model.pretrained_name_or_path={folder}",
+                        "model.max_source_length=2048"]).model
+    [check] = run.checkpoint(long, 80)  # doctor said ok; training then refused it (the sweep: every trial)
+    assert check.status == FAIL and "more than the 1026 positions" in check.line
 
 
 def test_storage_checks(tmp_path: Path, monkeypatch) -> None:

@@ -217,18 +217,20 @@ def test_the_feature_cache_tells_special_tokens_apart(make_cfg, checkpoints, dia
 def test_lengths_past_the_models_positions_are_refused_at_start(make_cfg, checkpoints, cache_dir) -> None:
     """KoBART with max_source_length=2048 crashed in the first long batch, KoGPT2's prompt + new tokens in the
     first evaluation: with a traceback, after the run folder had been started."""
-    from dialsum.models.builder import check_lengths
+    from dialsum.models.checkpoint import check_lengths
 
     cfg, _, _, kobart = _built(make_cfg, checkpoints, "kobart", ["x"], cache_dir, "model.max_source_length=2048")
     with pytest.raises(DialsumError, match=r"model.max_source_length = 2048: more than the 1026 positions"):
-        check_lengths(kobart, cfg.model, 80)
+        check_lengths(kobart.config, cfg.model, 80)
+    with pytest.raises(DialsumError, match=r"Fix: generation.max_new_tokens at most 1025\.$"):  # the setting's own
+        check_lengths(kobart.config, make_cfg("model=kobart").model, 2000)                  # limit, not the sum's
     cfg, _, _, kogpt2 = _built(make_cfg, checkpoints, "kogpt2", ["x"], cache_dir, "model.max_source_length=1000",
                                "model.max_target_length=20")
     with pytest.raises(DialsumError, match=r"max_source_length \+ generation.max_new_tokens = 1080: more than the 1024"):
-        check_lengths(kogpt2, cfg.model, 80)
-    check_lengths(kogpt2, cfg.model, 24)  # 1000 + 24 fits
+        check_lengths(kogpt2.config, cfg.model, 80)
+    check_lengths(kogpt2.config, cfg.model, 24)  # 1000 + 24 fits
     cfg, _, _, t5 = _built(make_cfg, checkpoints, "t5", ["x"], cache_dir, "model.max_source_length=4096")
-    check_lengths(t5, cfg.model, 512)  # relative positions: no limit
+    check_lengths(t5.config, cfg.model, 512)  # relative positions: no limit
 
 
 def test_a_run_folder_or_a_mistyped_path_is_named_as_such(make_cfg, checkpoints, cache_dir, tmp_path) -> None:

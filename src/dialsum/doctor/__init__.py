@@ -47,7 +47,7 @@ def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> l
         ("versions", machine.versions), ("config", lambda: run.config(cfg)),
         ("cpu", lambda: machine.cpu_load(cfg.hardware, _n_jobs(cfg))),
         ("gpu", lambda: machine.gpus(cfg.hardware, _n_jobs(cfg))), ("data", lambda: run.data(cfg)),
-        ("model", lambda: run.checkpoint(cfg.model)), ("wandb", lambda: machine.wandb_login(cfg.logger)),
+        ("model", lambda: run.checkpoint(cfg.model, int(cfg.generation.max_new_tokens))), ("wandb", lambda: machine.wandb_login(cfg.logger)),
         ("disk", lambda: machine.disk_space(folders)), ("storage", lambda: _storage(cfg))]
     if quick:
         steps.append(("quick", lambda: run.quick_run(overrides, project_root)))

@@ -81,7 +81,7 @@ def _captured(logger_name: str) -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
-def checkpoint(model: Any) -> list[Check]:
+def checkpoint(model: Any, max_new_tokens: int = 0) -> list[Check]:
     """A pretrained checkpoint is a local folder or in the HF cache (no network when offline), and its
     tokenizer has what the family needs."""
     if model.init != "pretrained":
@@ -97,7 +97,7 @@ def checkpoint(model: Any) -> list[Check]:
                               "~/.cache/huggingface here, or set model.pretrained_name_or_path=/path/to/checkpoint")]
     else:
         return [_hub_reachable(name)]
-    return [_tokenizer_check(model, name, where)]
+    return [_tokenizer_check(model, name, where, max_new_tokens)]
 
 
 def hub_offline() -> bool:
@@ -119,13 +119,13 @@ def _hub_reachable(name: str) -> Check:
                 f"`hf download {name}` now, so parallel sweep workers do not all download it")
 
 
-def _tokenizer_check(model: Any, name: str, where: str) -> Check:
+def _tokenizer_check(model: Any, name: str, where: str, max_new_tokens: int) -> Check:
     """dialsum's own tokenizer loading and special-token checks, from local files only."""
     from dialsum.models.checkpoint import check_loadable
     from dialsum.models.registry import get_family
 
     try:
-        tokenizer = check_loadable(model, get_family(model.family), local_files_only=True)
+        tokenizer = check_loadable(model, get_family(model.family), max_new_tokens, local_files_only=True)
     except DialsumError as err:
         return fail("model", str(err))
     return ok("model", f"{name} in {where}; tokenizer {type(tokenizer).__name__}, {len(tokenizer)} tokens, "

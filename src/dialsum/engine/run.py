@@ -43,7 +43,8 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
 
     from dialsum.data.features import FeatureSpec, ListDataset, cached_features
     from dialsum.data.splits import load_splits
-    from dialsum.models.builder import build_model, build_tokenizer, check_lengths, warn_learning_rate
+    from dialsum.models.builder import build_model, build_tokenizer, warn_learning_rate
+    from dialsum.models.checkpoint import check_lengths
 
     import transformers
 
@@ -61,7 +62,7 @@ def train(cfg: DictConfig, out_dir: Path) -> float:
     data_prep_s = time.perf_counter() - started
     log.info("data, tokenizer and features ready in %.2f s", data_prep_s)
     model = build_model(cfg.model, tokenizer, family, int(cfg.training.seed))
-    check_lengths(model, cfg.model, int(cfg.generation.max_new_tokens))
+    check_lengths(model.config, cfg.model, int(cfg.generation.max_new_tokens))
     if clear:  # only now, with data, tokenizer and model ready: a typo in the new settings keeps the old run
         clear_run(out_dir)
     return _fit(cfg, out_dir, tokenizer, model, family, ListDataset(train_rows), ListDataset(val_rows),

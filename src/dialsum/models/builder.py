@@ -82,25 +82,6 @@ def build_model(model_cfg: DictConfig, tokenizer, spec: FamilySpec, seed: int):
     return model
 
 
-def check_lengths(model, model_cfg: DictConfig, max_new_tokens: int) -> None:
-    """Lengths past the model's learned positions crash mid-run (an index error in the first long batch or the first
-    evaluation): refuse them at start. T5's relative positions have no limit."""
-    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
-    if not limit or model.config.model_type in ("t5", "mt5"):
-        return
-    source, target = int(model_cfg.max_source_length), int(model_cfg.max_target_length)
-    if model.config.is_encoder_decoder:
-        needs = {"model.max_source_length": source, "model.max_target_length": target,
-                 "generation.max_new_tokens + 1 (the decoder start)": max_new_tokens + 1}
-    else:  # one sequence: the prompt, then the summary (training) or the generated tokens (evaluation)
-        needs = {"model.max_source_length + model.max_target_length": source + target,
-                 "model.max_source_length + generation.max_new_tokens": source + max_new_tokens}
-    over = [f"{what} = {n}" for what, n in needs.items() if n > limit]
-    if over:
-        raise DialsumError(f"{'; '.join(over)}: more than the {limit} positions this model has. Fix: lower "
-                           f"{'it' if len(over) == 1 else 'them'} to at most {limit}.")
-
-
 def warn_learning_rate(model_cfg: DictConfig, learning_rate: object) -> None:
     """A fine-tuning rate on a scratch model (or the reverse) trains to nothing, silently: say so at start."""
     if not isinstance(learning_rate, (int, float)):

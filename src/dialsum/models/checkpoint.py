@@ -42,11 +42,14 @@ def load_tokenizer(name: str, checkpoint_cfg: Any, local_files_only: bool = Fals
     return tokenizer
 
 
-def check_loadable(model_cfg: Any, spec: Any, local_files_only: bool = False) -> Any:
-    """Everything about a pretrained checkpoint that can be known without its weights (architecture, tokenizer,
-    special tokens, decoder start): `dialsum doctor` and a sweep before its first trial ask it. The tokenizer."""
+def check_loadable(model_cfg: Any, spec: Any, max_new_tokens: int, local_files_only: bool = False) -> Any:
+    """Everything about a pretrained checkpoint that can be known without its weights (architecture, lengths,
+    tokenizer, special tokens, decoder start): `dialsum doctor` and a sweep before its first trial ask it. The
+    tokenizer."""
     name = checkpoint_name(model_cfg)
-    check_architecture(name, spec, local_files_only)
+    config = check_architecture(name, spec, local_files_only)
+    if config is not None:
+        check_lengths(config, model_cfg, max_new_tokens)
     tokenizer = load_tokenizer(name, model_cfg.checkpoint, local_files_only)
     check_reads_korean(tokenizer, name, model_cfg.checkpoint.get("tokenizer_class", "auto"))
     check_special_tokens(tokenizer, name, bool(model_cfg.get("source_bos", False)))
@@ -55,26 +58,50 @@ def check_loadable(model_cfg: Any, spec: Any, local_files_only: bool = False) ->
     return tokenizer
 
 
-def check_architecture(name: str, spec: Any, local_files_only: bool = False) -> None:
+def check_architecture(name: str, spec: Any, local_files_only: bool = False) -> Any:
     """A checkpoint of another architecture would load into this family's class with random weights (transformers
-    only lists the missing ones) and train to nothing with exit 0: refuse it, naming the model= that fits."""
+    only lists the missing ones) and train to nothing with exit 0: refuse it, naming the model= that fits. Returns
+    the checkpoint's config (None when it has no readable config.json)."""
     import transformers
 
     from dialsum.models.registry import family_of_model_type
 
     try:
-        found = getattr(transformers.AutoConfig.from_pretrained(name, local_files_only=local_files_only),
-                        "model_type", None)
+        config = transformers.AutoConfig.from_pretrained(name, local_files_only=local_files_only)
     except (OSError, ValueError):
-        return  # no readable config.json: loading the model names that problem
+        return None  # no readable config.json: loading the model names that problem
+    found = getattr(config, "model_type", None)
     if not found or found in spec.model_types:
-        return
+        return config
     fits = family_of_model_type(found)
     fix = (f"model={fits.preset} (it sets model.family={fits.name} and that family's tokens)" if fits else
            f"a checkpoint of model.family={spec.name} ({', '.join(spec.model_types)}); dialsum builds bart, gpt2, t5 "
            "and mt5 models")
     raise DialsumError(f"model.pretrained_name_or_path={name!r} is a {found} checkpoint (config.json model_type), but "
                        f"model.family={spec.name} builds {spec.model_class}: its weights would not load. Fix: {fix}.")
+
+
+def check_lengths(config: Any, model_cfg: Any, max_new_tokens: int) -> None:
+    """Lengths past the model's learned positions crash mid-run (an index error in the first long batch or the first
+    evaluation): refuse them at start. T5's relative positions have no limit."""
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if not limit or config.model_type in ("t5", "mt5"):
+        return
+    source, target = int(model_cfg.max_source_length), int(model_cfg.max_target_length)
+    if config.is_encoder_decoder:  # (what, its length, the fix)
+        needs = [("model.max_source_length", source, f"model.max_source_length at most {limit}"),
+                 ("model.max_target_length", target, f"model.max_target_length at most {limit}"),
+                 ("generation.max_new_tokens + 1 (the decoder start)", max_new_tokens + 1,
+                  f"generation.max_new_tokens at most {limit - 1}")]
+    else:  # one sequence: the prompt, then the summary (training) or the generated tokens (evaluation)
+        needs = [("model.max_source_length + model.max_target_length", source + target,
+                  f"model.max_source_length + model.max_target_length at most {limit}"),
+                 ("model.max_source_length + generation.max_new_tokens", source + max_new_tokens,
+                  f"model.max_source_length + generation.max_new_tokens at most {limit}")]
+    over = [(f"{what} = {n}", fix) for what, n, fix in needs if n > limit]
+    if over:
+        raise DialsumError(f"{'; '.join(w for w, _ in over)}: more than the {limit} positions this model has. Fix: "
+                           f"{'; '.join(f for _, f in over)}.")
 
 
 def check_reads_korean(tokenizer: Any, name: str, kind: str) -> None:
@@ -89,9 +116,10 @@ def check_reads_korean(tokenizer: Any, name: str, kind: str) -> None:
         other = "fast" if kind == "auto" else "auto"
         raise DialsumError(f"the tokenizer of {name!r} ({type(tokenizer).__name__}) does not read Korean as its "
                            f"checkpoint learned it: {KOREAN_PROBE!r} became {len(ids)} tokens that decode to "
-                           f"{back!r}. Fix: model.checkpoint.tokenizer_class={other} (KoGPT2 needs fast: "
-                           "AutoTokenizer reads its tokenizer.json as GPT-2's byte-level BPE), or the checkpoint's "
-                           "own tokenizer files; a checkpoint whose vocabulary has no Korean cannot learn this task.")
+                           f"{back!r}. Fix: model.checkpoint.tokenizer_class={other} (AutoTokenizer follows config.json to the "
+                           "architecture's own class, which reads KoGPT2's tokenizer.json, or KoBART's without its "
+                           "tokenizer_config.json, as byte-level BPE), or the checkpoint's own tokenizer files; a "
+                           "checkpoint whose vocabulary has no Korean cannot learn this task.")
 
 
 def check_special_tokens(tokenizer: Any, name: str, source_bos: bool = False) -> None:

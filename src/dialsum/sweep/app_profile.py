@@ -185,7 +185,7 @@ class DialsumApp(AppProfile):
                     for k in space.distributions)
         if swept or model.init != "pretrained" or (remote and not Path(str(model.pretrained_name_or_path)).exists()):
             return  # each trial checks its own; a cluster node may see a folder this machine does not
-        check_loadable(model, get_family(model.family))
+        check_loadable(model, get_family(model.family), int(job_config.generation.max_new_tokens))
 
     def check_workers(self, job_config: DictConfig, n_jobs: int, launcher: Any) -> None:
         """GPU slots from hardware; launcher workers = n_jobs."""
