@@ -234,9 +234,7 @@ def section_problems(prefix: str, values: dict[str, Any], schema: type) -> list[
         if nested is not None and isinstance(value, dict):
             problems += section_problems(name, value, nested)
             continue
-        try:
-            OmegaConf.merge(OmegaConf.structured(schema), {key: value})
-        except ValidationError:
+        if refuses(schema, key, value):
             problems.append(f"{name}={value!r}: expected {type_name(hints[key])}")
             continue
         if name in CHOICES and value is not None and value not in CHOICES[name]:
@@ -244,6 +242,15 @@ def section_problems(prefix: str, values: dict[str, Any], schema: type) -> list[
         if name in BOUNDS and isinstance(value, (int, float)) and not isinstance(value, bool) and outside(name, value):
             problems.append(f"{name}={value!r}: expected {range_text(name)}")
     return problems
+
+
+def refuses(schema: type, field: str, value: Any) -> bool:
+    """The field's type does not take the value (OmegaConf's own validation, as for a config file)."""
+    try:
+        OmegaConf.merge(OmegaConf.structured(schema), {field: value})
+    except ValidationError:
+        return True
+    return False
 
 
 def outside(name: str, value: float) -> bool:

@@ -6,10 +6,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from omegaconf import OmegaConf
-from omegaconf.errors import ValidationError
-
-from dialsum.config_schema import BOUNDS, SECTIONS, outside, range_text, type_name
+from dialsum.config_schema import BOUNDS, SECTIONS, outside, range_text, refuses, type_name
 
 
 def space_problems(distributions: dict[str, Any]) -> list[str]:
@@ -38,7 +35,7 @@ def _space_type_problems(key: str, dist: Any) -> list[str]:
     choices = getattr(dist, "choices", None)
     if choices is not None:  # the type only: BOUNDS are checked by the caller
         return [f"search space {key}={v!r}: expected {type_name(hint)}; a trial drawing it would fail"
-                for v in choices if _refuses(schema, field, v)]
+                for v in choices if refuses(schema, field, v)]
     base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     if base[0] is int and type(dist).__name__ == "FloatDistribution":  # by name: optuna is not imported here
         draw = f"int(interval({int(dist.low)}, {int(dist.high)}))"
@@ -46,12 +43,3 @@ def _space_type_problems(key: str, dist: Any) -> list[str]:
         return [f"search space {key}: interval({dist.low:g}, {dist.high:g}) draws fractions but {key} takes "
                 f"integers; use {draw} or choice(...)"]
     return []
-
-
-def _refuses(schema: type, field: str, value: Any) -> bool:
-    """The field's type does not take the value (OmegaConf's own validation, as for a config file)."""
-    try:
-        OmegaConf.merge(OmegaConf.structured(schema), {field: value})
-    except ValidationError:
-        return True
-    return False

@@ -21,6 +21,11 @@ RUN_OUTPUTS = ("metrics.json", "metrics.csv", "predictions.jsonl", "submission.c
                CHECKPOINTS_DIR)  # what a run writes into its folder; artifacts.overwrite=true clears them first
 
 
+def finished_run(run_dir: Path) -> bool:
+    """The folder holds a finished run's outputs (its metrics or model)."""
+    return (run_dir / "metrics.json").is_file() or (run_dir / "model").is_dir()
+
+
 def refuse_reuse(run_dir: Path, resume: str | None, overwrite: bool, multirun: bool = False) -> bool:
     """Training into a folder that holds a run would replace its model and metrics, or start afresh over the
     checkpoints a resume needs, without a word (a resume command with its checkpoint argument left out, or its
@@ -29,7 +34,7 @@ def refuse_reuse(run_dir: Path, resume: str | None, overwrite: bool, multirun: b
 
     if resume is not None and Path(resume).resolve().is_relative_to(run_dir.resolve()):
         return False  # this folder's own run goes on
-    finished = (run_dir / "metrics.json").is_file() or (run_dir / "model").is_dir()
+    finished = finished_run(run_dir)
     latest = latest_checkpoint(run_dir)
     if overwrite or not (finished or latest):
         return overwrite and bool(finished or latest)

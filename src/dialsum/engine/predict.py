@@ -134,12 +134,9 @@ def _run_config(run_dir: Path) -> DictConfig:
 def _job_folder_hint(run_dir: Path) -> str:
     """Which of a sweep's job folders to pass: the best trial's when it kept a model, else those that did
     (a pruned trial keeps none)."""
-    import json
+    from dialsum.analysis.study_io import read_summary
 
-    try:
-        best = [b["number"] for b in json.loads((run_dir / "sweep_summary.json").read_text(encoding="utf-8"))["best"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        best = []
+    best = [b.get("number") for b in (read_summary(run_dir) or {}).get("best") or []]
     with_model = sorted((p.parent.name for p in run_dir.glob("*/model")), key=lambda n: (len(n), n))
     kept = [str(n) for n in best if str(n) in with_model]
     if kept:

@@ -8,8 +8,7 @@ import transformers
 from omegaconf import DictConfig
 
 from dialsum.errors import DialsumError
-from dialsum.models.checkpoint import (align_special_ids, check_architecture, check_reads_korean, check_special_tokens,
-                                       checkpoint_name, load_tokenizer, unloadable)
+from dialsum.models.checkpoint import align_special_ids, check_loadable, checkpoint_name, load_tokenizer, unloadable
 from dialsum.models.registry import FamilySpec, get_family
 from dialsum.models.tokenizers import add_tags, find_tags, keep_tag_spacing, train_scratch_tokenizer
 
@@ -26,11 +25,7 @@ def build_tokenizer(model_cfg: DictConfig, train_texts: list[str], cache_dir: Pa
         tokenizer = train_scratch_tokenizer(train_texts, s.tokenizer, int(s.vocab_size), cache_dir,
                                             encoder_decoder=not spec.decoder_only)
     elif model_cfg.init == "pretrained":
-        name = checkpoint_name(model_cfg)
-        check_architecture(name, spec)
-        tokenizer = load_tokenizer(name, model_cfg.checkpoint)
-        check_reads_korean(tokenizer, name, model_cfg.checkpoint.get("tokenizer_class", "auto"))
-        check_special_tokens(tokenizer, name, bool(model_cfg.get("source_bos", False)))
+        tokenizer = check_loadable(model_cfg, spec, max_new_tokens=None)
         add_tags(tokenizer, find_tags(train_texts))
     else:
         raise DialsumError(f"model.init={model_cfg.init!r} is unknown; use 'scratch' or 'pretrained'.")

@@ -42,13 +42,13 @@ def load_tokenizer(name: str, checkpoint_cfg: Any, local_files_only: bool = Fals
     return tokenizer
 
 
-def check_loadable(model_cfg: Any, spec: Any, max_new_tokens: int, local_files_only: bool = False) -> Any:
+def check_loadable(model_cfg: Any, spec: Any, max_new_tokens: int | None, local_files_only: bool = False) -> Any:
     """Everything about a pretrained checkpoint that can be known without its weights (architecture, lengths,
-    tokenizer, special tokens, decoder start): `dialsum doctor` and a sweep before its first trial ask it. The
-    tokenizer."""
+    tokenizer, special tokens, decoder start): training, `dialsum doctor` and a sweep before its first trial ask
+    it (training checks lengths on the built model instead: max_new_tokens None). The tokenizer."""
     name = checkpoint_name(model_cfg)
     config = check_architecture(name, spec, local_files_only)
-    if config is not None:
+    if config is not None and max_new_tokens is not None:
         check_lengths(config, model_cfg, max_new_tokens)
     tokenizer = load_tokenizer(name, model_cfg.checkpoint, local_files_only)
     check_reads_korean(tokenizer, name, model_cfg.checkpoint.get("tokenizer_class", "auto"))

@@ -23,7 +23,6 @@ RECAP_CHARS = 240  # a failure in the closing recap: its message on one line, cu
 # Overrides that say how to run a job, not what it trains: a rerun adding them still matches the finished job.
 RESUME_KEY = "training.resume_from_checkpoint"
 HOW_TO_RUN = (RESUME_KEY, "artifacts.overwrite")
-MISSING_KEY = object()  # OmegaConf.select's default: the app has no such key (not dialsum's train.py)
 MAX_LISTED = 3  # conflicting job folders named in the refusal
 
 
@@ -120,7 +119,7 @@ class DialsumBasicSweeper(BasicSweeper):
 
     def _rest_command(self, sweep_dir: Path) -> str:
         """The same command into the same folder; in dialsum's train.py each stopped job resumes its checkpoint."""
-        dialsum = OmegaConf.select(self.config, RESUME_KEY, default=MISSING_KEY) is not MISSING_KEY  # train.py
+        dialsum = "resume_from_checkpoint" in (OmegaConf.select(self.config, "training") or {})  # train.py
         words = [a for a in sys.argv[1:] if not a.lstrip("+~").startswith(("hydra.sweep.dir=", RESUME_KEY + "="))]
         line = [sys.argv[0], *words, f"hydra.sweep.dir={sweep_dir.resolve()}", *([f"{RESUME_KEY}=true"] * dialsum)]
         kept = " (finished jobs are kept)" if dialsum else ""
@@ -128,9 +127,11 @@ class DialsumBasicSweeper(BasicSweeper):
 
 
 def _holds_run(folder: Path) -> bool:
-    """A finished run, or a stopped one's checkpoints: what a job in this folder would refuse, retrain or delete."""
-    return ((folder / "metrics.json").is_file() or (folder / "model").is_dir()
-            or any((folder / "checkpoints").glob("checkpoint-*")))
+    """A finished run, or a stopped one's checkpoints: what a job in this folder would refuse, retrain or delete
+    (engine.checkpoints.refuse_reuse's own test)."""
+    from dialsum.engine.checkpoints import finished_run, latest_checkpoint
+
+    return finished_run(folder) or latest_checkpoint(folder) is not None
 
 
 def _same_config(cfg: Any, folder: Path) -> bool:
