@@ -10,6 +10,8 @@ the card's name with every number; a failing part does not stop the others.
   speed_grouped_real  speed_grouped trained on the --dialogues rows (real DialogSum-ko lengths)
   speed_compiled      the same with dialsum's model compiled (TrainingArguments torch_compile; compiling falls in
               the first 10 % of steps, which the samples/s leave out); the bare script stays eager
+  speed_loader0       the same with dialsum's loader processes off (training.dataloader_num_workers=0, the bare
+              Trainer's default; dialsum's is 2 on a GPU): what the loader processes give
   generation  a KoBART-base-sized BART trained briefly with train.py (bf16) on real DialogSum-ko dialogues so
               that it stops at </s> with lengths that follow the dialogue's, then, in one fresh process on the
               card, every dialogue of --dialogues summarised by dialsum.engine.generation.generate_summaries:
@@ -251,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
              "speed_grouped": lambda: speed(grouped),
              "speed_grouped_real": lambda: speed((*grouped, *dialogue_data(c, args.dialogues))),
              "speed_compiled": lambda: speed(("+training.torch_compile=true",)),
+             "speed_loader0": lambda: speed(("training.dataloader_num_workers=0",)),  # dialsum without its loader
+                                                                                       # processes (GPU default 2)
              "generation": lambda: step_generation(c, args.dialogues, 6 if smoke else args.gen_steps,
                                                    1 if smoke else args.rounds, args.beams),
              "sharing": lambda: step_sharing(c, 2 if smoke else args.trials, 4 if smoke else args.share_steps)}

@@ -20,6 +20,37 @@ def test_warmup_steps_is_usable(make_cfg, tmp_path: Path, overrides, expected) -
     assert args.warmup_steps == expected
 
 
+@pytest.mark.parametrize("overrides,workers", [((), 0), (("hardware=gpu",), 2), (("hardware=gpu", "training.dataloader_num_workers=0"), 0),
+                                                (("training.dataloader_num_workers=3",), 3)])
+def test_loader_workers_default_to_two_on_a_gpu_and_none_on_the_cpu(make_cfg, tmp_path: Path, overrides,
+                                                                     workers) -> None:
+    args = training_arguments(make_cfg(*overrides), tmp_path, decoder_only=False)
+    assert args.dataloader_num_workers == workers
+
+
+def _batches_in_a_loky_worker(num_workers: int, context: str | None) -> list:
+    """What a sweep's joblib worker does with the Trainer's dataloader settings."""
+    import torch
+
+    return [b.tolist() for b in torch.utils.data.DataLoader(list(range(6)), batch_size=2, num_workers=num_workers,
+                                                             multiprocessing_context=context)]
+
+
+def test_loader_workers_start_inside_a_joblib_sweep_worker(make_cfg, tmp_path: Path) -> None:
+    """A sweep (or plain multirun) over joblib with training.dataloader_num_workers > 0 failed every trial:
+    torch's workers started through loky's default context ('Process' object has no attribute 'env')."""
+    from joblib import Parallel, delayed
+
+    args = training_arguments(make_cfg("training.dataloader_num_workers=1"), tmp_path, decoder_only=False)
+    with Parallel(n_jobs=2, backend="loky") as parallel:  # n_jobs=1 would run in this process
+        def run(context):
+            return parallel([delayed(_batches_in_a_loky_worker)(1, context)])[0]
+
+        assert run(args.dataloader_multiprocessing_context) == [[0, 1], [2, 3], [4, 5]]
+        with pytest.raises(AttributeError, match="env"):  # what Trainer's default (None) does there
+            run(None)
+
+
 def test_length_grouped_batches_pad_less_on_dialsum_rows(make_cfg, tmp_path: Path) -> None:
     """training.train_sampling_strategy=group_by_length works on dialsum's own feature rows (no `length`
     column): batches of the real Trainer's dataloader carry fewer pad tokens than random ones."""

@@ -39,7 +39,7 @@ class TrainingSchema:
     save_steps: Optional[float] = None
     save_total_limit: Optional[int] = None
     logging_steps: float = 25
-    dataloader_num_workers: int = 0
+    dataloader_num_workers: Optional[int] = None
     disable_tqdm: bool = True
     auto_find_batch_size: bool = False
     early_stopping_patience: Optional[int] = None

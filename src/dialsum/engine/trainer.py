@@ -5,6 +5,7 @@ import contextlib
 import dataclasses
 import difflib
 import logging
+import multiprocessing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 
 # Keys of conf/training that dialsum consumes itself; every other key goes to TrainingArguments.
 DIALSUM_TRAINING_KEYS = ("warmup_ratio", "early_stopping_patience", "early_stopping_threshold", "resume_from_checkpoint")
+# Loader processes per run on a GPU when training.dataloader_num_workers is null: the Trainer's default of 0 pads
+# every batch on the training loop's own thread (32 DialogSum-ko rows: ~9 ms on this VM's CPU, against a step of
+# ~70 ms for a KoBART-base on an H100, BENCHMARKS.md). On the CPU it stays 0: there the cores train.
+GPU_LOADER_WORKERS = 2
 LOG_EXCERPT_CHARS = 80  # characters of each example shown in the log at every evaluation
 
 
@@ -110,6 +115,8 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
             raise DialsumError(f"training.{key} is not a TrainingArguments field (transformers 5).{hint}")
     user.update(_warmup(user.pop("warmup_steps", None), cfg.training.get("warmup_ratio")))
     hw, objective, precision = cfg.hardware, cfg.objective, precision_flags(cfg.hardware)
+    user.update(_loader_workers(user.pop("dataloader_num_workers", None), hw.accelerator,
+                                user.pop("dataloader_multiprocessing_context", None)))
     own = dict(
         output_dir=str(out_dir / "checkpoints"),
         report_to="none",  # dialsum logs itself (csv, wandb): one naming scheme
@@ -143,6 +150,16 @@ def _warmup(steps: int | float | None, ratio: float | None) -> dict[str, int | f
     if not 0 <= float(ratio) < 1:
         raise DialsumError(f"training.warmup_ratio={ratio} must be in [0, 1).")
     return {"warmup_steps": float(ratio)}
+
+
+def _loader_workers(workers: int | None, accelerator: str, context: str | None) -> dict[str, Any]:
+    """null: GPU_LOADER_WORKERS on a GPU, 0 on the CPU. Loader processes start by the platform's own method: in a
+    joblib sweep worker the default is loky's, whose Popen fails on torch's plain Process ('no attribute env')."""
+    if workers is None:
+        workers = GPU_LOADER_WORKERS if accelerator == "cuda" else 0
+    if workers and context is None:
+        context = multiprocessing.get_all_start_methods()[0]  # "the first is the default" (fork on Linux)
+    return {"dataloader_num_workers": int(workers), "dataloader_multiprocessing_context": context}
 
 
 def _checkpointing(args_cls: type, enabled: bool) -> dict[str, bool]:
