@@ -345,7 +345,7 @@ def test_an_interrupted_trial_that_ran_again_is_no_failure(tmp_path: Path) -> No
                                                           "requeue_reason": "interrupted"}))
     build_report(sweep)
     md = (sweep / "report.md").read_text(encoding="utf-8")
-    assert "5 complete, 2 pruned, 0 failed, 1 interrupted (re-queued)" in md, md
+    assert "5 complete, 2 pruned, 0 failed, 1 cut off (re-queued)" in md, md
     assert "## Failures (0)" in md and "finished trials failed" not in md
 
 

@@ -74,7 +74,7 @@ def test_status_shows_every_state_two_sweepers_and_fits_100_columns(every_state:
     assert all(len(line) <= status.WIDTH for line in lines), [line for line in lines if len(line) > 100]
     assert lines[0] == "study   night (in progress)"
     # 4 is re-queued: it does not count toward n_trials (its retry will)
-    assert "trials  5/12 done: 3 complete, 1 pruned, 1 failed, 1 interrupted (re-queued) | 2 running, 1 queued" in lines
+    assert "trials  5/12 done: 3 complete, 1 pruned, 1 failed, 1 cut off (re-queued) | 2 running, 1 queued" in lines
     assert "running (2 sweeper(s): node1 pid 100, node2 pid 200)" in lines
     assert "best    #1 objective = 0.4550 (maximize)" in lines
     assert "training.learning_rate=0.0002" in text

@@ -22,7 +22,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dialsum import fast_exit
-from dialsum.errors import USER_ERROR_EXIT, DialsumError, bug_traceback
+from dialsum.errors import USER_ERROR_EXIT, DialsumError
 from dialsum.sweep.liveness import GRACE_ATTR
 from dialsum.sweep import app_profile, progress, retries, submitit_jobs, worker_check
 from dialsum.sweep.coordination import DONE, Coordinator
@@ -246,7 +246,8 @@ class OptunaSweep:
         if decision is None:  # stopped while waiting: FAIL + re-queue like any interrupted trial
             record = TrialRecord(number=trial.number, params=dict(trial.params), worker=worker_id, start=time.time(),
                                  duration_s=0.0, job_dir=None)
-            self._record_failure(study, trial, record, SweepInterrupted("stopped while waiting for a twin trial"))
+            retries.record_failure(study, trial, record, SweepInterrupted("stopped while waiting for a twin trial"),
+                                   self.max_retries)
             return record
         if decision.action != "reuse":
             return None
@@ -286,31 +287,6 @@ class OptunaSweep:
             tell(study, trial, state=TrialState.PRUNED)
             record.values = study._storage.get_trial(trial._trial_id).values
         elif not ok:
-            self._record_failure(study, trial, record, outcome)
+            retries.record_failure(study, trial, record, outcome, self.max_retries)
         log.info("trial %d %s in %.1f s: %s %s", trial.number, record.state, duration, record.values, trial.params)
         return record
-
-    def _record_failure(self, study: optuna.Study, trial: optuna.Trial, record: TrialRecord, error: Any) -> None:
-        """FAIL with the message; an interrupt or infrastructure failure also re-queues the params."""
-        stopping = STOP.is_set() or isinstance(error, SweepInterrupted)  # also a preempted job (submitit_jobs)
-        if STOP.is_set() and not isinstance(error, SweepInterrupted):  # the stop killed its worker: not a crash
-            error = SweepInterrupted(f"the sweep was stopped while it ran ({type(error).__name__} in its worker)")
-        record.state, record.error = "FAIL", f"{type(error).__name__}: {error}"
-        record.extra["input"] = isinstance(error, DialsumError)  # the trial's input, not dialsum or the machine
-        trial.set_user_attr("error", record.error)
-        requeue = retries.may_retry(trial, error, self.max_retries, stopping)
-        if stopping:
-            trial.set_user_attr("interrupted", True)
-        if requeue:
-            record.extra["requeued"] = True
-            trial.set_user_attr("infrastructure", True)
-        tell(study, trial, state=TrialState.FAIL)
-        if requeue:
-            retries.requeue(study, trial, "interrupted" if stopping else "infrastructure")
-            log.warning("trial %d %s (%s): its params are re-queued", trial.number,
-                        "interrupted" if stopping else "lost to an infrastructure failure", record.error)
-        else:
-            stack = bug_traceback(error) if isinstance(error, BaseException) else ""  # a bug: its stack too
-            log.error("trial %d failed: %s (job folder %s)%s", trial.number, record.error, record.job_dir,
-                      f"\n{stack}" if stack else "")
-

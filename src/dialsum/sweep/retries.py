@@ -11,8 +11,13 @@ does not count toward n_trials. Trials of a sweeper that died are recovered by d
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import optuna
+
+from dialsum.errors import DialsumError, bug_traceback
+from dialsum.sweep.interrupt import STOP, SweepInterrupted
+from dialsum.sweep.trial_job import tell
 
 log = logging.getLogger(__name__)
 TrialState = optuna.trial.TrialState
@@ -33,7 +38,8 @@ def requeued_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
     return {int(t.user_attrs["requeued_from"]) for t in trials if t.user_attrs.get("requeued_from") is not None}
 
 
-INTERRUPTED_LABEL = "interrupted (re-queued)"  # how status, summary and report name interrupted_numbers' trials
+INTERRUPTED_LABEL = "cut off (re-queued)"  # how status, summary and report name interrupted_numbers' trials: a
+                                           # stop (Ctrl-C) or a lost worker (killed, out of memory), not the trial
 
 
 def interrupted_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
@@ -77,3 +83,28 @@ def retry_failed(study: optuna.Study) -> int:
     if failed:
         log.info("retry_failed: re-queued %d failed trial(s): %s", len(failed), [t.number for t in failed])
     return len(failed)
+
+
+def record_failure(study: optuna.Study, trial: optuna.Trial, record: Any, error: Any, max_retries: int) -> None:
+    """FAIL with the message on the TrialRecord; an interrupt or infrastructure failure also re-queues the params."""
+    stopping = STOP.is_set() or isinstance(error, SweepInterrupted)  # also a preempted job (submitit_jobs)
+    if STOP.is_set() and not isinstance(error, SweepInterrupted):  # the stop killed its worker: not a crash
+        error = SweepInterrupted(f"the sweep was stopped while it ran ({type(error).__name__} in its worker)")
+    record.state, record.error = "FAIL", f"{type(error).__name__}: {error}"
+    record.extra["input"] = isinstance(error, DialsumError)  # the trial's input, not dialsum or the machine
+    trial.set_user_attr("error", record.error)
+    again = may_retry(trial, error, max_retries, stopping)
+    if stopping:
+        trial.set_user_attr("interrupted", True)
+    if again:
+        record.extra["requeued"] = True
+        trial.set_user_attr("infrastructure", True)
+    tell(study, trial, state=TrialState.FAIL)
+    if again:
+        requeue(study, trial, "interrupted" if stopping else "infrastructure")
+        log.warning("trial %d %s (%s): its params are re-queued", trial.number,
+                    "interrupted" if stopping else "lost to an infrastructure failure", record.error)
+    else:
+        stack = bug_traceback(error) if isinstance(error, BaseException) else ""  # a bug: its stack too
+        log.error("trial %d failed: %s (job folder %s)%s", trial.number, record.error, record.job_dir,
+                  f"\n{stack}" if stack else "")
