@@ -387,3 +387,29 @@ def test_a_study_under_the_old_composite_penalty_is_told_how_to_resume() -> None
 
     key = "config.metric.composite.repetition_penalty"
     assert "add metric.composite.repetition_penalty=0.0" in _old_defaults({key: 0.0}, {key: 0.5})
+
+
+# ---- job folders belong to one study -----------------------------------------------------------------------
+def test_trials_stay_in_the_sweeps_folder_and_a_second_study_is_refused_there(tmp_path: Path,
+                                                                                cache_dir: Path) -> None:
+    """A study name with ${model.name} (every preset's) and a swept model group sent each trial to the folder of
+    its own model, where another study's trials were later written over; two studies in one hydra.sweep.dir
+    overwrote each other's job folders."""
+    common = ["-m", "hydra/sweeper=optuna", "hydra.sweeper.sampler.name=grid", "hydra.sweeper.pruner.name=none",
+              "model=choice(kobart, t5)", "training.learning_rate=choice(1e-3)", "training.per_device_train_batch_size=8",
+              "hydra.sweep.dir=multirun/${hydra.sweeper.study_name}"]
+    first = run_cli([*common, "hydra.sweeper.study_name=s_${model.name}", "hydra.sweeper.n_trials=2"], tmp_path,
+                    cache_dir, script=FAKE, timeout=180)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "multirun").iterdir()) == ["s_kobart"]  # the start's model names it
+    folders = {json.loads(line)["job_dir"] for line in (tmp_path / "multirun" / "s_kobart" / "all_results.jsonl")
+               .read_text(encoding="utf-8").splitlines()}
+    assert folders == {str(tmp_path / "multirun" / "s_kobart" / n) for n in "01"}
+    before = (tmp_path / "multirun" / "s_kobart" / "0" / ".hydra" / "overrides.yaml").read_text(encoding="utf-8")
+    other = run_cli([*common[:7], f"hydra.sweep.dir={tmp_path / 'multirun' / 's_kobart'}",
+                     "hydra.sweeper.study_name=other", "hydra.sweeper.n_trials=1"], tmp_path, cache_dir, script=FAKE,
+                    timeout=180)
+    assert other.returncode == 2 and "Traceback" not in other.stderr, other.stderr[-3000:]
+    assert "holds the job folders of study 's_kobart'" in other.stderr and "hydra.sweep.dir=multirun/other" in \
+        other.stderr, other.stderr[-3000:]
+    assert (tmp_path / "multirun" / "s_kobart" / "0" / ".hydra" / "overrides.yaml").read_text(encoding="utf-8") == before

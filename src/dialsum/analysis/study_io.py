@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dialsum.errors import DialsumError
 from dialsum.sweep.job_folder import HYDRA_SUBDIR, read_job_metrics, train_command
-from dialsum.sweep.storage import JOURNAL_FILENAME, STUDY_FILENAME, mask_url, open_storage
+from dialsum.sweep.storage import JOURNAL_FILENAME, STUDY_FILENAME, mask_url, open_storage, read_marker
 
 SUMMARY_FILENAME = "sweep_summary.json"
 TrialState = optuna.trial.TrialState
@@ -51,14 +51,6 @@ def read_summary(sweep_dir: Path) -> dict[str, Any] | None:
     except ValueError as err:
         raise DialsumError(f"{path} is not valid JSON ({err}); delete it and the report uses the storage "
                            "directly.") from None
-
-
-def read_marker(sweep_dir: Path) -> dict[str, Any]:
-    """The sweeper's study.json ({} when absent or unreadable: the other sources decide)."""
-    try:
-        return json.loads((Path(sweep_dir) / STUDY_FILENAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def find_storage_url(sweep_dir: Path, summary: dict[str, Any] | None = None) -> str:

@@ -36,9 +36,9 @@ from dialsum.sweep.samplers import grid_size, sampler_name
 from dialsum.sweep.search_space import SearchSpace, parse_space
 from dialsum.sweep import budget, startup_points  # study-wide limits; distinct TPE start-up
 from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url
-from dialsum.sweep.study_setup import open_study, record_study
+from dialsum.sweep.study_setup import check_folder_owner, open_study, record_study
 from dialsum.sweep.trial_job import is_finished as _finished
-from dialsum.sweep.trial_job import launch, tell, without_exit
+from dialsum.sweep.trial_job import launch, quote, tell, without_exit
 
 log = logging.getLogger(__name__)
 TrialState = optuna.trial.TrialState
@@ -86,6 +86,7 @@ class OptunaSweep:
         budget.warn_if_uncounted(self.limits, self.app.dialsum)
         self.storage_url = str(s.get("storage") or (self.sweep_dir.resolve() / JOURNAL_FILENAME))
         hide_storage_secret(self.config, self.storage_url)
+        check_folder_owner(self.sweep_dir, s.get("study_name"))
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         self.me = run_identity()
         self.coord = Coordinator(s, self.storage_url, self.me)  # storage with heartbeats, study lock, budget
@@ -267,7 +268,9 @@ class OptunaSweep:
         trial.set_user_attr("worker", worker_id)
         trial.set_user_attr("overrides", experiment_overrides(overrides))
         started = time.time()
-        outcome, ok, job_dir = launch(self.launcher, overrides, trial.number)
+        # the folder of the sweep's start: an interpolated one (multirun/study_${model.name}) moved with the trial
+        pinned = f"hydra.sweep.dir={quote(str(self.sweep_dir.resolve()))}"
+        outcome, ok, job_dir = launch(self.launcher, [*overrides, pinned], trial.number)
         duration = time.time() - started
         trial.set_user_attr("duration_s", round(duration, 3))
         if job_dir:

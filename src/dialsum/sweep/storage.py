@@ -6,9 +6,10 @@ processes inherit from the sweeper.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.storages import JournalStorage
@@ -96,3 +97,11 @@ def hide_storage_secret(config: "DictConfig", url: str) -> None:
         kept = [o for o in config.hydra.overrides.hydra if not str(o).lstrip("+~").startswith("hydra.sweeper.storage=")]
         config.hydra.overrides.hydra = kept + [f"hydra.sweeper.storage='{masked}'"]  # how jobs recompose
         config.hydra.sweeper.storage = masked
+
+
+def read_marker(sweep_dir: Path) -> dict[str, Any]:
+    """The sweeper's study.json ({} when absent or unreadable: the other sources decide)."""
+    try:
+        return json.loads((Path(sweep_dir) / STUDY_FILENAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

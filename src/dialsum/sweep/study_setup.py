@@ -15,7 +15,7 @@ from dialsum.sweep import fingerprint
 from dialsum.sweep.pruners import build_pruner
 from dialsum.sweep.samplers import build_sampler
 from dialsum.sweep.search_space import SearchSpace
-from dialsum.sweep.storage import STUDY_FILENAME, mask_url
+from dialsum.sweep.storage import STUDY_FILENAME, mask_url, read_marker
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,17 @@ def open_study(settings: dict[str, Any], storage: Any, job_config: DictConfig, s
     if len(directions) > 1:
         log.info("multi-objective study %s: Optuna cannot prune it, trials run to the end", objectives)
     return study, forced, fingerprint.short_hash(current)
+
+
+def check_folder_owner(sweep_dir: Path, study_name: str | None) -> None:
+    """Job folders are numbered by trial: a second study in the same hydra.sweep.dir would write its trial 0 over
+    the first one's (its log, config and metrics). Refused before the study is opened."""
+    owner = read_marker(sweep_dir).get("study_name")
+    if owner and study_name and owner != study_name:
+        raise DialsumError(f"{sweep_dir} holds the job folders of study {owner!r}; this sweep is study "
+                           f"{study_name!r}, whose trials would overwrite them. Give it its own folder "
+                           f"(hydra.sweep.dir=multirun/{study_name}), or hydra.sweeper.study_name={owner} to go on "
+                           "with that study.")
 
 
 def record_study(sweep_dir: Path, url: str, study: optuna.Study) -> None:
