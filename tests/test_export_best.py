@@ -84,9 +84,11 @@ def test_sweep_on_an_experiment_preset(tmp_path: Path, conf: Path) -> None:
     assert cfg.training.learning_rate == best_params(sweep)["training.learning_rate"]
 
 
-def test_the_sweep_presets_training_length_is_kept(tmp_path: Path, conf: Path) -> None:
-    """sweep=grid is left out (sweeper settings), but its training.max_steps=600 is what the trials ran with."""
-    sweep = build_fake_sweep(tmp_path, fixed_overrides=["sweep=grid", "model=t5"])
+@pytest.mark.parametrize("debug", [[], ["debug=fast"]])
+def test_the_sweep_presets_training_length_is_kept(tmp_path: Path, conf: Path, debug: list[str]) -> None:
+    """sweep=grid is left out (sweeper settings), but its training.max_steps=600 is what the trials ran with; under
+    debug=fast (4 steps, dropped for the full-data run) the export trained 8 epochs instead of the sweep's 600 steps."""
+    sweep = build_fake_sweep(tmp_path, fixed_overrides=["sweep=grid", *debug, "model=t5"])
     text = export_best(sweep, "from_grid", conf_dir=conf).read_text(encoding="utf-8")
     assert "kept from the sweep preset grid: training.max_steps=600" in text
     cfg = compose_experiment(conf, "from_grid")

@@ -158,7 +158,8 @@ def plan_export(trial: optuna.trial.FrozenTrial, folder: Path, hydra_cfg: Any, d
     pin_cpu_threads(trial, plan, full_data)
     config = job_hydra_file(folder, "config.yaml")
     if group_choices.get("sweep") and config is not None:
-        carry_sweep_preset(plan, conf_dir / "sweep" / f"{group_choices['sweep']}.yaml", config)
+        dropped = [conf_dir / g / f"{group_choices[g]}.yaml" for g in DEBUG_GROUPS if full_data and group_choices.get(g)]
+        carry_sweep_preset(plan, conf_dir / "sweep" / f"{group_choices['sweep']}.yaml", config, dropped)
     if full_data and group_choices.get(EXPERIMENT_GROUP):
         name_kept_preset_values(plan, conf_dir / EXPERIMENT_GROUP / f"{group_choices[EXPERIMENT_GROUP]}.yaml")
     if full_data:
@@ -182,17 +183,19 @@ def name_kept_preset_values(plan: ExportPlan, preset: Path) -> None:
                       + (f"; it also sets {', '.join(kept)}: override those for a full run" if kept else ""))
 
 
-def carry_sweep_preset(plan: ExportPlan, preset: Path, config: Any) -> None:
+def carry_sweep_preset(plan: ExportPlan, preset: Path, config: Any, dropped_presets: list[Path]) -> None:
     """The sweep preset is left out (its sweeper settings mean nothing to one run), but the job values it set
-    and the trial ran with (training.max_steps=600: the length its score was measured at) are kept."""
+    and the trial ran with (training.max_steps=600: the length its score was measured at) are kept, and so are
+    those a dropped debug preset overrode (debug=fast's 4 steps; the full run trains the sweep's 600)."""
     if not preset.is_file():
         plan.notes.append(f"{preset} not found: the job values that sweep preset set (e.g. training.max_steps) "
                           "are not carried over; check the training length before retraining")
         return
     body = OmegaConf.to_container(OmegaConf.load(preset), resolve=False)
+    debug_keys = {k for p in dropped_presets if p.is_file() for k in flatten(OmegaConf.to_container(OmegaConf.load(p)))}
     kept = []
     for key, value in flatten({k: v for k, v in body.items() if k not in ("defaults", "hydra")}).items():
-        if key not in plan.values and OmegaConf.select(config, key, default=None) == value:
+        if key not in plan.values and (OmegaConf.select(config, key, default=None) == value or key in debug_keys):
             plan.values[key] = value
             kept.append(f"{key}={value}")
     if kept:
