@@ -213,3 +213,21 @@ def test_grid_q_uniform_and_integer_keys_follow_w_and_b(tmp_path: Path, conf_cop
     assert preset["hydra"]["sweeper"]["params"]["training.per_device_train_batch_size"] == \
         "tag(log, int(interval(4, 32)))"
     assert any("takes integers" in n for n in notes)
+
+
+def test_command_words_are_typed_and_a_nested_model_name_picks_the_model(tmp_path: Path, conf_copy: Path) -> None:
+    """`--gradient_checkpointing=false` was written as the string 'false' (true to Python: checkpointing on), and
+    `model: {name: ...}` swept only the label of the kobart it trained."""
+    preset, _ = _import(tmp_path, conf_copy, {
+        "method": "grid", "metric": {"name": "eval/loss", "goal": "minimize"},
+        "command": ["${env}", "python", "${program}", "--gradient_checkpointing=false", "${args}"],
+        "parameters": {"model": {"parameters": {"name": {"values": ["kobart", "t5"]}}}}})
+    assert preset["hardware"]["gradient_checkpointing"] is False
+    assert preset["hydra"]["sweeper"]["params"]["model"] == "choice('kobart', 't5')"  # the group
+    assert "model.name" not in preset["hydra"]["sweeper"]["params"]
+
+
+@pytest.mark.parametrize("name", ["my sweep", "lr=1", ""])
+def test_a_preset_name_that_cannot_be_an_override_is_refused(tmp_path: Path, conf_copy: Path, name: str) -> None:
+    with pytest.raises(DialsumError, match="use only letters, digits"):
+        import_wandb(STORIES / "story1_grid.yaml", name, conf_copy)

@@ -42,6 +42,8 @@ GROUPS = ("model", "data", "hardware", "logger", "experiment")  # config groups:
 def resolve_key(name: str, known_keys: dict[str, Any] | set[str]) -> str:
     """The dialsum key for a W&B parameter name (nested names joined with '.')."""
     leaf = name.rsplit(".", 1)[-1]
+    if leaf == "name" and name.rsplit(".", 1)[0] in GROUPS:  # model: {name: ...} picks the yaml: model.name=t5
+        return name.rsplit(".", 1)[0]                          # alone only relabels the kobart it trains
     for candidate in (name, leaf):
         if candidate in known_keys or candidate in GROUPS:
             return candidate

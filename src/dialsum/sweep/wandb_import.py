@@ -25,6 +25,9 @@ DEFAULT_TRIALS = 20        # W&B random/bayes sweeps without `count` run until s
 
 def import_wandb(path: Path, name: str, conf_dir: Path, force: bool = False) -> tuple[Path, list[str]]:
     """Convert and write conf/sweep/<name>.yaml; returns the file and the notes printed to the user."""
+    from dialsum.analysis.export import check_name  # one rule for a preset's name (a file and an override value)
+
+    check_name(name)
     spec = _read(path)
     if not (conf_dir / "train.yaml").is_file():
         raise DialsumError(f"--conf-dir {conf_dir} holds no train.yaml; run from the project root or pass "

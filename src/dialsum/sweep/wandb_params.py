@@ -126,13 +126,17 @@ def _float(value: float) -> str:
     return repr(float(value)) if len(repr(float(value))) <= 10 else f"{value:.6g}"
 
 
+WORDS = {"true": True, "false": False, "null": None}  # how Hydra's override grammar reads these words
+
+
 def number(value: Any) -> Any:
-    """PyYAML reads `1e-5` (no dot) as a string; W&B's agent passes it on as a number, so do we."""
+    """Text as the program's override would read it: PyYAML keeps `1e-5` (no dot) a string, and a command's
+    `--fp16=false` is text, which stayed the string 'false' (true to Python) in the preset."""
     if isinstance(value, str):
         try:
             return int(value) if value.lstrip("+-").isdigit() else float(value)
         except ValueError:
-            return value
+            return WORDS.get(value.strip().lower(), value)
     return value
 
 
