@@ -139,6 +139,23 @@ def test_predict_changes_one_decoding_setting_and_keeps_rows_with_empty_dialogue
                       cache_dir, script="predict.py")
     assert refused.returncode == 2 and "generation.num_beams=0: expected a number >= 1" in refused.stderr
     assert "Traceback" not in refused.stderr
+    too_long = run_cli([f"run_dir={run_dir}", f"data.test_path={test_csv}", "generation.max_new_tokens=100000"],
+                       tmp_path, cache_dir, script="predict.py")  # an index error after generating, before
+    assert too_long.returncode == 2 and "generation.max_new_tokens" in too_long.stderr, too_long.stderr[-3000:]
+    assert "Traceback" not in too_long.stderr
+
+
+def test_predict_scores_with_the_runs_rouge_and_takes_a_new_folder(tmp_path: Path) -> None:
+    """A run scored with whitespace ROUGE was rescored by predict.py with morpheme ROUGE (its own default); and
+    output_path=<new folder>/ became a file named like the folder."""
+    from omegaconf import OmegaConf
+
+    from dialsum.engine.predict import _metric, _output_path
+
+    run = OmegaConf.create({"tokenizer": "whitespace", "composite": {"rouge1": 0.5}})
+    assert _metric(run, OmegaConf.create({"metric": {"tokenizer": "morpheme"}})) == run
+    assert _output_path(f"{tmp_path}/new/") == tmp_path / "new" / "submission.csv"
+    assert _output_path(f"{tmp_path}/sub.csv") == tmp_path / "sub.csv"
 
 
 def test_predict_into_a_folder_under_home_with_only_empty_dialogues_and_a_duplicate_fname(

@@ -16,7 +16,7 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     """Generate for every dialogue; score too when the CSV has summaries. Returns combined ROUGE or None."""
     run_dir = Path(cfg.run_dir).expanduser()
     run_cfg = _run_config(run_dir)
-    output = _output_path(Path(cfg.output_path or run_dir / "submission.csv").expanduser())
+    output = _output_path(str(cfg.output_path or run_dir / "submission.csv"))
     from dialsum.data.checks import report_duplicates
     from dialsum.data.csv_io import read_dialogue_csv
     from dialsum.data.features import FeatureSpec, tokenize_frame
@@ -41,6 +41,9 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     report_duplicates(frame, "test")  # the submission keeps every row, duplicates too
     family = get_family(run_cfg.model.family)
     tokenizer, model = _load_model(run_dir, family, run_cfg.model)
+    from dialsum.models.checkpoint import check_lengths
+
+    check_lengths(model.config, run_cfg.model, int(gen_cfg.max_new_tokens))  # an index error after generating
     model = model.to(placement.device)  # hardware=gpu: generate on the GPU, not where from_pretrained put it
     spec = FeatureSpec.from_model_config(run_cfg.model, family.decoder_only)
     empty = (frame["dialogue"].str.strip() == "").tolist()
@@ -55,17 +58,19 @@ def predict(cfg: DictConfig, out_dir: Path) -> float | None:
     if _scorable(frame):
         from dialsum.engine.scoring import SummaryScorer
 
-        metrics, _ = SummaryScorer(cfg.metric).score(texts, list(frame["summary"]), lengths)
+        metrics, _ = SummaryScorer(_metric(run_cfg.get("metric"), cfg)).score(texts, list(frame["summary"]), lengths)
         log.info("scored against the CSV's summaries: %s", {k: round(v, 4) for k, v in metrics.items()})
         return metrics["rouge_combined_f1"]
     return None
 
 
-def _output_path(path: Path) -> Path:
-    """Where the submission goes, checked before any generation: a folder gets submission.csv inside it."""
+def _output_path(text: str) -> Path:
+    """Where the submission goes, checked before any generation: a folder (existing, or written with a trailing
+    '/') gets submission.csv inside it."""
     import os
 
-    if path.is_dir():
+    path = Path(text).expanduser()
+    if path.is_dir() or text.endswith(("/", os.sep)):
         path = path / "submission.csv"
     folder = next((p for p in path.parents if p.exists()), Path("."))
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
@@ -92,6 +97,22 @@ def _generation(run_generation: DictConfig, asked: DictConfig | None) -> DictCon
     merged = OmegaConf.merge(run_generation, given)
     check_section("generation", OmegaConf.to_container(merged, resolve=True), GenerationSchema)
     log.info("generation: %s%s", dict(merged), f" (changed: {given})" if given else " (as the run)")
+    return merged
+
+
+def _metric(run_metric: DictConfig | None, cfg: DictConfig) -> DictConfig:
+    """The run's ROUGE settings (its tokenizer changes the numbers a lot), with the metric.* keys given to
+    predict.py on top; `metric=<option>` takes that file whole."""
+    from hydra.core.hydra_config import HydraConfig
+
+    given = [str(o).lstrip("+~").split("=", 1)[0] for o in HydraConfig.get().overrides.task] \
+        if HydraConfig.initialized() else []
+    if run_metric is None or "metric" in given:
+        return cfg.metric
+    merged = OmegaConf.merge(run_metric)
+    for key in (k for k in given if k.startswith("metric.")):
+        OmegaConf.update(merged, key.removeprefix("metric."), OmegaConf.select(cfg, key), force_add=True)
+    log.info("scoring: %s ROUGE%s", merged.tokenizer, " (as the run)" if merged == run_metric else "")
     return merged
 
 
