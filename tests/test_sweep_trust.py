@@ -187,6 +187,23 @@ def _wait_for_jobs(log: Path, n: int, timeout: float = 90) -> None:
     raise AssertionError(f"{n} job(s) did not start")
 
 
+def test_workers_of_a_killed_sweeper_stop_their_trials(tmp_path: Path, cache_dir: Path) -> None:
+    """kill -9 of the sweeper (or the OOM killer) left its joblib workers training on as orphans: their results
+    were lost to the rerun, which trained the same points again beside them, and they kept their cores."""
+    log = tmp_path / "jobs.log"
+    proc = _start(tmp_path / "multirun" / "test", cache_dir, *GRID, *JOBLIB_2,
+                  env={"FAKE_SLEEP": "60", "FAKE_LOG": str(log)})
+    _wait_for_jobs(log, 2)
+    workers = {json.loads(line)["pid"] for line in log.read_text().splitlines()}
+    assert proc.pid not in workers
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    deadline = time.time() + 20
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
 @pytest.mark.parametrize("sig,launcher,to_group", [
     (signal.SIGINT, [], True),            # Ctrl-C in a terminal: the whole foreground group gets it
     (signal.SIGTERM, JOBLIB_2, False),    # docker stop: only the main process gets it

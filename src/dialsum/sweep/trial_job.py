@@ -27,6 +27,7 @@ def without_exit(task_function: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _call_without_exit(task_function: Callable[[Any], Any], cfg: Any) -> Any:
     """Run the task; SystemExit becomes TaskExited naming the exit code or message."""
+    _end_with_the_sweeper()
     try:
         return task_function(cfg)
     except SystemExit as exc:
@@ -34,6 +35,36 @@ def _call_without_exit(task_function: Callable[[Any], Any], cfg: Any) -> Any:
         said = f"the task function exited: {code}" if isinstance(code, str) else (
             f"the task function called sys.exit({'' if code is None else code}) instead of returning a value")
         raise TaskExited(said) from None
+
+
+ORPHAN_CHECK_S = 2.0  # how often a worker process looks whether the sweeper that started it is still there
+_GUARDED: list[int] = []  # pids of processes whose guard runs (a reused worker starts one)
+
+
+def _end_with_the_sweeper() -> None:
+    """A worker process (joblib's loky) outlived a killed sweeper (kill -9, out of memory) and trained on: its
+    result was lost to the rerun, which trained the point again beside it, while it held its cores and GPU slot.
+    Exits once its parent is gone. Hand-written: loky has no parent-death option, and PR_SET_PDEATHSIG follows
+    the thread that forked, not the process. A job in the sweeper's own process (n_jobs=1) has no guard."""
+    import multiprocessing
+    import os
+    import threading
+    import time
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid != os.getppid() or os.getpid() in _GUARDED:
+        return
+    _GUARDED.append(os.getpid())
+
+    def watch() -> None:
+        while os.getppid() == parent.pid:
+            time.sleep(ORPHAN_CHECK_S)
+        log.error("the sweeper (pid %s) is gone: this worker stops its trial (a rerun of the sweep re-queues it)",
+                  parent.pid)
+        logging.shutdown()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dialsum-orphan-guard", daemon=True).start()
 
 
 def trial_overrides(fixed: list[str], params: dict[str, Any], number: int, study_name: str, storage_url: str,
