@@ -243,6 +243,15 @@ def test_a_run_folder_or_a_mistyped_path_is_named_as_such(make_cfg, checkpoints,
     with pytest.raises(DialsumError, match=r"'/no/such/kobartt': no such folder") as typo:
         _built(make_cfg, {"kobart": Path("/no/such/kobartt")}, "kobart", ["x"], cache_dir)
     assert "hf download" not in str(typo.value)
+    (run / "model").rmdir()  # artifacts.save_model=false; and its checkpoints/ folder; and a file
+    for step in (50, 100):
+        (run / "checkpoints" / f"checkpoint-{step}").mkdir(parents=True)
+    with pytest.raises(DialsumError, match=r"run folder that kept no model .*checkpoints/checkpoint-N"):
+        _built(make_cfg, {"kobart": run}, "kobart", ["x"], cache_dir)
+    with pytest.raises(DialsumError, match=rf"pick one of them, e.g. .*={run / 'checkpoints' / 'checkpoint-100'}$"):
+        _built(make_cfg, {"kobart": run / "checkpoints"}, "kobart", ["x"], cache_dir)
+    with pytest.raises(DialsumError, match=rf"is a file; give the folder it is in .*={run}\)"):
+        _built(make_cfg, {"kobart": run / "metrics.json"}, "kobart", ["x"], cache_dir)
 
 
 def test_a_tokenizer_read_by_the_wrong_class_is_refused(make_cfg, checkpoints, cache_dir, tmp_path) -> None:
