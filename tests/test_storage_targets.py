@@ -114,3 +114,14 @@ def test_unreachable_server_is_one_line_without_the_password() -> None:
         study_io.load_sweep(url)
     assert "cannot open storage postgresql://dialsum:***@127.0.0.1:1/optuna" in str(err.value)
     assert SECRET not in str(err.value)
+
+
+def test_an_sqlite_storage_in_a_new_folder_opens_like_a_journal_file(tmp_path: Path) -> None:
+    """doctor said the folder was writable; the sweep then failed with 'unable to open database file'."""
+    from dialsum.sweep.storage import make_folder
+
+    url = f"sqlite:///{tmp_path / 'new' / 'sub' / 'x.db'}"
+    make_folder(url)  # what the sweeper does before it opens the storage
+    storage = open_storage(url)
+    optuna.create_study(study_name="s", storage=storage)
+    assert (tmp_path / "new" / "sub" / "x.db").is_file()

@@ -35,7 +35,7 @@ from dialsum.sweep.results import TrialRecord, finish_sweep
 from dialsum.sweep.samplers import grid_size, sampler_name
 from dialsum.sweep.search_space import SearchSpace, parse_space
 from dialsum.sweep import budget, startup_points  # study-wide limits; distinct TPE start-up
-from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, mask_url
+from dialsum.sweep.storage import JOURNAL_FILENAME, hide_storage_secret, make_folder, mask_url
 from dialsum.sweep.study_setup import check_folder_owner, open_study, record_study
 from dialsum.sweep.trial_job import is_finished as _finished
 from dialsum.sweep.trial_job import launch, quote, tell, without_exit
@@ -88,6 +88,7 @@ class OptunaSweep:
         hide_storage_secret(self.config, self.storage_url)
         check_folder_owner(self.sweep_dir, s.get("study_name"))
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(self.storage_url)
         self.me = run_identity()
         self.coord = Coordinator(s, self.storage_url, self.me)  # storage with heartbeats, study lock, budget
         study, self.forced, self.fp_hash = open_study(s, self.coord.storage, job_config, space, directions,

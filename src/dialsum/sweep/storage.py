@@ -41,6 +41,14 @@ def open_storage(url: str, heartbeat: "HeartbeatSettings | None" = None) -> optu
     return JournalStorage(JournalFileBackend(str(path)))
 
 
+def make_folder(url: str) -> None:
+    """The sweeper makes its storage's folder: SQLite creates the file but not its folder (a journal's is made
+    by open_storage). Readers (status, report) make nothing: a mistyped path stays an error there."""
+    url = unmask_url(url)
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url.split(":///", 1)[1].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
+
+
 def password(url: str) -> str | None:
     """The URL's password, None when it has none (journal paths, sqlite)."""
     if "://" not in url:
