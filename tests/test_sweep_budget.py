@@ -47,6 +47,18 @@ def test_step_budget_stops_asking_once_the_trials_ran_that_many_steps(tmp_path: 
     assert results["stopped"].startswith("step budget spent: 90 of 70"), results
 
 
+def test_the_summary_names_the_steps_spent_once_the_running_trials_ended(tmp_path: Path, cache_dir: Path) -> None:
+    """With 2 workers the budget runs out while a trial still trains; the summary kept the spend of that moment."""
+    sweep_dir = tmp_path / "sweep"
+    result = _run(sweep_dir, cache_dir, "hydra.sweeper.n_trials=10", "hydra.sweeper.budget.steps=50",
+                  "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2", "hydra.launcher.n_jobs=2",
+                  env={"FAKE_STEPS": "30", "FAKE_SLEEP": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    spent = sum(t.user_attrs[budget.STEPS_ATTR] for t in _trials(sweep_dir))
+    results = json.loads((sweep_dir / "sweep_summary.json").read_text())
+    assert results["stopped"].startswith(f"step budget spent: {spent} of 50"), (results, spent)
+
+
 def test_hour_budget_counts_from_the_studys_first_trial_across_a_resume(tmp_path: Path, cache_dir: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     first = _run(sweep_dir, cache_dir, "hydra.sweeper.n_trials=1")
