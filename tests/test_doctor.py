@@ -222,6 +222,19 @@ def test_any_fail_exits_1_and_the_password_is_never_shown(cache_dir: Path, monke
     assert exit_info.value.code == 1 and "Could not find 'hardware/gpux'" in capsys.readouterr().out
 
 
+def test_a_sweeps_overrides_are_checked_as_its_search_space(cache_dir: Path, capsys) -> None:
+    """`dialsum doctor -m <train.py -m's overrides>` was refused (unknown -m; sweeps need --multirun)."""
+    sweep = ["-m", f"paths.cache_dir={cache_dir}", "hydra/sweeper=optuna",
+             "training.learning_rate=tag(log, interval(1e-4, 1e-2))", "model=kobart,t5"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["doctor", *sweep])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "  ok    search space 2 swept key(s)" in out, out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["doctor", *sweep, "training.learnin_rate=1,2"])
+    assert exit_info.value.code == 1 and "no such key: training.learnin_rate" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_quick_runs_quick_test_end_to_end(cache_dir: Path) -> None:
     result = _doctor(f"paths.cache_dir={cache_dir}", "--quick")

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="preflight checks before a long run (takes train.py's overrides)")
     doctor.add_argument("overrides", nargs="*", help="as for train.py, e.g. data=dialogsum_ko hardware=gpu")
     doctor.add_argument("--quick", action="store_true", help="also run experiment=quick_test end to end")
+    doctor.add_argument("-m", "--multirun", action="store_true",
+                        help="as for train.py -m (sweep values are checked as a search space either way)")
     doctor.add_argument("--conf-dir", type=Path, default=None, help="config folder (default: ./conf)")
 
     compare = sub.add_parser("compare", help="multi-seed model comparison of a multirun folder")

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from omegaconf import OmegaConf
 
 from dialsum.doctor import machine, run
-from dialsum.doctor.result import FAIL, Check, fail, summary
+from dialsum.doctor.result import FAIL, Check, fail, ok, summary
 from dialsum.errors import DialsumError
 from dialsum.tracking.redact import redact_urls
 
@@ -37,6 +37,26 @@ def compose(conf_dir: Path, overrides: list[str]) -> Any:
 
     with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
         return hydra_compose(config_name=CONFIG_NAME, overrides=overrides, return_hydra_config=True)
+
+
+def split_sweeps(overrides: list[str]) -> tuple[list[str], list[Any]]:
+    """train.py -m's overrides: plain ones compose; sweeps (choice(...), a,b, interval) form the search space."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [o.input_line for o in parsed if not o.is_sweep_override()], [o for o in parsed if o.is_sweep_override()]
+
+
+def search_space(cfg: Any, sweeps: list[Any]) -> Check | None:
+    """Each swept key names a setting or a config group of this config (a typo would fail every trial)."""
+    groups = cfg.hydra.runtime.choices
+    unknown = [o.get_key_element() for o in sweeps if not o.get_key_element().startswith("+")
+               and o.key_or_group not in groups and OmegaConf.select(cfg, o.key_or_group, default=KeyError) is KeyError]
+    if not sweeps:
+        return None
+    if unknown:
+        return fail("search space", f"no such key: {', '.join(unknown)}", "fix the key, or add it with + (as for train.py)")
+    return ok("search space", f"{len(sweeps)} swept key(s): {', '.join(o.get_key_element() for o in sweeps)}")
 
 
 def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> list[Check]:
@@ -96,12 +116,17 @@ def run_doctor(overrides: list[str], quick: bool = False, conf_dir: Path | None 
     shown = redact_urls(" ".join(overrides))  # a storage URL typed with its password is never echoed
     print(f"dialsum doctor: {folder / (CONFIG_NAME + '.yaml')} {shown}".rstrip(), flush=True)
     try:
-        cfg = compose(folder, list(overrides))
+        plain, sweeps = split_sweeps(list(overrides))
+        cfg = compose(folder, plain)
         OmegaConf.resolve(cfg.paths)
     except (HydraException, OmegaConfBaseException) as err:
         message = redact_urls(" ".join(str(err).split()))
         print(fail("config", message, "fix the override (same syntax as train.py)").render())
         return EXIT_FAILED
-    found = checks(cfg, list(overrides), folder.parent, quick)
+    found = checks(cfg, plain, folder.parent, quick)
+    space = search_space(cfg, sweeps)
+    if space:
+        print(space.render(), flush=True)
+        found.append(space)
     print(summary(found))
     return EXIT_FAILED if any(c.status == FAIL for c in found) else 0
