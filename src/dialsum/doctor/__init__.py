@@ -49,11 +49,11 @@ def split_sweeps(overrides: list[str]) -> tuple[list[str], list[Any]]:
 
 def search_space(cfg: Any, sweeps: list[Any]) -> Check | None:
     """Each swept key names a setting or a config group of this config (a typo would fail every trial)."""
+    if not sweeps:
+        return None
     groups = cfg.hydra.runtime.choices
     unknown = [o.get_key_element() for o in sweeps if not o.get_key_element().startswith("+")
                and o.key_or_group not in groups and OmegaConf.select(cfg, o.key_or_group, default=KeyError) is KeyError]
-    if not sweeps:
-        return None
     if unknown:
         return fail("search space", f"no such key: {', '.join(unknown)}", "fix the key, or add it with + (as for train.py)")
     return ok("search space", f"{len(sweeps)} swept key(s): {', '.join(o.get_key_element() for o in sweeps)}")

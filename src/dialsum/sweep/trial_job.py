@@ -45,7 +45,8 @@ def _end_with_the_sweeper() -> None:
     """A worker process (joblib's loky) outlived a killed sweeper (kill -9, out of memory) and trained on: its
     result was lost to the rerun, which trained the point again beside it, while it held its cores and GPU slot.
     Exits once its parent is gone. Hand-written: loky has no parent-death option, and PR_SET_PDEATHSIG follows
-    the thread that forked (loky may fork from a helper thread). A job in the sweeper's own process (n_jobs=1) has no guard."""
+    the thread that forked (loky may fork from a helper thread). A job in the sweeper's own process (n_jobs=1)
+    has no guard."""
     import multiprocessing
     import os
     import threading
