@@ -252,6 +252,14 @@ def test_a_run_folder_or_a_mistyped_path_is_named_as_such(make_cfg, checkpoints,
         _built(make_cfg, {"kobart": run / "checkpoints"}, "kobart", ["x"], cache_dir)
     with pytest.raises(DialsumError, match=rf"is a file; give the folder it is in .*={run}\)"):
         _built(make_cfg, {"kobart": run / "metrics.json"}, "kobart", ["x"], cache_dir)
+    from dialsum.models.checkpoint import _check_folder
+
+    (run / "checkpoints" / "checkpoint-10_best").mkdir()  # not a step number: ignored, no traceback
+    with pytest.raises(DialsumError, match="e.g. .*checkpoint-100$"):
+        _check_folder(str(run / "checkpoints"))
+    for name in ("config.json", "tokenizer.json"):  # a model another Hydra app saved into its run folder
+        (run / name).write_text("{}", encoding="utf-8")
+    _check_folder(str(run))
 
 
 def test_a_tokenizer_read_by_the_wrong_class_is_refused(make_cfg, checkpoints, cache_dir, tmp_path) -> None:

@@ -430,3 +430,8 @@ def test_trials_stay_in_the_sweeps_folder_and_a_second_study_is_refused_there(tm
     assert "holds the job folders of study 's_kobart'" in other.stderr and "hydra.sweep.dir=multirun/other" in \
         other.stderr, other.stderr[-3000:]
     assert (tmp_path / "multirun" / "s_kobart" / "0" / ".hydra" / "overrides.yaml").read_text(encoding="utf-8") == before
+    from dialsum.sweep.storage import read_marker
+
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "study.json").write_text("[]", encoding="utf-8")
+    assert read_marker(tmp_path / "odd") == {}  # not an object: no owner, no traceback

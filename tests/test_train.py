@@ -154,6 +154,9 @@ def test_predict_scores_with_the_runs_rouge_and_takes_a_new_folder(tmp_path: Pat
 
     run = OmegaConf.create({"tokenizer": "whitespace", "composite": {"rouge1": 0.5}})
     assert _metric(run, OmegaConf.create({"metric": {"tokenizer": "morpheme"}})) == run
+    partial = _metric(OmegaConf.create({"composite": {"rouge1": 0.5}}), OmegaConf.create({"metric": {
+        "tokenizer": "morpheme", "composite": {"rouge1": 0.3, "rouge2": 0.3}}}))  # keys the run's config lacks
+    assert partial == {"tokenizer": "morpheme", "composite": {"rouge1": 0.5, "rouge2": 0.3}}
     assert _output_path(f"{tmp_path}/new/") == tmp_path / "new" / "submission.csv"
     assert _output_path(f"{tmp_path}/sub.csv") == tmp_path / "sub.csv"
 

@@ -53,10 +53,17 @@ def search_space(cfg: Any, sweeps: list[Any]) -> Check | None:
         return None
     groups = cfg.hydra.runtime.choices
     unknown = [o.get_key_element() for o in sweeps if not o.get_key_element().startswith("+")
-               and o.key_or_group not in groups and OmegaConf.select(cfg, o.key_or_group, default=KeyError) is KeyError]
+               and o.key_or_group not in groups and not _has_key(cfg, o.key_or_group)]
     if unknown:
         return fail("search space", f"no such key: {', '.join(unknown)}", "fix the key, or add it with + (as for train.py)")
     return ok("search space", f"{len(sweeps)} swept key(s): {', '.join(o.get_key_element() for o in sweeps)}")
+
+
+def _has_key(cfg: Any, key: str) -> bool:
+    """The key exists (its value may be ??? or an interpolation: nothing is resolved)."""
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent, default=None, throw_on_resolution_failure=False) if parent else cfg
+    return OmegaConf.is_dict(node) and leaf in node.keys()  # `in node` is False for ???
 
 
 def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> list[Check]:

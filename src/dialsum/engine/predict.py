@@ -109,7 +109,7 @@ def _metric(run_metric: DictConfig | None, cfg: DictConfig) -> DictConfig:
         if HydraConfig.initialized() else []
     if run_metric is None or "metric" in given:
         return cfg.metric
-    merged = OmegaConf.merge(run_metric)
+    merged = OmegaConf.merge(cfg.metric, run_metric)  # a key the run's config lacks keeps predict's default
     for key in (k for k in given if k.startswith("metric.")):
         OmegaConf.update(merged, key.removeprefix("metric."), OmegaConf.select(cfg, key), force_add=True)
     log.info("scoring: %s ROUGE%s", merged.tokenizer, " (as the run)" if merged == run_metric else "")

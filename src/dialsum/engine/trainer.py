@@ -6,6 +6,8 @@ import dataclasses
 import difflib
 import logging
 import multiprocessing
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,12 +155,15 @@ def _warmup(steps: int | float | None, ratio: float | None) -> dict[str, int | f
 
 
 def _loader_workers(workers: int | None, accelerator: str, context: str | None) -> dict[str, Any]:
-    """null: GPU_LOADER_WORKERS on a GPU, 0 on the CPU. Loader processes start by the platform's own method: in a
-    joblib sweep worker the default is loky's, whose Popen fails on torch's plain Process ('no attribute env')."""
+    """null: GPU_LOADER_WORKERS on a GPU (fewer when the job has fewer spare cores, e.g. a 1-CPU SLURM task), 0
+    on the CPU. Loader processes start by fork on Linux: in a joblib sweep worker the default context is loky's,
+    whose Popen fails on torch's plain Process ('no attribute env'), and forkserver (Python 3.14's default) would
+    pickle the collator with its CUDA model into each loader process."""
     if workers is None:
-        workers = GPU_LOADER_WORKERS if accelerator == "cuda" else 0
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = min(GPU_LOADER_WORKERS, cores - 1) if accelerator == "cuda" else 0
     if workers and context is None:
-        context = multiprocessing.get_all_start_methods()[0]  # "the first is the default" (fork on Linux)
+        context = "fork" if sys.platform.startswith("linux") else multiprocessing.get_all_start_methods()[0]
     return {"dataloader_num_workers": int(workers), "dataloader_multiprocessing_context": context}
 
 

@@ -188,13 +188,14 @@ def _check_specials_in_vocab(tokenizer: Any, specials: dict[str, str], name: str
 def _check_folder(name: str) -> None:
     """A local folder without tokenizer files is named as such, not as a hub failure."""
     path = Path(name)
-    if path.is_dir() and any((path / m).exists() for m in RUN_FOLDER_MARKERS):
+    if path.is_dir() and any((path / m).exists() for m in RUN_FOLDER_MARKERS) and not (path / "config.json").is_file():
         raise DialsumError(f"model.pretrained_name_or_path={name!r} is a dialsum run folder; its trained model is in "
                            f"its model/ folder: model.pretrained_name_or_path={path / 'model'}" if (path / "model").is_dir()
                            else f"model.pretrained_name_or_path={name!r} is a dialsum run folder that kept no model "
                            "(artifacts.save_model=false): point it at one of its checkpoints/checkpoint-N folders, or "
                            "retrain with artifacts.save_model=true.")
-    steps = sorted(path.glob("checkpoint-[0-9]*"), key=lambda p: int(p.name.split("-")[1])) if path.is_dir() else []
+    steps = sorted((p for p in path.glob("checkpoint-*") if p.name[11:].isdigit()), key=lambda p: int(p.name[11:])) \
+        if path.is_dir() else []
     if steps and not (path / "config.json").is_file():
         raise DialsumError(f"model.pretrained_name_or_path={name!r} holds Trainer checkpoints, not one: pick one "
                            f"of them, e.g. model.pretrained_name_or_path={steps[-1]}")

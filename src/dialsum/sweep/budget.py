@@ -108,3 +108,12 @@ def record_steps(trial: optuna.Trial, job_dir: str | None) -> int | None:
         trial.set_user_attr(STEPS_ATTR, steps)
         return steps
     return None
+
+
+def final_spend(study: optuna.Study, limits: Limits, first: str) -> str:
+    """The budget line once the last running trial ended (`first`: the moment it ran out, kept if unreadable)."""
+    try:
+        return read(study).spent(limits) or first
+    except Exception as err:  # noqa: BLE001 - the storage gone now must not cost the sweep its summary
+        log.warning("could not re-read the budget spent (%s); the summary keeps the first reading", err)
+        return first

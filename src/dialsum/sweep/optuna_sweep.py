@@ -114,8 +114,8 @@ class OptunaSweep:
             finally:
                 self.coord.close()
                 self.cores.close()
-            if self.stop_reason is not None and self.stop_reason == self.coord.spent:  # the spend when the last
-                self.stop_reason = budget.read(study).spent(self.limits) or self.stop_reason  # running trial ended
+            if self.stop_reason is not None and self.stop_reason == self.coord.spent:
+                self.stop_reason = budget.final_spend(study, self.limits, self.stop_reason)
             if stop.signum:
                 self.stop_reason = f"stopped by {signal.Signals(stop.signum).name}; rerun the same command to finish"
             finish_sweep(study, self.records, self.sweep_dir, self.storage_url, wall_s=time.time() - started,

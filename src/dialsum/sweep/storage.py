@@ -110,6 +110,7 @@ def hide_storage_secret(config: "DictConfig", url: str) -> None:
 def read_marker(sweep_dir: Path) -> dict[str, Any]:
     """The sweeper's study.json ({} when absent or unreadable: the other sources decide)."""
     try:
-        return json.loads((Path(sweep_dir) / STUDY_FILENAME).read_text(encoding="utf-8"))
+        marker = json.loads((Path(sweep_dir) / STUDY_FILENAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return marker if isinstance(marker, dict) else {}
