@@ -47,6 +47,7 @@ def test_step_budget_stops_asking_once_the_trials_ran_that_many_steps(tmp_path: 
     assert results["stopped"].startswith("step budget spent: 90 of 70"), results
 
 
+@pytest.mark.slow  # ~15 s: a two-worker fake sweep
 def test_the_summary_names_the_steps_spent_once_the_running_trials_ended(tmp_path: Path, cache_dir: Path) -> None:
     """With 2 workers the budget runs out while a trial still trains; the summary kept the spend of that moment."""
     sweep_dir = tmp_path / "sweep"
