@@ -232,12 +232,7 @@ def test_a_sweeps_overrides_are_checked_as_its_search_space(cache_dir: Path, cap
     assert exit_info.value.code == 0 and "  ok    search space 2 swept key(s)" in out, out
     with pytest.raises(SystemExit) as exit_info:
         main(["doctor", *sweep, "training.learnin_rate=1,2"])
-    assert exit_info.value.code == 1 and "no such key: training.learnin_rate" in capsys.readouterr().out
-    from dialsum.doctor import _has_key
-    from omegaconf import OmegaConf
-
-    cfg = OmegaConf.create({"a": {"b": "???", "c": "${nowhere}"}})
-    assert _has_key(cfg, "a.b") and _has_key(cfg, "a.c") and not _has_key(cfg, "a.d") and not _has_key(cfg, "x.y")
+    assert exit_info.value.code == 1 and "'training.learnin_rate' is not a key" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -39,31 +39,22 @@ def compose(conf_dir: Path, overrides: list[str]) -> Any:
         return hydra_compose(config_name=CONFIG_NAME, overrides=overrides, return_hydra_config=True)
 
 
-def split_sweeps(overrides: list[str]) -> tuple[list[str], list[Any]]:
-    """train.py -m's overrides: plain ones compose; sweeps (choice(...), a,b, interval) form the search space."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+def search_space(cfg: Any, space: Any) -> Check | None:
+    """A sweep's command line: the sweeper's own checks of its search space (keys exist, values fit their type
+    and range), made before any trial there too."""
+    from dialsum.space_schema import space_problems
+    from dialsum.sweep.search_space import check_keys
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    return [o.input_line for o in parsed if not o.is_sweep_override()], [o for o in parsed if o.is_sweep_override()]
-
-
-def search_space(cfg: Any, sweeps: list[Any]) -> Check | None:
-    """Each swept key names a setting or a config group of this config (a typo would fail every trial)."""
-    if not sweeps:
+    if not space.distributions:
         return None
-    groups = cfg.hydra.runtime.choices
-    unknown = [o.get_key_element() for o in sweeps if not o.get_key_element().startswith("+")
-               and o.key_or_group not in groups and not _has_key(cfg, o.key_or_group)]
-    if unknown:
-        return fail("search space", f"no such key: {', '.join(unknown)}", "fix the key, or add it with + (as for train.py)")
-    return ok("search space", f"{len(sweeps)} swept key(s): {', '.join(o.get_key_element() for o in sweeps)}")
-
-
-def _has_key(cfg: Any, key: str) -> bool:
-    """The key exists (its value may be ??? or an interpolation: nothing is resolved)."""
-    parent, _, leaf = key.rpartition(".")
-    node = OmegaConf.select(cfg, parent, default=None, throw_on_resolution_failure=False) if parent else cfg
-    return OmegaConf.is_dict(node) and leaf in node.keys()  # `in node` is False for ???
+    try:
+        check_keys(space, cfg)
+    except DialsumError as err:
+        return fail("search space", str(err))
+    problems = space_problems(space.distributions)
+    if problems:
+        return fail("search space", "; ".join(problems), "fix the searched values (same syntax as train.py -m)")
+    return ok("search space", f"{len(space.distributions)} swept key(s): {', '.join(space.distributions)}")
 
 
 def checks(cfg: Any, overrides: list[str], project_root: Path, quick: bool) -> list[Check]:
@@ -119,21 +110,23 @@ def run_doctor(overrides: list[str], quick: bool = False, conf_dir: Path | None 
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from dialsum.sweep.search_space import parse_space
+
     folder = find_conf_dir(conf_dir)
     shown = redact_urls(" ".join(overrides))  # a storage URL typed with its password is never echoed
     print(f"dialsum doctor: {folder / (CONFIG_NAME + '.yaml')} {shown}".rstrip(), flush=True)
     try:
-        plain, sweeps = split_sweeps(list(overrides))
-        cfg = compose(folder, plain)
+        space = parse_space(None, list(overrides))  # a sweep's values form its search space; the rest composes
+        cfg = compose(folder, space.fixed)
         OmegaConf.resolve(cfg.paths)
-    except (HydraException, OmegaConfBaseException) as err:
+    except (HydraException, OmegaConfBaseException, DialsumError) as err:
         message = redact_urls(" ".join(str(err).split()))
         print(fail("config", message, "fix the override (same syntax as train.py)").render())
         return EXIT_FAILED
-    found = checks(cfg, plain, folder.parent, quick)
-    space = search_space(cfg, sweeps)
-    if space:
-        print(space.render(), flush=True)
-        found.append(space)
+    found = checks(cfg, space.fixed, folder.parent, quick)
+    swept = search_space(cfg, space)
+    if swept:
+        print(swept.render(), flush=True)
+        found.append(swept)
     print(summary(found))
     return EXIT_FAILED if any(c.status == FAIL for c in found) else 0
