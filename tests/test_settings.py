@@ -24,14 +24,14 @@ def test_warmup_steps_is_usable(make_cfg, tmp_path: Path, overrides, expected) -
                                                 (("training.dataloader_num_workers=3",), 3)])
 def test_loader_workers_default_to_two_on_a_gpu_and_none_on_the_cpu(make_cfg, tmp_path: Path, overrides,
                                                                      workers, monkeypatch) -> None:
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))  # a GPU machine's cores
+    monkeypatch.setattr("os.cpu_count", lambda: 16)  # a GPU machine's cores
     args = training_arguments(make_cfg(*overrides), tmp_path, decoder_only=False)
     assert args.dataloader_num_workers == workers
 
 
 def test_a_gpu_job_with_one_core_gets_no_loader_processes(make_cfg, tmp_path: Path, monkeypatch) -> None:
     """A 1-CPU SLURM task would run 2 loader processes on the training loop's only core."""
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert training_arguments(make_cfg("hardware=gpu"), tmp_path, decoder_only=False).dataloader_num_workers == 0
 
 

@@ -6,7 +6,6 @@ import dataclasses
 import difflib
 import logging
 import multiprocessing
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from dialsum.engine.generation import generate_summaries
 from dialsum.engine.metric_names import trainer_key
 from dialsum.engine.scoring import SummaryScorer
 from dialsum.errors import DialsumError
-from dialsum.sweep.devices import precision_flags
+from dialsum.sweep.devices import cpu_threads, precision_flags
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +116,8 @@ def training_arguments(cfg: DictConfig, out_dir: Path, decoder_only: bool):
             raise DialsumError(f"training.{key} is not a TrainingArguments field (transformers 5).{hint}")
     user.update(_warmup(user.pop("warmup_steps", None), cfg.training.get("warmup_ratio")))
     hw, objective, precision = cfg.hardware, cfg.objective, precision_flags(cfg.hardware)
-    user.update(_loader_workers(user.pop("dataloader_num_workers", None), hw.accelerator,
+    cores = cpu_threads(int(cfg.trial.get("n_workers") or 1), None)  # this run's share of the machine's cores
+    user.update(_loader_workers(user.pop("dataloader_num_workers", None), hw.accelerator, cores,
                                 user.pop("dataloader_multiprocessing_context", None)))
     own = dict(
         output_dir=str(out_dir / "checkpoints"),
@@ -154,13 +154,12 @@ def _warmup(steps: int | float | None, ratio: float | None) -> dict[str, int | f
     return {"warmup_steps": float(ratio)}
 
 
-def _loader_workers(workers: int | None, accelerator: str, context: str | None) -> dict[str, Any]:
-    """null: GPU_LOADER_WORKERS on a GPU (fewer when the job has fewer spare cores, e.g. a 1-CPU SLURM task), 0
-    on the CPU. Loader processes start by fork on Linux: in a joblib sweep worker the default context is loky's,
-    whose Popen fails on torch's plain Process ('no attribute env'), and forkserver (Python 3.14's default) would
-    pickle the collator with its CUDA model into each loader process."""
+def _loader_workers(workers: int | None, accelerator: str, cores: int, context: str | None) -> dict[str, Any]:
+    """null: GPU_LOADER_WORKERS on a GPU (fewer when the run's share of the cores is smaller, e.g. a 1-CPU SLURM
+    task), 0 on the CPU. Loader processes start by fork on Linux: in a joblib sweep worker the default context is
+    loky's, whose Popen fails on torch's plain Process ('no attribute env'), and forkserver (Python 3.14's
+    default) would pickle the collator with its CUDA model into each loader process."""
     if workers is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         workers = min(GPU_LOADER_WORKERS, cores - 1) if accelerator == "cuda" else 0
     if workers and context is None:
         context = "fork" if sys.platform.startswith("linux") else multiprocessing.get_all_start_methods()[0]
