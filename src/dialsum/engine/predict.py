@@ -105,8 +105,9 @@ def _metric(run_metric: DictConfig | None, cfg: DictConfig) -> DictConfig:
     predict.py on top; `metric=<option>` takes that file whole."""
     from hydra.core.hydra_config import HydraConfig
 
-    given = [str(o).lstrip("+~").split("=", 1)[0] for o in HydraConfig.get().overrides.task] \
-        if HydraConfig.initialized() else []
+    from dialsum.sweep.job_folder import override_key
+
+    given = [override_key(str(o)) for o in HydraConfig.get().overrides.task] if HydraConfig.initialized() else []
     if run_metric is None or "metric" in given:
         return cfg.metric
     merged = OmegaConf.merge(cfg.metric, run_metric)  # a key the run's config lacks keeps predict's default
